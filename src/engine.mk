@@ -1,0 +1,15 @@
+# The engine library every front end links: errors, the network, model files.
+noinst_LIBRARIES += src/libdigits.a
+src_libdigits_a_SOURCES = \
+	src/digits.c src/digits.h \
+	src/nn.h src/nn_graph.c src/nn_zoo.c src/nn_exec.c \
+	src/nn_layers.c src/nn_layers.h \
+	src/nn_kernels.c src/nn_kernels.h \
+	src/model.c src/model.h
+
+# Programs link the engine and what it uses.
+LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(ZLIB_LIBS) $(LIBS)
+
+check_PROGRAMS += tests/test_nn tests/test_model
+UNIT_TESTS += tests/test_nn tests/test_model
+TESTS += tests/test_nn tests/test_model

@@ -1,0 +1,58 @@
+/*
+ * model.h - the model file: a trained graph and its weights, self-describing.
+ *
+ * Layout (all integers little-endian):
+ *   0   magic "DIGITSNN" (8 bytes)
+ *   8   u32 format version (MODEL_VERSION)
+ *   12  u32 header length H
+ *   16  H bytes of JSON header, then NUL padding to a 64-byte boundary D
+ *   D   n_params float32, little-endian, in the graph's parameter order
+ *   end u32 CRC-32 (zlib) of every byte before it
+ *
+ * The header holds {"format": "digits-model", "graph": {...the description
+ * nn_graph_from_json reads...}, "tensors": [{"name", "shape", "offset",
+ * "count"}...], "n_params", "training": {...free-form metadata: dataset
+ * checksums, seed, epochs, accuracy, date...}}.
+ *
+ * Loading checks every size, offset, shape (against the graph), the
+ * checksum and every value (no NaN or Inf), and names the file and the
+ * problem when it refuses.  Weights are mmap'ed read-only, so every
+ * server process shares one copy in the page cache.  Saving writes a temp
+ * file, fsyncs it and renames it over the target.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+
+#include "digits.h"
+#include "nn.h"
+
+#define MODEL_MAGIC "DIGITSNN"
+#define MODEL_VERSION 1
+
+struct model {
+	char *path;                  /* as given to model_load */
+	struct nn_graph *graph;      /* owned */
+	const float *params;         /* graph->n_params floats, read-only */
+	struct json_object *header;  /* the whole parsed header, owned */
+	struct json_object *training; /* header's "training" object, borrowed from header */
+	size_t file_size;
+	unsigned long crc;           /* the file's checksum, as a version tag */
+	void *map;                   /* mmap of the file, or NULL */
+	float *copy;                 /* weights copied (big-endian hosts), or NULL */
+};
+
+/* Open, validate and map a model file.  *out is owned by the caller. */
+int model_load(struct model **out, const char *path, struct dg_error *err);
+void model_free(struct model *m);
+
+/* Write graph + params (+ training metadata, may be NULL; not consumed)
+ * atomically to path. */
+int model_save(const char *path, const struct nn_graph *g, const float *params,
+	       struct json_object *training, struct dg_error *err);
+
+/* Model name from the graph ("cnn"). */
+const char *model_name(const struct model *m);
+
+#endif

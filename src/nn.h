@@ -1,0 +1,124 @@
+/*
+ * nn.h - the network engine: a network is a graph of layers held as data.
+ *
+ * A graph is a list of nodes in topological order; each node names its
+ * inputs (earlier nodes), so the two branches of the "cnn" and their channel
+ * concat are plain edges.  The same graph is parsed from a JSON description
+ * (the built-in zoo, or a model file's header), trained by the trainer and
+ * run by the server: there is no code per model.
+ *
+ * Layout.  Activations are NCHW float32: image b, channel c, row y, column x
+ * at ((b*C + c)*H + y)*W + x.  A dense layer sees its input flattened (C*H*W).
+ * All parameters live in one float buffer; a node's tensors are views at
+ * node->weight and node->bias.  Conv weights are [OC][C][K][K], dense weights
+ * are [in][out] (so a batch is one GEMM), biases are [OC] / [out].
+ *
+ * Threads.  Forward and backward use OpenMP over images (and over output
+ * columns for dense layers).  Forward results do not depend on the thread
+ * count at all; parameter gradients are summed per thread then reduced in
+ * thread order, so a fixed thread count gives bit-identical training.
+ */
+#ifndef NN_H
+#define NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digits.h"
+
+struct json_object;
+
+enum nn_op {
+	NN_INPUT,   /* the image: shape, and (x - mean) / std applied on entry */
+	NN_CONV2D,  /* filters x kernel x kernel, stride, zero padding, bias */
+	NN_MAXPOOL, /* kernel x kernel window, stride; floor on the output size */
+	NN_DENSE,   /* fully connected, units outputs, bias */
+	NN_RELU,
+	NN_CONCAT,  /* channel concatenation of inputs with equal H and W */
+	NN_DROPOUT, /* inverted dropout while training, identity otherwise */
+	NN_SOFTMAX, /* over the flattened input; the graph's output */
+};
+
+#define NN_MAX_INPUTS 4
+#define NN_NAME_MAX 32
+
+struct nn_node {
+	enum nn_op op;
+	char name[NN_NAME_MAX];
+	int n_inputs;
+	int inputs[NN_MAX_INPUTS]; /* indices of earlier nodes */
+	int c, h, w;               /* output shape of one image */
+	int units;                 /* conv2d filters, dense outputs */
+	int kernel, stride, pad;   /* conv2d, maxpool */
+	float rate;                /* dropout probability */
+	float mean, std;           /* input normalisation */
+	size_t weight, bias;       /* offsets into the parameter buffer */
+	size_t n_weight, n_bias;   /* float counts; 0 for parameter-free ops */
+};
+
+struct nn_graph {
+	char name[NN_NAME_MAX];
+	int n_nodes;
+	struct nn_node *nodes;
+	size_t n_params; /* floats in the parameter buffer */
+	size_t n_macs;   /* multiply-adds per image in the forward pass */
+	int n_classes;   /* size of the output (last node) */
+};
+
+/* Build a graph from its JSON description: {"name": "...", "nodes": [...]}.
+ * Each node: {"name", "op", "in": "x" | ["a", "b"], and per op "shape"
+ * [c,h,w] "mean" "std" (input), "filters" "kernel" "stride" "pad" (conv2d),
+ * "kernel" "stride" (maxpool), "units" (dense), "rate" (dropout)}.
+ * Shapes, parameter offsets and counts are derived and checked here. */
+int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct dg_error *err);
+int nn_graph_parse(struct nn_graph **out, const char *json_text, struct dg_error *err);
+/* The description back as JSON (new reference, caller puts it). */
+struct json_object *nn_graph_to_json(const struct nn_graph *g);
+void nn_graph_free(struct nn_graph *g);
+/* Index of the node called name, or -1. */
+int nn_graph_find(const struct nn_graph *g, const char *name);
+
+/* The built-in architectures: "cnn", "lenet5", "mlp" (NULL-terminated). */
+extern const char *const nn_zoo_names[];
+/* JSON description of a built-in architecture, or NULL if unknown. */
+const char *nn_zoo_description(const char *name);
+int nn_zoo_build(struct nn_graph **out, const char *name, struct dg_error *err);
+
+/* He-normal weights, zero biases, from a seeded generator: the same seed
+ * gives the same parameters on every machine. */
+void nn_params_init(const struct nn_graph *g, float *params, uint64_t seed);
+
+/* Activations (and, for training, their gradients and dropout masks) for up
+ * to max_batch images.  Create once, reuse for every batch: forward and
+ * backward allocate nothing. */
+struct nn_workspace;
+struct nn_workspace *nn_workspace_create(const struct nn_graph *g, int max_batch, bool training);
+void nn_workspace_free(struct nn_workspace *ws);
+/* Dropout masks come from (seed, forward call count, node, element). */
+void nn_workspace_seed(struct nn_workspace *ws, uint64_t seed);
+
+/* Run n images (n <= max_batch; each c*h*w of the input node, pixel values
+ * in [0,1]) through the graph.  Returns the n x n_classes probabilities,
+ * owned by ws and valid until its next use.  A training workspace applies
+ * dropout. */
+const float *nn_forward(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
+			const float *input, int n);
+
+/* Activations of node i for the last forward (n x c*h*w), owned by ws. */
+const float *nn_activation(const struct nn_workspace *ws, int node);
+
+/* After nn_forward on a training workspace: mean cross-entropy of the output
+ * against labels; adds d(loss)/d(params) into grads (n_params floats; the
+ * caller zeroes it between steps).  Returns the mean loss. */
+float nn_backward(const struct nn_graph *g, const float *params, float *grads,
+		  struct nn_workspace *ws, const uint8_t *labels, int n);
+
+/* Same, from an arbitrary gradient of the output: dout is n x n_classes
+ * d(loss)/d(probabilities).  For tests of the graph walk. */
+void nn_backward_from(const struct nn_graph *g, const float *params, float *grads,
+		      struct nn_workspace *ws, const float *dout, int n);
+
+const char *nn_op_name(enum nn_op op);
+
+#endif

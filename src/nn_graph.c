@@ -1,0 +1,458 @@
+/*
+ * nn_graph.c - a graph from its JSON description, and back.
+ *
+ * Parsing derives everything else: each node's output shape, its
+ * parameter offsets in the one weight buffer, and the multiply-add count.
+ * Whatever comes from a file is checked here, so the executor can trust
+ * shapes: inputs are earlier nodes, sizes are positive and bounded, the
+ * single input node comes first and the single softmax last.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "nn_layers.h"
+
+/* Bounds that keep every size computation far from overflow. */
+#define MAX_NODES 256
+#define MAX_DIM 4096
+#define MAX_PARAMS (1u << 28)
+
+static const char *const op_names[] = {
+	[NN_INPUT] = "input",     [NN_CONV2D] = "conv2d",   [NN_MAXPOOL] = "maxpool",
+	[NN_DENSE] = "dense",     [NN_RELU] = "relu",       [NN_CONCAT] = "concat",
+	[NN_DROPOUT] = "dropout", [NN_SOFTMAX] = "softmax",
+};
+
+const char *nn_op_name(enum nn_op op)
+{
+	return (unsigned)op < sizeof(op_names) / sizeof(op_names[0]) ? op_names[op] : "?";
+}
+
+static int op_from_name(const char *s, enum nn_op *op)
+{
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (strcmp(s, op_names[i]) == 0) {
+			*op = (enum nn_op)i;
+			return 0;
+		}
+	return -1;
+}
+
+int nn_graph_find(const struct nn_graph *g, const char *name)
+{
+	for (int i = 0; i < g->n_nodes; i++)
+		if (strcmp(g->nodes[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+void nn_graph_free(struct nn_graph *g)
+{
+	if (!g)
+		return;
+	free(g->nodes);
+	free(g);
+}
+
+/* An integer field in [lo, hi]; def < lo means the field is required. */
+static int get_int(struct json_object *o, const char *node, const char *key, int def, int lo,
+		   int hi, int *out, struct dg_error *err)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v)) {
+		if (def < lo)
+			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": missing \"%s\"", node, key);
+		*out = def;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" must be an integer", node,
+			       key);
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (x < lo || x > hi)
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" is %lld, must be %d..%d",
+			       node, key, (long long)x, lo, hi);
+	*out = (int)x;
+	return 0;
+}
+
+static int get_float(struct json_object *o, const char *node, const char *key, double def,
+		     double lo, double hi, float *out, struct dg_error *err)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v)) {
+		*out = (float)def;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" must be a number", node,
+			       key);
+	double x = json_object_get_double(v);
+	if (!isfinite(x) || x < lo || x > hi)
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" is %g, must be %g..%g",
+			       node, key, x, lo, hi);
+	*out = (float)x;
+	return 0;
+}
+
+static int resolve_input(struct nn_graph *g, int self, const char *name, struct dg_error *err)
+{
+	struct nn_node *n = &g->nodes[self];
+
+	for (int j = 0; j < self; j++)
+		if (strcmp(g->nodes[j].name, name) == 0) {
+			if (g->nodes[j].op == NN_SOFTMAX)
+				return dg_fail(err, DG_ERR_FORMAT,
+					       "node \"%s\": input \"%s\" is a softmax", n->name,
+					       name);
+			if (n->n_inputs == NN_MAX_INPUTS)
+				return dg_fail(err, DG_ERR_FORMAT,
+					       "node \"%s\": more than %d inputs", n->name,
+					       NN_MAX_INPUTS);
+			n->inputs[n->n_inputs++] = j;
+			return 0;
+		}
+	return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": input \"%s\" is not an earlier node",
+		       n->name, name);
+}
+
+static int parse_inputs(struct nn_graph *g, int self, struct json_object *o,
+			struct dg_error *err)
+{
+	struct nn_node *n = &g->nodes[self];
+	struct json_object *in;
+
+	if (!json_object_object_get_ex(o, "in", &in))
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": missing \"in\"", n->name);
+	if (json_object_is_type(in, json_type_string))
+		return resolve_input(g, self, json_object_get_string(in), err);
+	if (!json_object_is_type(in, json_type_array))
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"in\" must be a name or a list",
+			       n->name);
+	for (size_t i = 0; i < json_object_array_length(in); i++) {
+		struct json_object *s = json_object_array_get_idx(in, i);
+
+		if (!json_object_is_type(s, json_type_string))
+			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"in\" must list names",
+				       n->name);
+		if (resolve_input(g, self, json_object_get_string(s), err))
+			return -1;
+	}
+	return 0;
+}
+
+static int expect_inputs(const struct nn_node *n, int want, struct dg_error *err)
+{
+	if (n->n_inputs != want)
+		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": %s takes %d input(s), got %d",
+			       n->name, nn_op_name(n->op), want, n->n_inputs);
+	return 0;
+}
+
+/* Fill op-specific fields and the output shape of node i. */
+static int parse_node(struct nn_graph *g, int i, struct json_object *o, struct dg_error *err)
+{
+	struct nn_node *n = &g->nodes[i];
+	const struct nn_node *in = n->n_inputs ? &g->nodes[n->inputs[0]] : NULL;
+	const char *name = n->name;
+	size_t flat = in ? (size_t)in->c * in->h * in->w : 0;
+
+	switch (n->op) {
+	case NN_INPUT: {
+		struct json_object *shape;
+
+		if (i != 0)
+			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": input must be node 0",
+				       name);
+		if (!json_object_object_get_ex(o, "shape", &shape) ||
+		    !json_object_is_type(shape, json_type_array) ||
+		    json_object_array_length(shape) != 3)
+			return dg_fail(err, DG_ERR_FORMAT,
+				       "node \"%s\": \"shape\" must be [channels, height, width]",
+				       name);
+		int dims[3];
+		for (int d = 0; d < 3; d++) {
+			struct json_object *v = json_object_array_get_idx(shape, d);
+			int64_t x = json_object_get_int64(v);
+			if (!json_object_is_type(v, json_type_int) || x < 1 || x > MAX_DIM)
+				return dg_fail(err, DG_ERR_FORMAT,
+					       "node \"%s\": shape[%d] must be 1..%d", name, d,
+					       MAX_DIM);
+			dims[d] = (int)x;
+		}
+		n->c = dims[0], n->h = dims[1], n->w = dims[2];
+		if (get_float(o, name, "mean", 0.0, -1e6, 1e6, &n->mean, err) ||
+		    get_float(o, name, "std", 1.0, 1e-6, 1e6, &n->std, err))
+			return -1;
+		return 0;
+	}
+	case NN_CONV2D:
+		if (expect_inputs(n, 1, err) ||
+		    get_int(o, name, "filters", 0, 1, MAX_DIM, &n->units, err) ||
+		    get_int(o, name, "kernel", 0, 1, 64, &n->kernel, err) ||
+		    get_int(o, name, "stride", 1, 1, 64, &n->stride, err) ||
+		    get_int(o, name, "pad", 0, 0, 64, &n->pad, err))
+			return -1;
+		if (in->h + 2 * n->pad < n->kernel || in->w + 2 * n->pad < n->kernel)
+			return dg_fail(err, DG_ERR_FORMAT,
+				       "node \"%s\": kernel %d larger than padded input %dx%d",
+				       name, n->kernel, in->h + 2 * n->pad, in->w + 2 * n->pad);
+		n->c = n->units;
+		n->h = (in->h + 2 * n->pad - n->kernel) / n->stride + 1;
+		n->w = (in->w + 2 * n->pad - n->kernel) / n->stride + 1;
+		n->n_weight = (size_t)n->units * in->c * n->kernel * n->kernel;
+		n->n_bias = n->units;
+		g->n_macs += n->n_weight * n->h * n->w;
+		return 0;
+	case NN_MAXPOOL:
+		if (expect_inputs(n, 1, err) ||
+		    get_int(o, name, "kernel", 0, 1, 64, &n->kernel, err) ||
+		    get_int(o, name, "stride", n->kernel, 1, 64, &n->stride, err))
+			return -1;
+		if (in->h < n->kernel || in->w < n->kernel)
+			return dg_fail(err, DG_ERR_FORMAT,
+				       "node \"%s\": window %d larger than input %dx%d", name,
+				       n->kernel, in->h, in->w);
+		n->c = in->c;
+		n->h = (in->h - n->kernel) / n->stride + 1;
+		n->w = (in->w - n->kernel) / n->stride + 1;
+		return 0;
+	case NN_DENSE:
+		if (expect_inputs(n, 1, err) ||
+		    get_int(o, name, "units", 0, 1, 1 << 16, &n->units, err))
+			return -1;
+		n->c = n->units, n->h = 1, n->w = 1;
+		n->n_weight = flat * n->units;
+		n->n_bias = n->units;
+		g->n_macs += n->n_weight;
+		return 0;
+	case NN_DROPOUT:
+		if (get_float(o, name, "rate", -1.0, 0.0, 0.95, &n->rate, err))
+			return -1;
+		__attribute__((fallthrough)); /* shaped as relu */
+	case NN_RELU:
+	case NN_SOFTMAX:
+		if (expect_inputs(n, 1, err))
+			return -1;
+		n->c = in->c, n->h = in->h, n->w = in->w;
+		return 0;
+	case NN_CONCAT:
+		if (n->n_inputs < 2)
+			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": concat needs 2+ inputs",
+				       name);
+		n->c = 0, n->h = in->h, n->w = in->w;
+		for (int k = 0; k < n->n_inputs; k++) {
+			const struct nn_node *x = &g->nodes[n->inputs[k]];
+
+			if (x->h != n->h || x->w != n->w)
+				return dg_fail(err, DG_ERR_FORMAT,
+					       "node \"%s\": input \"%s\" is %dx%d, \"%s\" is %dx%d",
+					       name, x->name, x->h, x->w, in->name, in->h, in->w);
+			n->c += x->c;
+		}
+		return 0;
+	}
+	return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": unknown op", name);
+}
+
+int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct dg_error *err)
+{
+	struct json_object *name, *nodes;
+	struct nn_graph *g;
+	size_t count;
+
+	*out = NULL;
+	if (!json_object_is_type(desc, json_type_object) ||
+	    !json_object_object_get_ex(desc, "nodes", &nodes) ||
+	    !json_object_is_type(nodes, json_type_array))
+		return dg_fail(err, DG_ERR_FORMAT, "graph: expected {\"name\", \"nodes\": [...]}");
+	count = json_object_array_length(nodes);
+	if (count < 2 || count > MAX_NODES)
+		return dg_fail(err, DG_ERR_FORMAT, "graph: %zu nodes, must be 2..%d", count,
+			       MAX_NODES);
+	g = calloc(1, sizeof(*g));
+	if (!g || !(g->nodes = calloc(count, sizeof(*g->nodes)))) {
+		free(g);
+		return dg_fail(err, DG_ERR_NOMEM, "graph: out of memory for %zu nodes", count);
+	}
+	if (json_object_object_get_ex(desc, "name", &name) &&
+	    json_object_is_type(name, json_type_string))
+		snprintf(g->name, sizeof(g->name), "%s", json_object_get_string(name));
+
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *o = json_object_array_get_idx(nodes, i), *v;
+		struct nn_node *n = &g->nodes[i];
+		const char *s;
+
+		g->n_nodes = (int)i + 1;
+		if (!json_object_is_type(o, json_type_object))
+			goto bad_node;
+		if (!json_object_object_get_ex(o, "name", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    !*(s = json_object_get_string(v)) || strlen(s) >= NN_NAME_MAX)
+			goto bad_node;
+		memcpy(n->name, s, strlen(s) + 1);
+		if (nn_graph_find(g, s) != (int)i) {
+			dg_fail(err, DG_ERR_FORMAT, "graph: node name \"%s\" used twice", s);
+			goto fail;
+		}
+		if (!json_object_object_get_ex(o, "op", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    op_from_name(json_object_get_string(v), &n->op)) {
+			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": unknown or missing \"op\"", s);
+			goto fail;
+		}
+		if (n->op != NN_INPUT && parse_inputs(g, (int)i, o, err))
+			goto fail;
+		if ((n->op == NN_INPUT) != (i == 0)) {
+			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": the input node must come first, once",
+				s);
+			goto fail;
+		}
+		if (parse_node(g, (int)i, o, err))
+			goto fail;
+		if ((size_t)n->c * n->h * n->w > (1u << 24) ||
+		    g->n_params + n->n_weight + n->n_bias > MAX_PARAMS) {
+			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": too large", s);
+			goto fail;
+		}
+		n->weight = g->n_params;
+		n->bias = n->weight + n->n_weight;
+		g->n_params += n->n_weight + n->n_bias;
+		if (n->op == NN_SOFTMAX && i != count - 1) {
+			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": softmax must be the last node", s);
+			goto fail;
+		}
+		continue;
+bad_node:
+		dg_fail(err, DG_ERR_FORMAT, "graph: node %zu needs a \"name\" of 1..%d characters", i,
+			NN_NAME_MAX - 1);
+		goto fail;
+	}
+	if (g->nodes[count - 1].op != NN_SOFTMAX) {
+		dg_fail(err, DG_ERR_FORMAT, "graph: the last node must be a softmax");
+		goto fail;
+	}
+	{
+		const struct nn_node *last = &g->nodes[count - 1];
+		g->n_classes = last->c * last->h * last->w;
+	}
+	*out = g;
+	return 0;
+fail:
+	nn_graph_free(g);
+	return -1;
+}
+
+int nn_graph_parse(struct nn_graph **out, const char *json_text, struct dg_error *err)
+{
+	enum json_tokener_error jerr;
+	struct json_object *desc = json_tokener_parse_verbose(json_text, &jerr);
+	int rc;
+
+	*out = NULL;
+	if (!desc)
+		return dg_fail(err, DG_ERR_FORMAT, "graph: invalid JSON: %s",
+			       json_tokener_error_desc(jerr));
+	rc = nn_graph_from_json(out, desc, err);
+	json_object_put(desc);
+	return rc;
+}
+
+static void add_int(struct json_object *o, const char *key, int v)
+{
+	json_object_object_add(o, key, json_object_new_int(v));
+}
+
+struct json_object *nn_graph_to_json(const struct nn_graph *g)
+{
+	struct json_object *desc = json_object_new_object(), *nodes = json_object_new_array();
+
+	json_object_object_add(desc, "name", json_object_new_string(g->name));
+	for (int i = 0; i < g->n_nodes; i++) {
+		const struct nn_node *n = &g->nodes[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(n->name));
+		json_object_object_add(o, "op", json_object_new_string(nn_op_name(n->op)));
+		if (n->n_inputs == 1) {
+			json_object_object_add(
+				o, "in", json_object_new_string(g->nodes[n->inputs[0]].name));
+		} else if (n->n_inputs > 1) {
+			struct json_object *in = json_object_new_array();
+			for (int k = 0; k < n->n_inputs; k++)
+				json_object_array_add(
+					in, json_object_new_string(g->nodes[n->inputs[k]].name));
+			json_object_object_add(o, "in", in);
+		}
+		switch (n->op) {
+		case NN_INPUT: {
+			struct json_object *shape = json_object_new_array();
+			json_object_array_add(shape, json_object_new_int(n->c));
+			json_object_array_add(shape, json_object_new_int(n->h));
+			json_object_array_add(shape, json_object_new_int(n->w));
+			json_object_object_add(o, "shape", shape);
+			json_object_object_add(o, "mean", json_object_new_double(n->mean));
+			json_object_object_add(o, "std", json_object_new_double(n->std));
+			break;
+		}
+		case NN_CONV2D:
+			add_int(o, "filters", n->units);
+			add_int(o, "kernel", n->kernel);
+			add_int(o, "stride", n->stride);
+			add_int(o, "pad", n->pad);
+			break;
+		case NN_MAXPOOL:
+			add_int(o, "kernel", n->kernel);
+			add_int(o, "stride", n->stride);
+			break;
+		case NN_DENSE:
+			add_int(o, "units", n->units);
+			break;
+		case NN_DROPOUT:
+			json_object_object_add(o, "rate", json_object_new_double(n->rate));
+			break;
+		default:
+			break;
+		}
+		json_object_array_add(nodes, o);
+	}
+	json_object_object_add(desc, "nodes", nodes);
+	return desc;
+}
+
+/* Standard normal from two uniforms of a counter-based generator. */
+static float normal(uint64_t seed, uint64_t i)
+{
+	double u1 = ((nn_hash64(seed, 2 * i) >> 11) + 1.0) / 9007199254740993.0;
+	double u2 = (nn_hash64(seed, 2 * i + 1) >> 11) / 9007199254740992.0;
+
+	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+void nn_params_init(const struct nn_graph *g, float *params, uint64_t seed)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		const struct nn_node *n = &g->nodes[i];
+		const struct nn_node *in = n->n_inputs ? &g->nodes[n->inputs[0]] : NULL;
+		size_t fan_in;
+
+		if (!n->n_weight)
+			continue;
+		fan_in = n->op == NN_CONV2D ? (size_t)in->c * n->kernel * n->kernel
+					    : (size_t)in->c * in->h * in->w;
+		/* He et al. 2015: keeps activations' variance through ReLUs. */
+		float scale = (float)sqrt(2.0 / (double)fan_in);
+		for (size_t k = 0; k < n->n_weight; k++)
+			params[n->weight + k] = scale * normal(nn_hash64(seed, (uint64_t)i), k);
+		memset(params + n->bias, 0, sizeof(float) * n->n_bias);
+	}
+}

@@ -1,0 +1,190 @@
+/*
+ * nn_kernels.c - matrix multiply, im2col / col2im, transpose.
+ *
+ * The GEMM is a register-blocked micro-kernel written with GCC vector
+ * extensions (16 floats a vector) and compiled three times with
+ * target_clones: AVX-512, AVX2+FMA and baseline x86-64.  The loader picks
+ * the best one for the CPU at start-up (ifunc), so one binary runs on any
+ * x86-64 and uses the wide units where they exist.  Off x86 the plain
+ * version is built and GCC lowers the vectors to whatever the target has.
+ */
+#include "nn_kernels.h"
+
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+
+#define MR 8  /* rows of C per micro-kernel: 8 accumulators in registers */
+#define NR 16 /* columns of C per micro-kernel: one vector */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KERNEL_CLONES
+#endif
+
+/* Macros, not functions: a 64-byte vector argument or return value would
+ * change the calling convention between the clones. */
+#define load16(p) (*(const v16 *)(p))
+#define store16(p, v) (*(v16 *)(p) = (v))
+
+/* An MR x NR block of C from MR rows of A and NR columns of B. */
+static inline __attribute__((always_inline)) void block_full(int K, const float *A, int lda,
+							     const float *B, int ldb, float *C,
+							     int ldc, bool accumulate)
+{
+	v16 acc[MR] = {0};
+
+	for (int k = 0; k < K; k++) {
+		v16 b = load16(B + (size_t)k * ldb);
+#pragma GCC unroll 8
+		for (int i = 0; i < MR; i++)
+			acc[i] += A[(size_t)i * lda + k] * b;
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < MR; i++) {
+		float *c = C + (size_t)i * ldc;
+		store16(c, accumulate ? load16(c) + acc[i] : acc[i]);
+	}
+}
+
+/* Fewer than MR rows left: same arithmetic, one row at a time. */
+static inline __attribute__((always_inline)) void block_rows(int mr, int K, const float *A,
+							     int lda, const float *B, int ldb,
+							     float *C, int ldc, bool accumulate)
+{
+	for (int i = 0; i < mr; i++) {
+		const float *a = A + (size_t)i * lda;
+		v16 acc = {0};
+
+		for (int k = 0; k < K; k++)
+			acc += a[k] * load16(B + (size_t)k * ldb);
+		float *c = C + (size_t)i * ldc;
+		store16(c, accumulate ? load16(c) + acc : acc);
+	}
+}
+
+/* Fewer than NR columns left: scalar, summed over k in the same order. */
+static inline __attribute__((always_inline)) void block_cols(int mr, int nr, int K,
+							     const float *A, int lda,
+							     const float *B, int ldb, float *C,
+							     int ldc, bool accumulate)
+{
+	for (int i = 0; i < mr; i++) {
+		for (int j = 0; j < nr; j++) {
+			float s = 0.0f;
+
+			for (int k = 0; k < K; k++)
+				s += A[(size_t)i * lda + k] * B[(size_t)k * ldb + j];
+			float *c = C + (size_t)i * ldc + j;
+			*c = accumulate ? *c + s : s;
+		}
+	}
+}
+
+KERNEL_CLONES
+void nn_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+	     int ldc, bool accumulate)
+{
+	int n_full = N - N % NR;
+
+	for (int i = 0; i < M; i += MR) {
+		int mr = M - i < MR ? M - i : MR;
+		const float *a = A + (size_t)i * lda;
+		float *c = C + (size_t)i * ldc;
+
+		for (int j = 0; j < n_full; j += NR) {
+			if (mr == MR)
+				block_full(K, a, lda, B + j, ldb, c + j, ldc, accumulate);
+			else
+				block_rows(mr, K, a, lda, B + j, ldb, c + j, ldc, accumulate);
+		}
+		if (n_full < N)
+			block_cols(mr, N - n_full, K, a, lda, B + n_full, ldb, c + n_full, ldc,
+				   accumulate);
+	}
+}
+
+const char *nn_kernels_isa(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+		return "avx512";
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return "avx2";
+	return "sse2";
+#else
+	return "generic";
+#endif
+}
+
+void nn_transpose(float *dst, const float *src, int rows, int cols)
+{
+	/* Tiles keep both sides in cache for the larger dense matrices. */
+	enum { T = 32 };
+
+	for (int r0 = 0; r0 < rows; r0 += T)
+		for (int c0 = 0; c0 < cols; c0 += T) {
+			int r1 = r0 + T < rows ? r0 + T : rows;
+			int c1 = c0 + T < cols ? c0 + T : cols;
+
+			for (int r = r0; r < r1; r++)
+				for (int c = c0; c < c1; c++)
+					dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+		}
+}
+
+void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int stride, int pad,
+	       int OH, int OW, int c0, int c1)
+{
+	for (int c = c0; c < c1; c++) {
+		for (int ky = 0; ky < K; ky++) {
+			for (int kx = 0; kx < K; kx++) {
+				float *row = col + ((size_t)(c * K + ky) * K + kx) * OH * OW;
+
+				for (int oy = 0; oy < OH; oy++) {
+					int y = oy * stride - pad + ky;
+					float *out = row + (size_t)oy * OW;
+
+					if (y < 0 || y >= H) {
+						memset(out, 0, sizeof(float) * OW);
+						continue;
+					}
+					const float *in = img + ((size_t)c * H + y) * W;
+					for (int ox = 0; ox < OW; ox++) {
+						int x = ox * stride - pad + kx;
+						out[ox] = (x >= 0 && x < W) ? in[x] : 0.0f;
+					}
+				}
+			}
+		}
+	}
+}
+
+void nn_col2im_add(float *img, const float *col, int C, int H, int W, int K, int stride, int pad,
+		   int OH, int OW)
+{
+	for (int c = 0; c < C; c++) {
+		for (int ky = 0; ky < K; ky++) {
+			for (int kx = 0; kx < K; kx++) {
+				const float *row = col + ((size_t)(c * K + ky) * K + kx) * OH * OW;
+
+				for (int oy = 0; oy < OH; oy++) {
+					int y = oy * stride - pad + ky;
+
+					if (y < 0 || y >= H)
+						continue;
+					float *out = img + ((size_t)c * H + y) * W;
+					const float *in = row + (size_t)oy * OW;
+					for (int ox = 0; ox < OW; ox++) {
+						int x = ox * stride - pad + kx;
+						if (x >= 0 && x < W)
+							out[x] += in[ox];
+					}
+				}
+			}
+		}
+	}
+}
