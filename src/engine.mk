@@ -13,3 +13,8 @@ LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(ZLIB_LIBS) $(LIBS)
 check_PROGRAMS += tests/test_nn tests/test_model
 UNIT_TESTS += tests/test_nn tests/test_model
 TESTS += tests/test_nn tests/test_model
+
+# make bench: engine latency and throughput per model.
+EXTRA_PROGRAMS += tests/bench_engine
+BENCHES += tests/bench_engine
+CLEANFILES += $(EXTRA_PROGRAMS)

@@ -136,6 +136,19 @@ void nn_transpose(float *dst, const float *src, int rows, int cols)
 		}
 }
 
+/* The columns ox whose input x = ox*stride - pad + kx lies in [0, W). */
+static void valid_range(int OW, int W, int stride, int pad, int kx, int *lo, int *hi)
+{
+	int a = pad - kx, b = W + pad - kx; /* need a <= ox*stride < b */
+
+	*lo = a > 0 ? (a + stride - 1) / stride : 0;
+	*hi = b > 0 ? (b + stride - 1) / stride : 0;
+	if (*hi > OW)
+		*hi = OW;
+	if (*lo > *hi)
+		*lo = *hi;
+}
+
 void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int stride, int pad,
 	       int OH, int OW, int c0, int c1)
 {
@@ -143,7 +156,9 @@ void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int str
 		for (int ky = 0; ky < K; ky++) {
 			for (int kx = 0; kx < K; kx++) {
 				float *row = col + ((size_t)(c * K + ky) * K + kx) * OH * OW;
+				int lo, hi;
 
+				valid_range(OW, W, stride, pad, kx, &lo, &hi);
 				for (int oy = 0; oy < OH; oy++) {
 					int y = oy * stride - pad + ky;
 					float *out = row + (size_t)oy * OW;
@@ -152,11 +167,16 @@ void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int str
 						memset(out, 0, sizeof(float) * OW);
 						continue;
 					}
-					const float *in = img + ((size_t)c * H + y) * W;
-					for (int ox = 0; ox < OW; ox++) {
-						int x = ox * stride - pad + kx;
-						out[ox] = (x >= 0 && x < W) ? in[x] : 0.0f;
-					}
+					const float *in = img + ((size_t)c * H + y) * W - pad + kx;
+					for (int ox = 0; ox < lo; ox++)
+						out[ox] = 0.0f;
+					if (stride == 1)
+						memcpy(out + lo, in + lo, sizeof(float) * (hi - lo));
+					else
+						for (int ox = lo; ox < hi; ox++)
+							out[ox] = in[ox * stride];
+					for (int ox = hi; ox < OW; ox++)
+						out[ox] = 0.0f;
 				}
 			}
 		}
@@ -170,19 +190,19 @@ void nn_col2im_add(float *img, const float *col, int C, int H, int W, int K, int
 		for (int ky = 0; ky < K; ky++) {
 			for (int kx = 0; kx < K; kx++) {
 				const float *row = col + ((size_t)(c * K + ky) * K + kx) * OH * OW;
+				int lo, hi;
 
+				valid_range(OW, W, stride, pad, kx, &lo, &hi);
 				for (int oy = 0; oy < OH; oy++) {
 					int y = oy * stride - pad + ky;
 
 					if (y < 0 || y >= H)
 						continue;
-					float *out = img + ((size_t)c * H + y) * W;
+					float *out = img + ((size_t)c * H + y) * W - pad + kx;
 					const float *in = row + (size_t)oy * OW;
-					for (int ox = 0; ox < OW; ox++) {
-						int x = ox * stride - pad + kx;
-						if (x >= 0 && x < W)
-							out[x] += in[ox];
-					}
+#pragma omp simd
+					for (int ox = lo; ox < hi; ox++)
+						out[ox * stride] += in[ox];
 				}
 			}
 		}

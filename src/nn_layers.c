@@ -43,6 +43,7 @@ size_t nn_conv2d_scratch(const struct nn_conv_geom *g, int B, int n_threads, boo
 static void conv_bias_fill(float *out, const float *bias, int oc0, int oc1, size_t plane)
 {
 	for (int o = oc0; o < oc1; o++)
+#pragma omp simd
 		for (size_t p = 0; p < plane; p++)
 			out[o * plane + p] = bias[o];
 }
@@ -124,6 +125,7 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 			(int)patch, false);
 		for (int o = 0; o < g->oc; o++) {
 			float s = 0.0f;
+#pragma omp simd reduction(+ : s)
 			for (size_t p = 0; p < plane; p++)
 				s += d[o * plane + p];
 			db[o] = s;
@@ -260,12 +262,14 @@ void nn_dense_backward(float *din, float *dweight, float *dbias, const float *do
 
 void nn_relu_forward(float *out, const float *in, size_t n)
 {
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
 void nn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 {
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
@@ -303,6 +307,7 @@ void nn_concat_backward(float *const *din, const float *dout, const int *chans, 
 			size_t n = (size_t)chans[i] * hw;
 
 			if (din[i])
+#pragma omp simd
 				for (size_t e = 0; e < n; e++)
 					din[i][b * n + e] += d[e];
 			d += n;
@@ -379,6 +384,7 @@ void nn_dropout_forward(float *out, float *mask, const float *in, size_t n, floa
 
 void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n)
 {
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		din[i] += dout[i] * mask[i];
 }
@@ -387,6 +393,7 @@ void nn_input_forward(float *out, const float *in, size_t n, float mean, float s
 {
 	const float inv = 1.0f / std;
 
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		out[i] = (in[i] - mean) * inv;
 }
