@@ -64,45 +64,63 @@ static inline __attribute__((always_inline)) void block_rows(int mr, int K, cons
 	}
 }
 
-/* Fewer than NR columns left: scalar, summed over k in the same order. */
+/* Fewer than NR columns left.  They go through the same vector arithmetic
+ * from a zero-padded copy of B, KC rows at a time, so a tail costs what a
+ * full block does rather than a scalar loop's dozen times more. */
+#define KC 128
+
 static inline __attribute__((always_inline)) void block_cols(int mr, int nr, int K,
 							     const float *A, int lda,
 							     const float *B, int ldb, float *C,
 							     int ldc, bool accumulate)
 {
-	for (int i = 0; i < mr; i++) {
-		for (int j = 0; j < nr; j++) {
-			float s = 0.0f;
+	float panel[KC * NR] __attribute__((aligned(64)));
+	float out[MR * NR] __attribute__((aligned(64)));
 
-			for (int k = 0; k < K; k++)
-				s += A[(size_t)i * lda + k] * B[(size_t)k * ldb + j];
-			float *c = C + (size_t)i * ldc + j;
-			*c = accumulate ? *c + s : s;
-		}
+	for (int k0 = 0; k0 < K; k0 += KC) {
+		int kc = K - k0 < KC ? K - k0 : KC;
+		bool acc = accumulate || k0 > 0;
+
+		for (int k = 0; k < kc; k++)
+			for (int j = 0; j < NR; j++)
+				panel[k * NR + j] = j < nr ? B[(size_t)(k0 + k) * ldb + j] : 0.0f;
+		for (int i = 0; i < mr; i++)
+			for (int j = 0; j < nr; j++)
+				out[i * NR + j] = acc ? C[(size_t)i * ldc + j] : 0.0f;
+		if (mr == MR)
+			block_full(kc, A + k0, lda, panel, NR, out, NR, true);
+		else
+			block_rows(mr, kc, A + k0, lda, panel, NR, out, NR, true);
+		for (int i = 0; i < mr; i++)
+			for (int j = 0; j < nr; j++)
+				C[(size_t)i * ldc + j] = out[i * NR + j];
 	}
 }
 
+/* Column panels outermost: one K x NR panel of B stays in L1/L2 while
+ * every row block of A passes over it. */
 KERNEL_CLONES
 void nn_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
 	     int ldc, bool accumulate)
 {
 	int n_full = N - N % NR;
 
-	for (int i = 0; i < M; i += MR) {
-		int mr = M - i < MR ? M - i : MR;
-		const float *a = A + (size_t)i * lda;
-		float *c = C + (size_t)i * ldc;
+	for (int j = 0; j < n_full; j += NR) {
+		for (int i = 0; i < M; i += MR) {
+			const float *a = A + (size_t)i * lda;
+			float *c = C + (size_t)i * ldc + j;
 
-		for (int j = 0; j < n_full; j += NR) {
-			if (mr == MR)
-				block_full(K, a, lda, B + j, ldb, c + j, ldc, accumulate);
+			if (M - i >= MR)
+				block_full(K, a, lda, B + j, ldb, c, ldc, accumulate);
 			else
-				block_rows(mr, K, a, lda, B + j, ldb, c + j, ldc, accumulate);
+				block_rows(M - i, K, a, lda, B + j, ldb, c, ldc, accumulate);
 		}
-		if (n_full < N)
-			block_cols(mr, N - n_full, K, a, lda, B + n_full, ldb, c + n_full, ldc,
-				   accumulate);
 	}
+	if (n_full == N)
+		return;
+	for (int i = 0; i < M; i += MR)
+		block_cols(M - i < MR ? M - i : MR, N - n_full, K, A + (size_t)i * lda, lda,
+			   B + n_full, ldb, C + (size_t)i * ldc + n_full, ldc, accumulate);
 }
 
 const char *nn_kernels_isa(void)
