@@ -12,7 +12,9 @@
  * The header holds {"format": "digits-model", "graph": {...the description
  * nn_graph_from_json reads...}, "tensors": [{"name", "shape", "offset",
  * "count"}...], "n_params", "training": {...free-form metadata: dataset
- * checksums, seed, epochs, accuracy, date...}}.
+ * checksums, seed, epochs, accuracy, confusion matrix, history...}}.  No
+ * wall-clock values: the same training run gives the same file, byte for
+ * byte (dates and timings go in the model card beside it).
  *
  * Loading checks every size, offset, shape (against the graph), the
  * checksum and every value (no NaN or Inf), and names the file and the

@@ -1,0 +1,557 @@
+/*
+ * digits_train.c - digits-train: train a zoo network on MNIST and write the
+ * model file, its card and plots; or evaluate a model file (--eval).
+ *
+ * A thin main over train.h (the loop), idx.h (data), report.h (outputs):
+ * it parses options, finds the data, and decides what to print and how to
+ * exit.  Exit status: 0 done, 1 error, 2 bad usage, 130 interrupted (a
+ * checkpoint was written; --resume continues it).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "idx.h"
+#include "model.h"
+#include "report.h"
+#include "train.h"
+
+#ifndef TRAIN_DATADIR
+#define TRAIN_DATADIR "data/mnist"
+#endif
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: digits-train [options]            train a network on MNIST\n"
+	        "       digits-train --eval MODEL         test accuracy of a model file\n"
+	        "       digits-train --resume CHECKPOINT  continue an interrupted run\n"
+	        "\n"
+	        "  --model NAME        cnn (default), lenet5 or mlp\n"
+	        "  --epochs N          passes over the training images (default 10)\n"
+	        "  --batch N           images per step (default 64)\n"
+	        "  --lr X              peak learning rate of Adam (default 0.001)\n"
+	        "  --schedule S        cosine (default), step or constant, after warm-up\n"
+	        "  --warmup N          warm-up steps (default 5%% of the steps, at most 1000)\n"
+	        "  --weight-decay X    decoupled weight decay on weights (default 0)\n"
+	        "  --augment           random rotation/scale/shear/shift/thickness\n"
+	        "  --seed N            seed of every random choice (default 1)\n"
+	        "  --threads N         OpenMP threads (default: all cores); results are\n"
+	        "                      bit-identical for the same seed and thread count\n"
+	        "  --val N             training images held out to pick the best epoch\n"
+	        "                      (default 5000; 0: keep the last epoch)\n"
+	        "  --limit N           use only the first N training images\n"
+	        "  --data DIR          MNIST IDX files (plain or .gz); default\n"
+	        "                      $DIGITS_MNIST_DIR, ./data/mnist, then %s\n"
+	        "  --out FILE          model file (default models/<model>.model); the card\n"
+	        "                      and plots go next to it: <base>.card.json,\n"
+	        "                      <base>.curves.png, <base>.confusion.png\n"
+	        "  --resume FILE       continue from a checkpoint (<out>.ckpt)\n"
+	        "  --eval FILE         print a model's test accuracy and confusion matrix\n"
+	        "  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C\n"
+	        "  --quiet             no progress output\n"
+	        "\n"
+	        "Ctrl-C writes <out>.ckpt and exits; run digits-train --resume <out>.ckpt.\n",
+	        TRAIN_DATADIR);
+}
+
+enum {
+	OPT_MODEL = 256,
+	OPT_EPOCHS,
+	OPT_BATCH,
+	OPT_LR,
+	OPT_SCHEDULE,
+	OPT_WARMUP,
+	OPT_WD,
+	OPT_AUGMENT,
+	OPT_SEED,
+	OPT_THREADS,
+	OPT_VAL,
+	OPT_LIMIT,
+	OPT_DATA,
+	OPT_OUT,
+	OPT_RESUME,
+	OPT_EVAL,
+	OPT_STOP_AFTER,
+	OPT_QUIET,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+/* In the order of the enum above: main maps an option back to its name. */
+static const struct option options[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"lr", required_argument, NULL, OPT_LR},
+    {"schedule", required_argument, NULL, OPT_SCHEDULE},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"weight-decay", required_argument, NULL, OPT_WD},
+    {"augment", no_argument, NULL, OPT_AUGMENT},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"val", required_argument, NULL, OPT_VAL},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"eval", required_argument, NULL, OPT_EVAL},
+    {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int fail_usage(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "digits-train: ");
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\nTry 'digits-train --help'.\n");
+	return 2;
+}
+
+/* A whole number in [lo, hi], or -1 with a message. */
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "digits-train: --%s: '%s' is not a whole number in [%ld, %ld]\n",
+		        opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "digits-train: --%s: '%s' is not a number in [%g, %g]\n", opt, s,
+		        lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The directory holding MNIST: --data, else $DIGITS_MNIST_DIR (either
+ * must hold it), else the first of ./data/mnist and TRAIN_DATADIR that
+ * does.  NULL with the reason in err. */
+static const char *find_data(const char *given, struct dg_error *err)
+{
+	const char *env = getenv("DIGITS_MNIST_DIR");
+	const char *where[2] = {"data/mnist", TRAIN_DATADIR};
+
+	if (!given && env && *env)
+		given = env;
+	if (given) {
+		if (idx_mnist_present(given, "train") && idx_mnist_present(given, "t10k"))
+			return given;
+		dg_fail(err, DG_ERR_IO,
+		        "%s: no MNIST IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte, "
+		        "plain or .gz); run 'make data' to fetch them",
+		        given);
+		return NULL;
+	}
+	for (int i = 0; i < 2; i++)
+		if (idx_mnist_present(where[i], "train") && idx_mnist_present(where[i], "t10k"))
+			return where[i];
+	dg_fail(err, DG_ERR_IO,
+	        "MNIST not found in ./data/mnist or %s; run 'make data' to fetch it, or pass "
+	        "--data DIR or set DIGITS_MNIST_DIR",
+	        TRAIN_DATADIR);
+	return NULL;
+}
+
+/* <out> without ".model", plus suffix; malloc'ed. */
+static char *sibling(const char *out, const char *suffix)
+{
+	size_t n = strlen(out), m = strlen(".model");
+	char *s;
+
+	if (n > m && strcmp(out + n - m, ".model") == 0)
+		n -= m;
+	s = malloc(n + strlen(suffix) + 1);
+	if (s) {
+		memcpy(s, out, n);
+		strcpy(s + n, suffix);
+	}
+	return s;
+}
+
+/* Create the output's directory if missing and check we may write there,
+ * before hours of training rather than after. */
+static int check_out_dir(const char *out, struct dg_error *err)
+{
+	char dir[4096];
+	const char *slash = strrchr(out, '/');
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - out) > 0 ? (int)(slash - out) : 1,
+		         out);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return dg_fail(err, DG_ERR_IO, "%s: cannot create directory: %s", dir,
+		               strerror(errno));
+	if (access(dir, W_OK) < 0)
+		return dg_fail(err, DG_ERR_IO, "%s: not writable: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* Make out absolute, so that a checkpoint resumed from another directory
+ * still writes where the run was told to. */
+static int absolute_out(char *out, size_t size, struct dg_error *err)
+{
+	char cwd[4096], abs[8192];
+	int n;
+
+	if (out[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return dg_fail(err, DG_ERR_IO, "cannot get the current directory: %s",
+		               strerror(errno));
+	n = snprintf(abs, sizeof(abs), "%s/%s", cwd, out);
+	if (n < 0 || (size_t)n >= size - 16)
+		return dg_fail(err, DG_ERR_INVALID, "%s/%s: path too long", cwd, out);
+	memcpy(out, abs, (size_t)n + 1);
+	return 0;
+}
+
+static int evaluate_file(const char *path, const char *data_opt)
+{
+	struct dg_error err = {0};
+	struct model *m = NULL;
+	struct idx_set test = {0};
+	struct train_eval ev;
+	const char *dir;
+	int rc = 1;
+
+	if (model_load(&m, path, &err) < 0)
+		goto out;
+	if (!(dir = find_data(data_opt, &err)) || idx_load_mnist(&test, dir, "t10k", &err) < 0)
+		goto out;
+	if (train_evaluate(m->graph, m->params, test.pixels, test.labels, test.n, &ev, &err) < 0)
+		goto out;
+	printf("model: %s (%s, %zu parameters)\n", path, model_name(m), m->graph->n_params);
+	report_print_eval(stdout, "test", &ev);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "digits-train: %s\n", err.msg);
+	idx_free(&test);
+	model_free(m);
+	return rc;
+}
+
+/* Model file, card and plots, then the summary on stdout. */
+static int finish(struct report_run *r, struct dg_error *err)
+{
+	const struct train_config *cfg = r->cfg;
+	char *card = sibling(cfg->out, ".card.json"), *curves = sibling(cfg->out, ".curves.png");
+	char *conf = sibling(cfg->out, ".confusion.png"), title[128];
+	struct json_object *meta = report_training_json(r, false);
+	int rc = -1;
+
+	if (!card || !curves || !conf || !meta) {
+		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", cfg->out);
+		goto out;
+	}
+	snprintf(title, sizeof(title), "%s: MNIST test, accuracy %.2f%% (%d images)", cfg->model,
+	         100.0 * r->test_eval.correct / r->test_eval.n, r->test_eval.n);
+	if (model_save(cfg->out, r->g, r->st->best, meta, err) < 0 ||
+	    report_write_card(card, r, err) < 0 || report_curves_png(curves, r, err) < 0 ||
+	    report_confusion_png(conf, title, &r->test_eval, err) < 0)
+		goto out;
+	printf("model: %s -> %s (best epoch %d of %d)\n", cfg->model, cfg->out, r->st->best_epoch,
+	       cfg->epochs);
+	printf("card: %s, %s, %s\n", card, curves, conf);
+	if (r->val.n)
+		printf("validation: accuracy %.2f%% (%d/%d), loss %.4f\n",
+		       100.0 * r->val.correct / r->val.n, r->val.correct, r->val.n, r->val.loss);
+	report_print_eval(stdout, "test", &r->test_eval);
+	rc = 0;
+out:
+	json_object_put(meta);
+	free(card);
+	free(curves);
+	free(conf);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct train_config cfg = {.epochs = 10,
+	                           .batch = 64,
+	                           .lr = 1e-3,
+	                           .schedule = OPTIM_COSINE,
+	                           .warmup_steps = -1,
+	                           .seed = 1,
+	                           .val = 5000};
+	const char *resume = NULL, *eval = NULL, *data_opt = NULL, *dir, *training_opt = NULL;
+	struct train_state st = {0};
+	struct idx_set train = {0}, test = {0};
+	struct nn_graph *g = NULL;
+	struct dg_error err = {0};
+	struct report_run r = {0};
+	struct timespec t0, t1;
+	char *cmd = NULL, date[32], *ckpt = NULL, canon[512];
+	int c, rc = 1, n_used;
+	long v;
+	double d;
+	bool threads_given = false;
+
+	snprintf(cfg.model, sizeof(cfg.model), "cnn");
+	augment_defaults(&cfg.aug);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (c >= OPT_MODEL && c <= OPT_OUT && c != OPT_THREADS && c != OPT_DATA)
+			training_opt = options[c - OPT_MODEL].name;
+		switch (c) {
+		case OPT_MODEL:
+			if (!nn_zoo_description(optarg))
+				return fail_usage("--model: unknown network '%s'%s", optarg,
+				                  " (cnn, lenet5, mlp)");
+			snprintf(cfg.model, sizeof(cfg.model), "%s", optarg);
+			break;
+		case OPT_EPOCHS:
+			if (parse_long("epochs", optarg, 1, TRAIN_MAX_EPOCHS, &v) < 0)
+				return 2;
+			cfg.epochs = (int)v;
+			break;
+		case OPT_BATCH:
+			if (parse_long("batch", optarg, 1, 4096, &v) < 0)
+				return 2;
+			cfg.batch = (int)v;
+			break;
+		case OPT_LR:
+			if (parse_double("lr", optarg, 1e-7, 1.0, &cfg.lr) < 0)
+				return 2;
+			break;
+		case OPT_SCHEDULE:
+			if (optim_schedule_parse(optarg, &cfg.schedule) < 0)
+				return fail_usage("--schedule: unknown '%s'%s", optarg,
+				                  " (cosine, step, constant)");
+			break;
+		case OPT_WARMUP:
+			if (parse_long("warmup", optarg, 0, 100000000, &cfg.warmup_steps) < 0)
+				return 2;
+			break;
+		case OPT_WD:
+			if (parse_double("weight-decay", optarg, 0, 1, &d) < 0)
+				return 2;
+			cfg.weight_decay = d;
+			break;
+		case OPT_AUGMENT:
+			cfg.augment = true;
+			break;
+		case OPT_SEED:
+			if (parse_long("seed", optarg, 0, 0x7fffffffffffffffL, &v) < 0)
+				return 2;
+			cfg.seed = (uint64_t)v;
+			break;
+		case OPT_THREADS:
+			if (parse_long("threads", optarg, 1, 1024, &v) < 0)
+				return 2;
+			cfg.threads = (int)v;
+			threads_given = true;
+			break;
+		case OPT_VAL:
+			if (parse_long("val", optarg, 0, 10000000, &v) < 0)
+				return 2;
+			cfg.val = (int)v;
+			break;
+		case OPT_LIMIT:
+			if (parse_long("limit", optarg, 1, 10000000, &v) < 0)
+				return 2;
+			cfg.limit = (int)v;
+			break;
+		case OPT_DATA:
+			data_opt = optarg;
+			break;
+		case OPT_OUT:
+			if (!*optarg || strlen(optarg) >= sizeof(cfg.out) - 16)
+				return fail_usage("--out: bad file name '%s'%s", optarg, "");
+			snprintf(cfg.out, sizeof(cfg.out), "%s", optarg);
+			break;
+		case OPT_RESUME:
+			resume = optarg;
+			break;
+		case OPT_EVAL:
+			eval = optarg;
+			break;
+		case OPT_STOP_AFTER:
+			if (parse_long("stop-after", optarg, 1, 0x7fffffffffffffffL,
+			               &cfg.stop_after) < 0)
+				return 2;
+			break;
+		case OPT_QUIET:
+			cfg.quiet = true;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("digits-train (%s)\n", PACKAGE_STRING);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return fail_usage("unexpected argument '%s'%s", argv[optind], "");
+	if (eval && (resume || training_opt))
+		return fail_usage("--eval takes no training options%s%s", "", "");
+	if (threads_given)
+		omp_set_num_threads(cfg.threads);
+	if (eval)
+		return evaluate_file(eval, data_opt);
+
+	if (resume) {
+		struct train_config saved = cfg;
+		if (training_opt)
+			return fail_usage("--resume continues a run as it was configured; "
+			                  "--%s cannot change%s",
+			                  training_opt, "");
+		if (train_checkpoint_read_config(resume, &saved, &err) < 0)
+			goto out;
+		if (threads_given && cfg.threads != saved.threads)
+			fprintf(stderr,
+			        "digits-train: warning: the run used %d threads, resuming with %d: "
+			        "the result will differ in the last bits\n",
+			        saved.threads, cfg.threads);
+		if (!threads_given)
+			omp_set_num_threads(saved.threads);
+		else
+			saved.threads = cfg.threads;
+		cfg = saved;
+	} else {
+		if (!cfg.out[0])
+			snprintf(cfg.out, sizeof(cfg.out), "models/%s.model", cfg.model);
+		if (!threads_given)
+			cfg.threads = omp_get_max_threads();
+	}
+	if (check_out_dir(cfg.out, &err) < 0 || absolute_out(cfg.out, sizeof(cfg.out), &err) < 0)
+		goto out;
+
+	if (!(dir = find_data(data_opt, &err)) || idx_load_mnist(&train, dir, "train", &err) < 0 ||
+	    idx_load_mnist(&test, dir, "t10k", &err) < 0)
+		goto out;
+	n_used = cfg.limit && cfg.limit < train.n ? cfg.limit : train.n;
+	if (cfg.val >= n_used) {
+		dg_fail(&err, DG_ERR_INVALID,
+		        "--val %d leaves no training images (%d in use; see --limit)", cfg.val,
+		        n_used);
+		goto out;
+	}
+	if (nn_zoo_build(&g, cfg.model, &err) < 0)
+		goto out;
+	if (resume ? train_checkpoint_load(resume, &cfg, g, &st, &err)
+	           : train_state_init(&st, &cfg, g, &err))
+		goto out;
+	if (st.step > train_steps_per_epoch(&cfg, n_used - cfg.val) * (st.epoch + 1)) {
+		dg_fail(&err, DG_ERR_FORMAT, "%s: step %ld is past epoch %d", resume, st.step,
+		        st.epoch + 1);
+		goto out;
+	}
+
+	{
+		struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	if (!cfg.quiet)
+		fprintf(stderr,
+		        "digits-train: %s, %zu parameters, %d training + %d validation images, "
+		        "%d epochs of %ld steps, %d threads%s\n",
+		        cfg.model, g->n_params, n_used - cfg.val, cfg.val, cfg.epochs,
+		        train_steps_per_epoch(&cfg, n_used - cfg.val), cfg.threads,
+		        cfg.augment ? ", augmented" : "");
+	c = train_run(&cfg, g, &st, &train, n_used - cfg.val, cfg.val, &interrupted, &err);
+	if (c < 0)
+		goto out;
+	if (c == 1) {
+		fprintf(stderr,
+		        "digits-train: stopped in epoch %d after step %ld; checkpoint %s.ckpt\n"
+		        "continue with: digits-train --resume %s.ckpt\n",
+		        st.epoch + 1, st.step, cfg.out, cfg.out);
+		rc = 130;
+		goto out;
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+
+	r.cfg = &cfg;
+	r.st = &st;
+	r.g = g;
+	r.train = &train;
+	r.test = &test;
+	r.n_train = n_used - cfg.val;
+	r.n_val = cfg.val;
+	report_canonical_command(canon, sizeof(canon), &cfg);
+	r.command = canon;
+	cmd = report_command_line(argc, argv);
+	r.invocation = cmd ? cmd : "digits-train";
+	if (cfg.val && train_evaluate(g, st.best, train.pixels + (size_t)r.n_train * AUGMENT_PIXELS,
+	                              train.labels + r.n_train, cfg.val, &r.val, &err) < 0)
+		goto out;
+	if (train_evaluate(g, st.best, test.pixels, test.labels, test.n, &r.test_eval, &err) < 0)
+		goto out;
+	{
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r.date = date;
+	r.total_seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	if (finish(&r, &err) < 0)
+		goto out;
+	ckpt = malloc(strlen(cfg.out) + 6);
+	if (ckpt) {
+		sprintf(ckpt, "%s.ckpt", cfg.out);
+		unlink(ckpt);
+	}
+	rc = 0;
+out:
+	if (rc == 1)
+		fprintf(stderr, "digits-train: %s\n", err.msg);
+	train_state_free(&st);
+	nn_graph_free(g);
+	idx_free(&train);
+	idx_free(&test);
+	free(cmd);
+	free(ckpt);
+	return rc;
+}
