@@ -33,7 +33,7 @@ struct dg_error {
 /* Fill err (which may be NULL) and return -1, so callers can write
  * "return dg_fail(err, DG_ERR_IO, "%s: %s", path, strerror(errno));". */
 int dg_fail(struct dg_error *err, enum dg_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Stable lowercase name of a code, for logs ("io", "format", ...). */
 const char *dg_code_name(enum dg_code code);

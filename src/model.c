@@ -23,8 +23,8 @@
 
 #include "config.h"
 
-#define PREAMBLE 16 /* magic + version + header length */
-#define ALIGN 64    /* weights start on a cache line */
+#define PREAMBLE   16 /* magic + version + header length */
+#define ALIGN      64 /* weights start on a cache line */
 #define MAX_HEADER (16u << 20)
 
 static uint32_t get_le32(const unsigned char *p)
@@ -72,14 +72,15 @@ static struct json_object *tensor_table(const struct nn_graph *g)
 				json_object_array_add(shape, json_object_new_int(n->units));
 			else
 				for (int d = 0; d < wdims; d++)
-					json_object_array_add(shape, json_object_new_int(wshape[d]));
+					json_object_array_add(shape,
+					                      json_object_new_int(wshape[d]));
 			json_object_object_add(o, "name", json_object_new_string(name));
 			json_object_object_add(o, "shape", shape);
 			json_object_object_add(
-				o, "offset", json_object_new_int64((int64_t)(t ? n->bias : n->weight)));
+			    o, "offset", json_object_new_int64((int64_t)(t ? n->bias : n->weight)));
 			json_object_object_add(
-				o, "count",
-				json_object_new_int64((int64_t)(t ? n->n_bias : n->n_weight)));
+			    o, "count",
+			    json_object_new_int64((int64_t)(t ? n->n_bias : n->n_weight)));
 			json_object_array_add(table, o);
 		}
 	}
@@ -87,7 +88,7 @@ static struct json_object *tensor_table(const struct nn_graph *g)
 }
 
 static int write_all(int fd, const void *buf, size_t len, uLong *crc, const char *path,
-		     struct dg_error *err)
+                     struct dg_error *err)
 {
 	const unsigned char *p = buf;
 
@@ -98,14 +99,14 @@ static int write_all(int fd, const void *buf, size_t len, uLong *crc, const char
 			continue;
 		if (w <= 0)
 			return dg_fail(err, DG_ERR_IO, "%s: write failed: %s", path,
-				       strerror(errno));
+			               strerror(errno));
 		p += w, len -= (size_t)w;
 	}
 	return 0;
 }
 
 int model_save(const char *path, const struct nn_graph *g, const float *params,
-	       struct json_object *training, struct dg_error *err)
+               struct json_object *training, struct dg_error *err)
 {
 	struct json_object *hdr = json_object_new_object();
 	char *tmp = NULL;
@@ -120,7 +121,7 @@ int model_save(const char *path, const struct nn_graph *g, const float *params,
 		json_object_object_add(hdr, "training", json_object_get(training));
 
 	const char *text = json_object_to_json_string_ext(hdr, JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE);
+	                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t hlen = strlen(text), data = align_up(PREAMBLE + hlen);
 	unsigned char pre[PREAMBLE], pad[ALIGN] = {0}, tail[4];
 
@@ -132,7 +133,7 @@ int model_save(const char *path, const struct nn_graph *g, const float *params,
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		dg_fail(err, DG_ERR_IO, "%s: cannot create temporary file: %s", path,
-			strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	memcpy(pre, MODEL_MAGIC, 8);
@@ -171,7 +172,7 @@ int model_save(const char *path, const struct nn_graph *g, const float *params,
 	fd = -1;
 	if (rename(tmp, path)) {
 		dg_fail(err, DG_ERR_IO, "%s: rename from %s failed: %s", path, tmp,
-			strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -214,7 +215,7 @@ static int check_tensors(const struct model *m, struct json_object *table, struc
 		rc = dg_fail(err, DG_ERR_FORMAT, "%s: header has no tensor table", m->path);
 	} else if (json_object_array_length(table) != n) {
 		rc = dg_fail(err, DG_ERR_FORMAT, "%s: %zu tensors listed, graph \"%s\" has %zu",
-			     m->path, json_object_array_length(table), m->graph->name, n);
+		             m->path, json_object_array_length(table), m->graph->name, n);
 	} else {
 		for (size_t i = 0; i < n && !rc; i++) {
 			struct json_object *w = json_object_array_get_idx(want, i);
@@ -229,15 +230,15 @@ static int check_tensors(const struct model *m, struct json_object *table, struc
 				    !json_object_object_get_ex(h, keys[k], &hv) ||
 				    !json_object_equal(wv, hv))
 					rc = dg_fail(err, DG_ERR_FORMAT,
-						     "%s: tensor %s: %s is %s, graph needs %s",
-						     m->path,
-						     json_object_get_string(
-							     json_object_object_get(w, "name")),
-						     keys[k],
-						     h ? json_object_to_json_string(
-								 json_object_object_get(h, keys[k]))
-						       : "missing",
-						     json_object_to_json_string(wv));
+					             "%s: tensor %s: %s is %s, graph needs %s",
+					             m->path,
+					             json_object_get_string(
+					                 json_object_object_get(w, "name")),
+					             keys[k],
+					             h ? json_object_to_json_string(
+					                     json_object_object_get(h, keys[k]))
+					               : "missing",
+					             json_object_to_json_string(wv));
 			}
 		}
 	}
@@ -246,7 +247,7 @@ static int check_tensors(const struct model *m, struct json_object *table, struc
 }
 
 static int parse_header(struct model *m, const unsigned char *base, uint32_t hlen,
-			struct dg_error *err)
+                        struct dg_error *err)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *v;
@@ -259,12 +260,12 @@ static int parse_header(struct model *m, const unsigned char *base, uint32_t hle
 	json_tokener_free(tok);
 	if (!m->header || jerr != json_tokener_success || used != hlen)
 		return dg_fail(err, DG_ERR_FORMAT, "%s: header is not valid JSON: %s", m->path,
-			       json_tokener_error_desc(jerr));
+		               json_tokener_error_desc(jerr));
 	if (!json_object_is_type(m->header, json_type_object) ||
 	    !json_object_object_get_ex(m->header, "format", &v) ||
 	    strcmp(json_object_get_string(v), "digits-model") != 0)
 		return dg_fail(err, DG_ERR_FORMAT, "%s: header lacks \"format\": \"digits-model\"",
-			       m->path);
+		               m->path);
 	if (!json_object_object_get_ex(m->header, "graph", &v))
 		return dg_fail(err, DG_ERR_FORMAT, "%s: header has no graph", m->path);
 	if (nn_graph_from_json(&m->graph, v, err)) {
@@ -275,8 +276,8 @@ static int parse_header(struct model *m, const unsigned char *base, uint32_t hle
 	if (!json_object_object_get_ex(m->header, "n_params", &v) ||
 	    json_object_get_int64(v) != (int64_t)m->graph->n_params)
 		return dg_fail(err, DG_ERR_FORMAT, "%s: n_params %s, graph \"%s\" needs %zu",
-			       m->path, v ? json_object_get_string(v) : "missing",
-			       m->graph->name, m->graph->n_params);
+		               m->path, v ? json_object_get_string(v) : "missing", m->graph->name,
+		               m->graph->n_params);
 	if (json_object_object_get_ex(m->header, "training", &v) &&
 	    json_object_is_type(v, json_type_object))
 		m->training = v;
@@ -289,31 +290,32 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 
 	if (size < PREAMBLE + 4)
 		return dg_fail(err, DG_ERR_FORMAT, "%s: %zu bytes is too short for a model file",
-			       m->path, size);
+		               m->path, size);
 	if (memcmp(base, MODEL_MAGIC, 8) != 0)
 		return dg_fail(err, DG_ERR_FORMAT, "%s: not a digits model file (bad magic)",
-			       m->path);
+		               m->path);
 	uint32_t version = get_le32(base + 8), hlen = get_le32(base + 12);
 	if (version != MODEL_VERSION)
 		return dg_fail(err, DG_ERR_UNSUPPORTED,
-			       "%s: format version %u, this build reads version %d", m->path,
-			       version, MODEL_VERSION);
+		               "%s: format version %u, this build reads version %d", m->path,
+		               version, MODEL_VERSION);
 	if (hlen == 0 || hlen > MAX_HEADER || PREAMBLE + (size_t)hlen + 4 > size)
 		return dg_fail(err, DG_ERR_FORMAT,
-			       "%s: header length %u does not fit in a %zu-byte file (truncated?)",
-			       m->path, hlen, size);
+		               "%s: header length %u does not fit in a %zu-byte file (truncated?)",
+		               m->path, hlen, size);
 	if (parse_header(m, base, hlen, err))
 		return -1;
 
 	size_t data = align_up(PREAMBLE + hlen), want = data + m->graph->n_params * 4 + 4;
 	if (size != want)
-		return dg_fail(err, DG_ERR_FORMAT, "%s: file is %zu bytes, its header implies %zu%s",
-			       m->path, size, want, size < want ? " (truncated)" : "");
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "%s: file is %zu bytes, its header implies %zu%s", m->path, size,
+		               want, size < want ? " (truncated)" : "");
 	uLong crc = crc32(crc32(0L, Z_NULL, 0), base, (uInt)(size - 4));
 	if (crc != get_le32(base + size - 4))
 		return dg_fail(err, DG_ERR_FORMAT,
-			       "%s: checksum mismatch (file says %08x, contents give %08lx)",
-			       m->path, get_le32(base + size - 4), crc);
+		               "%s: checksum mismatch (file says %08x, contents give %08lx)",
+		               m->path, get_le32(base + size - 4), crc);
 	m->crc = crc;
 
 #ifdef WORDS_BIGENDIAN
@@ -334,12 +336,12 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 				const struct nn_node *n = &m->graph->nodes[k];
 				if (n->n_weight && i >= n->weight)
 					return dg_fail(err, DG_ERR_FORMAT,
-						       "%s: tensor %s.%s holds a non-finite value "
-						       "(%g) at index %zu",
-						       m->path, n->name,
-						       i >= n->bias ? "bias" : "weight",
-						       (double)m->params[i],
-						       i - (i >= n->bias ? n->bias : n->weight));
+					               "%s: tensor %s.%s holds a non-finite value "
+					               "(%g) at index %zu",
+					               m->path, n->name,
+					               i >= n->bias ? "bias" : "weight",
+					               (double)m->params[i],
+					               i - (i >= n->bias ? n->bias : n->weight));
 			}
 		}
 	return 0;
@@ -369,8 +371,8 @@ int model_load(struct model **out, const char *path, struct dg_error *err)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		dg_fail(err, DG_ERR_IO, "%s: %s", path,
-			S_ISDIR(st.st_mode) ? "is a directory, not a model file"
-					    : "not a regular file");
+		        S_ISDIR(st.st_mode) ? "is a directory, not a model file"
+		                            : "not a regular file");
 		close(fd);
 		goto fail;
 	}
@@ -378,7 +380,7 @@ int model_load(struct model **out, const char *path, struct dg_error *err)
 	if (m->file_size < PREAMBLE + 4) {
 		close(fd);
 		dg_fail(err, DG_ERR_FORMAT, "%s: %zu bytes is too short for a model file", path,
-			m->file_size);
+		        m->file_size);
 		goto fail;
 	}
 	m->map = mmap(NULL, m->file_size, PROT_READ, MAP_SHARED, fd, 0);

@@ -30,19 +30,19 @@
 #include "digits.h"
 #include "nn.h"
 
-#define MODEL_MAGIC "DIGITSNN"
+#define MODEL_MAGIC   "DIGITSNN"
 #define MODEL_VERSION 1
 
 struct model {
-	char *path;                  /* as given to model_load */
-	struct nn_graph *graph;      /* owned */
-	const float *params;         /* graph->n_params floats, read-only */
-	struct json_object *header;  /* the whole parsed header, owned */
+	char *path;                   /* as given to model_load */
+	struct nn_graph *graph;       /* owned */
+	const float *params;          /* graph->n_params floats, read-only */
+	struct json_object *header;   /* the whole parsed header, owned */
 	struct json_object *training; /* header's "training" object, borrowed from header */
 	size_t file_size;
-	unsigned long crc;           /* the file's checksum, as a version tag */
-	void *map;                   /* mmap of the file, or NULL */
-	float *copy;                 /* weights copied (big-endian hosts), or NULL */
+	unsigned long crc; /* the file's checksum, as a version tag */
+	void *map;         /* mmap of the file, or NULL */
+	float *copy;       /* weights copied (big-endian hosts), or NULL */
 };
 
 /* Open, validate and map a model file.  *out is owned by the caller. */
@@ -52,7 +52,7 @@ void model_free(struct model *m);
 /* Write graph + params (+ training metadata, may be NULL; not consumed)
  * atomically to path. */
 int model_save(const char *path, const struct nn_graph *g, const float *params,
-	       struct json_object *training, struct dg_error *err);
+               struct json_object *training, struct dg_error *err);
 
 /* Model name from the graph ("cnn"). */
 const char *model_name(const struct model *m);

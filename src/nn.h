@@ -41,7 +41,7 @@ enum nn_op {
 };
 
 #define NN_MAX_INPUTS 4
-#define NN_NAME_MAX 32
+#define NN_NAME_MAX   32
 
 struct nn_node {
 	enum nn_op op;
@@ -103,7 +103,7 @@ void nn_workspace_seed(struct nn_workspace *ws, uint64_t seed);
  * owned by ws and valid until its next use.  A training workspace applies
  * dropout. */
 const float *nn_forward(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
-			const float *input, int n);
+                        const float *input, int n);
 
 /* Activations of node i for the last forward (n x c*h*w), owned by ws. */
 const float *nn_activation(const struct nn_workspace *ws, int node);
@@ -112,12 +112,12 @@ const float *nn_activation(const struct nn_workspace *ws, int node);
  * against labels; adds d(loss)/d(params) into grads (n_params floats; the
  * caller zeroes it between steps).  Returns the mean loss. */
 float nn_backward(const struct nn_graph *g, const float *params, float *grads,
-		  struct nn_workspace *ws, const uint8_t *labels, int n);
+                  struct nn_workspace *ws, const uint8_t *labels, int n);
 
 /* Same, from an arbitrary gradient of the output: dout is n x n_classes
  * d(loss)/d(probabilities).  For tests of the graph walk. */
 void nn_backward_from(const struct nn_graph *g, const float *params, float *grads,
-		      struct nn_workspace *ws, const float *dout, int n);
+                      struct nn_workspace *ws, const float *dout, int n);
 
 const char *nn_op_name(enum nn_op op);
 

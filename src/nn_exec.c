@@ -38,18 +38,18 @@ static struct nn_conv_geom conv_geom(const struct nn_graph *g, const struct nn_n
 	const struct nn_node *in = &g->nodes[n->inputs[0]];
 
 	return (struct nn_conv_geom){.c = in->c,
-				     .h = in->h,
-				     .w = in->w,
-				     .oc = n->units,
-				     .k = n->kernel,
-				     .stride = n->stride,
-				     .pad = n->pad,
-				     .oh = n->h,
-				     .ow = n->w};
+	                             .h = in->h,
+	                             .w = in->w,
+	                             .oc = n->units,
+	                             .k = n->kernel,
+	                             .stride = n->stride,
+	                             .pad = n->pad,
+	                             .oh = n->h,
+	                             .ow = n->w};
 }
 
 static size_t node_scratch(const struct nn_graph *g, const struct nn_node *n, int B, int threads,
-			   bool training)
+                           bool training)
 {
 	if (n->op == NN_CONV2D) {
 		struct nn_conv_geom cg = conv_geom(g, n);
@@ -151,7 +151,7 @@ const float *nn_activation(const struct nn_workspace *ws, int node)
 }
 
 const float *nn_forward(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
-			const float *input, int n)
+                        const float *input, int n)
 {
 	const int threads = ws->n_threads;
 
@@ -171,16 +171,16 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 		case NN_CONV2D: {
 			struct nn_conv_geom cg = conv_geom(g, node);
 			nn_conv2d_forward(y, x, params + node->weight, params + node->bias, n, &cg,
-					  ws->scratch, threads);
+			                  ws->scratch, threads);
 			break;
 		}
 		case NN_MAXPOOL:
 			nn_maxpool_forward(y, x, n, in->c, in->h, in->w, node->kernel, node->stride,
-					   node->h, node->w, threads);
+			                   node->h, node->w, threads);
 			break;
 		case NN_DENSE:
 			nn_dense_forward(y, x, params + node->weight, params + node->bias, n,
-					 (int)node_size(in), node->units, threads);
+			                 (int)node_size(in), node->units, threads);
 			break;
 		case NN_RELU:
 			nn_relu_forward(y, x, count);
@@ -198,7 +198,7 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 		case NN_DROPOUT:
 			if (ws->training)
 				nn_dropout_forward(y, ws->mask[i], x, count, node->rate,
-						   nn_hash64(nn_hash64(ws->seed, ws->step), i));
+				                   nn_hash64(nn_hash64(ws->seed, ws->step), i));
 			break;
 		case NN_SOFTMAX:
 			nn_softmax_forward(y, x, n, (int)node_size(node));
@@ -212,7 +212,7 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 
 /* Propagate from the gradients already in ws->grad for nodes < from. */
 static void backward_walk(const struct nn_graph *g, const float *params, float *grads,
-			  struct nn_workspace *ws, int n, int from)
+                          struct nn_workspace *ws, int n, int from)
 {
 	const int threads = ws->n_threads;
 
@@ -229,18 +229,18 @@ static void backward_walk(const struct nn_graph *g, const float *params, float *
 		case NN_CONV2D: {
 			struct nn_conv_geom cg = conv_geom(g, node);
 			nn_conv2d_backward(dx, grads + node->weight, grads + node->bias, dy, x,
-					   params + node->weight, n, &cg, ws->scratch, threads);
+			                   params + node->weight, n, &cg, ws->scratch, threads);
 			break;
 		}
 		case NN_MAXPOOL:
 			if (dx)
 				nn_maxpool_backward(dx, dy, x, n, in->c, in->h, in->w, node->kernel,
-					    node->stride, node->h, node->w, threads);
+				                    node->stride, node->h, node->w, threads);
 			break;
 		case NN_DENSE:
 			nn_dense_backward(dx, grads + node->weight, grads + node->bias, dy, x,
-					  params + node->weight, n, (int)node_size(in), node->units,
-					  ws->scratch, threads);
+			                  params + node->weight, n, (int)node_size(in), node->units,
+			                  ws->scratch, threads);
 			break;
 		case NN_RELU:
 			if (dx)
@@ -275,7 +275,7 @@ static void zero_grads(const struct nn_graph *g, struct nn_workspace *ws, int n)
 }
 
 float nn_backward(const struct nn_graph *g, const float *params, float *grads,
-		  struct nn_workspace *ws, const uint8_t *labels, int n)
+                  struct nn_workspace *ws, const uint8_t *labels, int n)
 {
 	const int last = g->n_nodes - 1;
 	const int logits = g->nodes[last].inputs[0];
@@ -284,14 +284,14 @@ float nn_backward(const struct nn_graph *g, const float *params, float *grads,
 		return -1.0f;
 	zero_grads(g, ws, n);
 	/* Softmax and cross-entropy together: p - onehot, no division by p. */
-	float loss = nn_softmax_xent_backward(ws->grad[logits], ws->act[last], labels, n,
-					      g->n_classes);
+	float loss =
+	    nn_softmax_xent_backward(ws->grad[logits], ws->act[last], labels, n, g->n_classes);
 	backward_walk(g, params, grads, ws, n, last - 1);
 	return loss;
 }
 
 void nn_backward_from(const struct nn_graph *g, const float *params, float *grads,
-		      struct nn_workspace *ws, const float *dout, int n)
+                      struct nn_workspace *ws, const float *dout, int n)
 {
 	const int last = g->n_nodes - 1;
 

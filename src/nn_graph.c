@@ -18,14 +18,14 @@
 #include "nn_layers.h"
 
 /* Bounds that keep every size computation far from overflow. */
-#define MAX_NODES 256
-#define MAX_DIM 4096
+#define MAX_NODES  256
+#define MAX_DIM    4096
 #define MAX_PARAMS (1u << 28)
 
 static const char *const op_names[] = {
-	[NN_INPUT] = "input",     [NN_CONV2D] = "conv2d",   [NN_MAXPOOL] = "maxpool",
-	[NN_DENSE] = "dense",     [NN_RELU] = "relu",       [NN_CONCAT] = "concat",
-	[NN_DROPOUT] = "dropout", [NN_SOFTMAX] = "softmax",
+    [NN_INPUT] = "input",     [NN_CONV2D] = "conv2d",   [NN_MAXPOOL] = "maxpool",
+    [NN_DENSE] = "dense",     [NN_RELU] = "relu",       [NN_CONCAT] = "concat",
+    [NN_DROPOUT] = "dropout", [NN_SOFTMAX] = "softmax",
 };
 
 const char *nn_op_name(enum nn_op op)
@@ -61,30 +61,31 @@ void nn_graph_free(struct nn_graph *g)
 
 /* An integer field in [lo, hi]; def < lo means the field is required. */
 static int get_int(struct json_object *o, const char *node, const char *key, int def, int lo,
-		   int hi, int *out, struct dg_error *err)
+                   int hi, int *out, struct dg_error *err)
 {
 	struct json_object *v;
 
 	if (!json_object_object_get_ex(o, key, &v)) {
 		if (def < lo)
-			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": missing \"%s\"", node, key);
+			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": missing \"%s\"", node,
+			               key);
 		*out = def;
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_int))
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" must be an integer", node,
-			       key);
+		               key);
 	errno = 0;
 	int64_t x = json_object_get_int64(v);
 	if (x < lo || x > hi)
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" is %lld, must be %d..%d",
-			       node, key, (long long)x, lo, hi);
+		               node, key, (long long)x, lo, hi);
 	*out = (int)x;
 	return 0;
 }
 
 static int get_float(struct json_object *o, const char *node, const char *key, double def,
-		     double lo, double hi, float *out, struct dg_error *err)
+                     double lo, double hi, float *out, struct dg_error *err)
 {
 	struct json_object *v;
 
@@ -94,11 +95,11 @@ static int get_float(struct json_object *o, const char *node, const char *key, d
 	}
 	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" must be a number", node,
-			       key);
+		               key);
 	double x = json_object_get_double(v);
 	if (!isfinite(x) || x < lo || x > hi)
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"%s\" is %g, must be %g..%g",
-			       node, key, x, lo, hi);
+		               node, key, x, lo, hi);
 	*out = (float)x;
 	return 0;
 }
@@ -111,21 +112,20 @@ static int resolve_input(struct nn_graph *g, int self, const char *name, struct 
 		if (strcmp(g->nodes[j].name, name) == 0) {
 			if (g->nodes[j].op == NN_SOFTMAX)
 				return dg_fail(err, DG_ERR_FORMAT,
-					       "node \"%s\": input \"%s\" is a softmax", n->name,
-					       name);
+				               "node \"%s\": input \"%s\" is a softmax", n->name,
+				               name);
 			if (n->n_inputs == NN_MAX_INPUTS)
 				return dg_fail(err, DG_ERR_FORMAT,
-					       "node \"%s\": more than %d inputs", n->name,
-					       NN_MAX_INPUTS);
+				               "node \"%s\": more than %d inputs", n->name,
+				               NN_MAX_INPUTS);
 			n->inputs[n->n_inputs++] = j;
 			return 0;
 		}
 	return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": input \"%s\" is not an earlier node",
-		       n->name, name);
+	               n->name, name);
 }
 
-static int parse_inputs(struct nn_graph *g, int self, struct json_object *o,
-			struct dg_error *err)
+static int parse_inputs(struct nn_graph *g, int self, struct json_object *o, struct dg_error *err)
 {
 	struct nn_node *n = &g->nodes[self];
 	struct json_object *in;
@@ -136,13 +136,13 @@ static int parse_inputs(struct nn_graph *g, int self, struct json_object *o,
 		return resolve_input(g, self, json_object_get_string(in), err);
 	if (!json_object_is_type(in, json_type_array))
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"in\" must be a name or a list",
-			       n->name);
+		               n->name);
 	for (size_t i = 0; i < json_object_array_length(in); i++) {
 		struct json_object *s = json_object_array_get_idx(in, i);
 
 		if (!json_object_is_type(s, json_type_string))
 			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": \"in\" must list names",
-				       n->name);
+			               n->name);
 		if (resolve_input(g, self, json_object_get_string(s), err))
 			return -1;
 	}
@@ -153,7 +153,7 @@ static int expect_inputs(const struct nn_node *n, int want, struct dg_error *err
 {
 	if (n->n_inputs != want)
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": %s takes %d input(s), got %d",
-			       n->name, nn_op_name(n->op), want, n->n_inputs);
+		               n->name, nn_op_name(n->op), want, n->n_inputs);
 	return 0;
 }
 
@@ -171,21 +171,21 @@ static int parse_node(struct nn_graph *g, int i, struct json_object *o, struct d
 
 		if (i != 0)
 			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": input must be node 0",
-				       name);
+			               name);
 		if (!json_object_object_get_ex(o, "shape", &shape) ||
 		    !json_object_is_type(shape, json_type_array) ||
 		    json_object_array_length(shape) != 3)
 			return dg_fail(err, DG_ERR_FORMAT,
-				       "node \"%s\": \"shape\" must be [channels, height, width]",
-				       name);
+			               "node \"%s\": \"shape\" must be [channels, height, width]",
+			               name);
 		int dims[3];
 		for (int d = 0; d < 3; d++) {
 			struct json_object *v = json_object_array_get_idx(shape, d);
 			int64_t x = json_object_get_int64(v);
 			if (!json_object_is_type(v, json_type_int) || x < 1 || x > MAX_DIM)
 				return dg_fail(err, DG_ERR_FORMAT,
-					       "node \"%s\": shape[%d] must be 1..%d", name, d,
-					       MAX_DIM);
+				               "node \"%s\": shape[%d] must be 1..%d", name, d,
+				               MAX_DIM);
 			dims[d] = (int)x;
 		}
 		n->c = dims[0], n->h = dims[1], n->w = dims[2];
@@ -203,8 +203,8 @@ static int parse_node(struct nn_graph *g, int i, struct json_object *o, struct d
 			return -1;
 		if (in->h + 2 * n->pad < n->kernel || in->w + 2 * n->pad < n->kernel)
 			return dg_fail(err, DG_ERR_FORMAT,
-				       "node \"%s\": kernel %d larger than padded input %dx%d",
-				       name, n->kernel, in->h + 2 * n->pad, in->w + 2 * n->pad);
+			               "node \"%s\": kernel %d larger than padded input %dx%d",
+			               name, n->kernel, in->h + 2 * n->pad, in->w + 2 * n->pad);
 		n->c = n->units;
 		n->h = (in->h + 2 * n->pad - n->kernel) / n->stride + 1;
 		n->w = (in->w + 2 * n->pad - n->kernel) / n->stride + 1;
@@ -219,8 +219,8 @@ static int parse_node(struct nn_graph *g, int i, struct json_object *o, struct d
 			return -1;
 		if (in->h < n->kernel || in->w < n->kernel)
 			return dg_fail(err, DG_ERR_FORMAT,
-				       "node \"%s\": window %d larger than input %dx%d", name,
-				       n->kernel, in->h, in->w);
+			               "node \"%s\": window %d larger than input %dx%d", name,
+			               n->kernel, in->h, in->w);
 		n->c = in->c;
 		n->h = (in->h - n->kernel) / n->stride + 1;
 		n->w = (in->w - n->kernel) / n->stride + 1;
@@ -247,15 +247,16 @@ static int parse_node(struct nn_graph *g, int i, struct json_object *o, struct d
 	case NN_CONCAT:
 		if (n->n_inputs < 2)
 			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": concat needs 2+ inputs",
-				       name);
+			               name);
 		n->c = 0, n->h = in->h, n->w = in->w;
 		for (int k = 0; k < n->n_inputs; k++) {
 			const struct nn_node *x = &g->nodes[n->inputs[k]];
 
 			if (x->h != n->h || x->w != n->w)
-				return dg_fail(err, DG_ERR_FORMAT,
-					       "node \"%s\": input \"%s\" is %dx%d, \"%s\" is %dx%d",
-					       name, x->name, x->h, x->w, in->name, in->h, in->w);
+				return dg_fail(
+				    err, DG_ERR_FORMAT,
+				    "node \"%s\": input \"%s\" is %dx%d, \"%s\" is %dx%d", name,
+				    x->name, x->h, x->w, in->name, in->h, in->w);
 			n->c += x->c;
 		}
 		return 0;
@@ -277,7 +278,7 @@ int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct d
 	count = json_object_array_length(nodes);
 	if (count < 2 || count > MAX_NODES)
 		return dg_fail(err, DG_ERR_FORMAT, "graph: %zu nodes, must be 2..%d", count,
-			       MAX_NODES);
+		               MAX_NODES);
 	g = calloc(1, sizeof(*g));
 	if (!g || !(g->nodes = calloc(count, sizeof(*g->nodes)))) {
 		free(g);
@@ -313,8 +314,8 @@ int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct d
 		if (n->op != NN_INPUT && parse_inputs(g, (int)i, o, err))
 			goto fail;
 		if ((n->op == NN_INPUT) != (i == 0)) {
-			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": the input node must come first, once",
-				s);
+			dg_fail(err, DG_ERR_FORMAT,
+			        "node \"%s\": the input node must come first, once", s);
 			goto fail;
 		}
 		if (parse_node(g, (int)i, o, err))
@@ -328,13 +329,14 @@ int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct d
 		n->bias = n->weight + n->n_weight;
 		g->n_params += n->n_weight + n->n_bias;
 		if (n->op == NN_SOFTMAX && i != count - 1) {
-			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": softmax must be the last node", s);
+			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": softmax must be the last node",
+			        s);
 			goto fail;
 		}
 		continue;
-bad_node:
-		dg_fail(err, DG_ERR_FORMAT, "graph: node %zu needs a \"name\" of 1..%d characters", i,
-			NN_NAME_MAX - 1);
+	bad_node:
+		dg_fail(err, DG_ERR_FORMAT, "graph: node %zu needs a \"name\" of 1..%d characters",
+		        i, NN_NAME_MAX - 1);
 		goto fail;
 	}
 	if (g->nodes[count - 1].op != NN_SOFTMAX) {
@@ -361,7 +363,7 @@ int nn_graph_parse(struct nn_graph **out, const char *json_text, struct dg_error
 	*out = NULL;
 	if (!desc)
 		return dg_fail(err, DG_ERR_FORMAT, "graph: invalid JSON: %s",
-			       json_tokener_error_desc(jerr));
+		               json_tokener_error_desc(jerr));
 	rc = nn_graph_from_json(out, desc, err);
 	json_object_put(desc);
 	return rc;
@@ -384,13 +386,13 @@ struct json_object *nn_graph_to_json(const struct nn_graph *g)
 		json_object_object_add(o, "name", json_object_new_string(n->name));
 		json_object_object_add(o, "op", json_object_new_string(nn_op_name(n->op)));
 		if (n->n_inputs == 1) {
-			json_object_object_add(
-				o, "in", json_object_new_string(g->nodes[n->inputs[0]].name));
+			json_object_object_add(o, "in",
+			                       json_object_new_string(g->nodes[n->inputs[0]].name));
 		} else if (n->n_inputs > 1) {
 			struct json_object *in = json_object_new_array();
 			for (int k = 0; k < n->n_inputs; k++)
 				json_object_array_add(
-					in, json_object_new_string(g->nodes[n->inputs[k]].name));
+				    in, json_object_new_string(g->nodes[n->inputs[k]].name));
 			json_object_object_add(o, "in", in);
 		}
 		switch (n->op) {
@@ -448,7 +450,7 @@ void nn_params_init(const struct nn_graph *g, float *params, uint64_t seed)
 		if (!n->n_weight)
 			continue;
 		fan_in = n->op == NN_CONV2D ? (size_t)in->c * n->kernel * n->kernel
-					    : (size_t)in->c * in->h * in->w;
+		                            : (size_t)in->c * in->h * in->w;
 		/* He et al. 2015: keeps activations' variance through ReLUs. */
 		float scale = (float)sqrt(2.0 / (double)fan_in);
 		for (size_t k = 0; k < n->n_weight; k++)

@@ -25,13 +25,13 @@ typedef float v16 __attribute__((vector_size(64), aligned(4)));
 
 /* Macros, not functions: a 64-byte vector argument or return value would
  * change the calling convention between the clones. */
-#define load16(p) (*(const v16 *)(p))
+#define load16(p)     (*(const v16 *)(p))
 #define store16(p, v) (*(v16 *)(p) = (v))
 
 /* An MR x NR block of C from MR rows of A and NR columns of B. */
 static inline __attribute__((always_inline)) void block_full(int K, const float *A, int lda,
-							     const float *B, int ldb, float *C,
-							     int ldc, bool accumulate)
+                                                             const float *B, int ldb, float *C,
+                                                             int ldc, bool accumulate)
 {
 	v16 acc[MR] = {0};
 
@@ -49,9 +49,9 @@ static inline __attribute__((always_inline)) void block_full(int K, const float 
 }
 
 /* Fewer than MR rows left: same arithmetic, one row at a time. */
-static inline __attribute__((always_inline)) void block_rows(int mr, int K, const float *A,
-							     int lda, const float *B, int ldb,
-							     float *C, int ldc, bool accumulate)
+static inline __attribute__((always_inline)) void block_rows(int mr, int K, const float *A, int lda,
+                                                             const float *B, int ldb, float *C,
+                                                             int ldc, bool accumulate)
 {
 	for (int i = 0; i < mr; i++) {
 		const float *a = A + (size_t)i * lda;
@@ -69,10 +69,9 @@ static inline __attribute__((always_inline)) void block_rows(int mr, int K, cons
  * full block does rather than a scalar loop's dozen times more. */
 #define KC 128
 
-static inline __attribute__((always_inline)) void block_cols(int mr, int nr, int K,
-							     const float *A, int lda,
-							     const float *B, int ldb, float *C,
-							     int ldc, bool accumulate)
+static inline __attribute__((always_inline)) void block_cols(int mr, int nr, int K, const float *A,
+                                                             int lda, const float *B, int ldb,
+                                                             float *C, int ldc, bool accumulate)
 {
 	float panel[KC * NR] __attribute__((aligned(64)));
 	float out[MR * NR] __attribute__((aligned(64)));
@@ -101,7 +100,7 @@ static inline __attribute__((always_inline)) void block_cols(int mr, int nr, int
  * every row block of A passes over it. */
 KERNEL_CLONES
 void nn_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
-	     int ldc, bool accumulate)
+             int ldc, bool accumulate)
 {
 	int n_full = N - N % NR;
 
@@ -120,7 +119,7 @@ void nn_gemm(int M, int N, int K, const float *A, int lda, const float *B, int l
 		return;
 	for (int i = 0; i < M; i += MR)
 		block_cols(M - i < MR ? M - i : MR, N - n_full, K, A + (size_t)i * lda, lda,
-			   B + n_full, ldb, C + (size_t)i * ldc + n_full, ldc, accumulate);
+		           B + n_full, ldb, C + (size_t)i * ldc + n_full, ldc, accumulate);
 }
 
 const char *nn_kernels_isa(void)
@@ -168,7 +167,7 @@ static void valid_range(int OW, int W, int stride, int pad, int kx, int *lo, int
 }
 
 void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int stride, int pad,
-	       int OH, int OW, int c0, int c1)
+               int OH, int OW, int c0, int c1)
 {
 	for (int c = c0; c < c1; c++) {
 		for (int ky = 0; ky < K; ky++) {
@@ -189,7 +188,8 @@ void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int str
 					for (int ox = 0; ox < lo; ox++)
 						out[ox] = 0.0f;
 					if (stride == 1)
-						memcpy(out + lo, in + lo, sizeof(float) * (hi - lo));
+						memcpy(out + lo, in + lo,
+						       sizeof(float) * (hi - lo));
 					else
 						for (int ox = lo; ox < hi; ox++)
 							out[ox] = in[ox * stride];
@@ -202,7 +202,7 @@ void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int str
 }
 
 void nn_col2im_add(float *img, const float *col, int C, int H, int W, int K, int stride, int pad,
-		   int OH, int OW)
+                   int OH, int OW)
 {
 	for (int c = 0; c < C; c++) {
 		for (int ky = 0; ky < K; ky++) {

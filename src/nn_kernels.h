@@ -15,7 +15,7 @@
  * is summed over k in order, so the result does not depend on how callers
  * split M or N between threads. */
 void nn_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
-	     int ldc, bool accumulate);
+             int ldc, bool accumulate);
 
 /* dst[cols x rows] = transpose of src[rows x cols]. */
 void nn_transpose(float *dst, const float *src, int rows, int cols);
@@ -25,11 +25,11 @@ void nn_transpose(float *dst, const float *src, int rows, int cols);
  * img[c][oy*stride - pad + ky][ox*stride - pad + kx], zero outside.
  * Rows [c0*K*K, c1*K*K) only, so threads can share the work. */
 void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int stride, int pad,
-	       int OH, int OW, int c0, int c1);
+               int OH, int OW, int c0, int c1);
 
 /* The adjoint of nn_im2col: img += fold(col). */
 void nn_col2im_add(float *img, const float *col, int C, int H, int W, int K, int stride, int pad,
-		   int OH, int OW);
+                   int OH, int OW);
 
 /* Name of the GEMM variant chosen for this CPU ("avx512", "avx2", "sse2"). */
 const char *nn_kernels_isa(void);

@@ -49,7 +49,7 @@ static void conv_bias_fill(float *out, const float *bias, int oc0, int oc1, size
 }
 
 void nn_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-		       const struct nn_conv_geom *g, float *scratch, int n_threads)
+                       const struct nn_conv_geom *g, float *scratch, int n_threads)
 {
 	const size_t patch = conv_patch(g), plane = conv_plane(g);
 	const size_t in_size = (size_t)g->c * g->h * g->w, out_size = g->oc * plane;
@@ -62,10 +62,10 @@ void nn_conv2d_forward(float *out, const float *in, const float *weight, const f
 			col += (size_t)omp_get_thread_num() * patch * plane;
 #endif
 			nn_im2col(col, in + b * in_size, g->c, g->h, g->w, g->k, g->stride, g->pad,
-				  g->oh, g->ow, 0, g->c);
+			          g->oh, g->ow, 0, g->c);
 			conv_bias_fill(out + b * out_size, bias, 0, g->oc, plane);
 			nn_gemm(g->oc, (int)plane, (int)patch, weight, (int)patch, col, (int)plane,
-				out + b * out_size, (int)plane, true);
+			        out + b * out_size, (int)plane, true);
 		}
 		return;
 	}
@@ -81,23 +81,23 @@ void nn_conv2d_forward(float *out, const float *in, const float *weight, const f
 #pragma omp for schedule(static)
 			for (int c = 0; c < g->c; c++)
 				nn_im2col(scratch, img, g->c, g->h, g->w, g->k, g->stride, g->pad,
-					  g->oh, g->ow, c, c + 1);
+				          g->oh, g->ow, c, c + 1);
 #pragma omp for schedule(static)
 			for (int blk = 0; blk < blocks; blk++) {
 				int oc0 = blk * 8, oc1 = oc0 + 8 < g->oc ? oc0 + 8 : g->oc;
 
 				conv_bias_fill(o, bias, oc0, oc1, plane);
 				nn_gemm(oc1 - oc0, (int)plane, (int)patch, weight + oc0 * patch,
-					(int)patch, scratch, (int)plane, o + oc0 * plane, (int)plane,
-					true);
+				        (int)patch, scratch, (int)plane, o + oc0 * plane,
+				        (int)plane, true);
 			}
 		}
 	}
 }
 
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
-			const float *in, const float *weight, int B, const struct nn_conv_geom *g,
-			float *scratch, int n_threads)
+                        const float *in, const float *weight, int B, const struct nn_conv_geom *g,
+                        float *scratch, int n_threads)
 {
 	const size_t patch = conv_patch(g), plane = conv_plane(g), col_size = patch * plane;
 	const size_t in_size = (size_t)g->c * g->h * g->w, out_size = g->oc * plane;
@@ -119,10 +119,10 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 		float *dw = slots + b * slot, *db = dw + g->oc * patch;
 
 		nn_im2col(col, in + b * in_size, g->c, g->h, g->w, g->k, g->stride, g->pad, g->oh,
-			  g->ow, 0, g->c);
+		          g->ow, 0, g->c);
 		nn_transpose(col_t, col, (int)patch, (int)plane);
 		nn_gemm(g->oc, (int)patch, (int)plane, d, (int)plane, col_t, (int)patch, dw,
-			(int)patch, false);
+		        (int)patch, false);
 		for (int o = 0; o < g->oc; o++) {
 			float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -132,9 +132,9 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 		}
 		if (din) {
 			nn_gemm((int)patch, (int)plane, g->oc, weight_t, g->oc, d, (int)plane, dcol,
-				(int)plane, false);
+			        (int)plane, false);
 			nn_col2im_add(din + b * in_size, dcol, g->c, g->h, g->w, g->k, g->stride,
-				      g->pad, g->oh, g->ow);
+			              g->pad, g->oh, g->ow);
 		}
 	}
 
@@ -154,7 +154,7 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 /* ---- maxpool --------------------------------------------------------- */
 
 void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W, int k, int stride,
-			int OH, int OW, int n_threads)
+                        int OH, int OW, int n_threads)
 {
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (B * C >= 64)
 	for (int bc = 0; bc < B * C; bc++) {
@@ -175,7 +175,7 @@ void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W,
 }
 
 void nn_maxpool_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W,
-			 int k, int stride, int OH, int OW, int n_threads)
+                         int k, int stride, int OH, int OW, int n_threads)
 {
 #pragma omp parallel for num_threads(n_threads) schedule(static)
 	for (int bc = 0; bc < B * C; bc++) {
@@ -208,7 +208,7 @@ size_t nn_dense_scratch(int B, int I, int O)
 }
 
 void nn_dense_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-		      int I, int O, int n_threads)
+                      int I, int O, int n_threads)
 {
 	const int blocks = (O + DENSE_BLOCK - 1) / DENSE_BLOCK;
 
@@ -222,9 +222,8 @@ void nn_dense_forward(float *out, const float *in, const float *weight, const fl
 	}
 }
 
-void nn_dense_backward(float *din, float *dweight, float *dbias, const float *dout,
-		       const float *in, const float *weight, int B, int I, int O, float *scratch,
-		       int n_threads)
+void nn_dense_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                       const float *weight, int B, int I, int O, float *scratch, int n_threads)
 {
 	float *in_t = scratch, *weight_t = scratch + (size_t)I * B;
 
@@ -243,7 +242,7 @@ void nn_dense_backward(float *din, float *dweight, float *dbias, const float *do
 		int i0 = blk * DENSE_BLOCK, n = I - i0 < DENSE_BLOCK ? I - i0 : DENSE_BLOCK;
 
 		nn_gemm(n, O, B, in_t + (size_t)i0 * B, B, dout, O, dweight + (size_t)i0 * O, O,
-			true);
+		        true);
 	}
 	if (!din)
 		return;
@@ -275,7 +274,7 @@ void nn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 }
 
 void nn_concat_forward(float *out, const float *const *in, const int *chans, int n_in, int B,
-		       int hw)
+                       int hw)
 {
 	int total = 0;
 
@@ -294,7 +293,7 @@ void nn_concat_forward(float *out, const float *const *in, const int *chans, int
 }
 
 void nn_concat_backward(float *const *din, const float *dout, const int *chans, int n_in, int B,
-			int hw)
+                        int hw)
 {
 	int total = 0;
 
@@ -370,7 +369,7 @@ uint64_t nn_hash64(uint64_t a, uint64_t b)
 }
 
 void nn_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate,
-			uint64_t seed)
+                        uint64_t seed)
 {
 	const float keep = 1.0f / (1.0f - rate);
 	/* Compare 24-bit uniforms so the threshold is exact in float. */

@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 struct nn_conv_geom {
-	int c, h, w;          /* input */
+	int c, h, w; /* input */
 	int oc, k, stride, pad;
-	int oh, ow;           /* output: (h + 2*pad - k) / stride + 1 */
+	int oh, ow; /* output: (h + 2*pad - k) / stride + 1 */
 };
 
 /* out[B][oc][oh][ow] = bias + weight[oc][c][k][k] (*) in[B][c][h][w].
@@ -27,27 +27,26 @@ struct nn_conv_geom {
  * sum in the same order, so the thread count never changes a result. */
 size_t nn_conv2d_scratch(const struct nn_conv_geom *g, int B, int n_threads, bool backward);
 void nn_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-		       const struct nn_conv_geom *g, float *scratch, int n_threads);
+                       const struct nn_conv_geom *g, float *scratch, int n_threads);
 /* Weight gradients are formed per image, then summed over images in image
  * order, so training is bit-identical whatever the thread count. */
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
-			const float *in, const float *weight, int B, const struct nn_conv_geom *g,
-			float *scratch, int n_threads);
+                        const float *in, const float *weight, int B, const struct nn_conv_geom *g,
+                        float *scratch, int n_threads);
 
 /* out[B][c][oh][ow] = max over the k x k window at (oy*stride, ox*stride).
  * Backward routes each gradient to the first maximum of its window. */
 void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W, int k, int stride,
-			int OH, int OW, int n_threads);
+                        int OH, int OW, int n_threads);
 void nn_maxpool_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W,
-			 int k, int stride, int OH, int OW, int n_threads);
+                         int k, int stride, int OH, int OW, int n_threads);
 
 /* out[B][O] = bias[O] + in[B][I] * weight[I][O]. */
 size_t nn_dense_scratch(int B, int I, int O);
 void nn_dense_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-		      int I, int O, int n_threads);
-void nn_dense_backward(float *din, float *dweight, float *dbias, const float *dout,
-		       const float *in, const float *weight, int B, int I, int O, float *scratch,
-		       int n_threads);
+                      int I, int O, int n_threads);
+void nn_dense_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                       const float *weight, int B, int I, int O, float *scratch, int n_threads);
 
 /* out = max(0, in) over n floats; backward uses the output (out > 0). */
 void nn_relu_forward(float *out, const float *in, size_t n);
@@ -55,9 +54,9 @@ void nn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 
 /* Channel concat of n_in inputs, input i having chans[i] channels of hw. */
 void nn_concat_forward(float *out, const float *const *in, const int *chans, int n_in, int B,
-		       int hw);
+                       int hw);
 void nn_concat_backward(float *const *din, const float *dout, const int *chans, int n_in, int B,
-			int hw);
+                        int hw);
 
 /* Softmax over each of B rows of n; backward from d(loss)/d(out). */
 void nn_softmax_forward(float *out, const float *in, int B, int n);
@@ -69,7 +68,7 @@ float nn_softmax_xent_backward(float *din, const float *probs, const uint8_t *la
 /* Inverted dropout: mask[i] = 0 with probability rate, else 1/(1-rate),
  * drawn from (seed, i) alone; out = in * mask. */
 void nn_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate,
-			uint64_t seed);
+                        uint64_t seed);
 void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n);
 
 /* out = (in - mean) / std. */

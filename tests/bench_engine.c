@@ -48,7 +48,7 @@ static void print_machine(void)
 
 /* Median and p99 of single-image forward latency, in ms. */
 static void latency(const struct nn_graph *g, const float *params, const float *x, int threads,
-		    double *median, double *p99)
+                    double *median, double *p99)
 {
 	enum { RUNS = 2000 };
 	static double t[RUNS];
@@ -68,8 +68,8 @@ static void latency(const struct nn_graph *g, const float *params, const float *
 	nn_workspace_free(ws);
 }
 
-static double throughput(const struct nn_graph *g, const float *params, const float *x,
-			 int threads, int batch)
+static double throughput(const struct nn_graph *g, const float *params, const float *x, int threads,
+                         int batch)
 {
 	omp_set_num_threads(threads);
 	struct nn_workspace *ws = nn_workspace_create(g, batch, false);
@@ -95,7 +95,8 @@ int main(void)
 	for (int i = 0; i < batch * 784; i++)
 		x[i] = (float)((i * 2654435761u >> 16) % 256) / 255.0f;
 	print_machine();
-	printf("limit: ~80 G multiply-adds/s per core (AVX-512 FMA); cnn needs 6.38 M per image\n\n");
+	printf(
+	    "limit: ~80 G multiply-adds/s per core (AVX-512 FMA); cnn needs 6.38 M per image\n\n");
 	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %9s\n", "model", "1t med", "1t p99",
 	       "2t med", "2t p99", "MMAC/img", "GMAC/s 1t", "b256 img/s", "GMAC/s");
 	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %9s\n", "", "ms", "ms", "ms", "ms", "", "",

@@ -71,25 +71,25 @@ static inline void skip(int n, const char *why)
 	fflush(stdout);
 }
 
-#define is_int(got, want, ...)                                                                   \
-	do {                                                                                     \
-		long long g_ = (got), w_ = (want);                                               \
-		if (!ok(g_ == w_, __VA_ARGS__))                                                  \
-			diag("  got %lld, want %lld", g_, w_);                                   \
+#define is_int(got, want, ...)                                                                     \
+	do {                                                                                       \
+		long long g_ = (got), w_ = (want);                                                 \
+		if (!ok(g_ == w_, __VA_ARGS__))                                                    \
+			diag("  got %lld, want %lld", g_, w_);                                     \
 	} while (0)
 
-#define is_str(got, want, ...)                                                                   \
-	do {                                                                                     \
-		const char *g_ = (got), *w_ = (want);                                            \
-		if (!ok(g_ && w_ && strcmp(g_, w_) == 0, __VA_ARGS__))                           \
+#define is_str(got, want, ...)                                                                     \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		if (!ok(g_ && w_ && strcmp(g_, w_) == 0, __VA_ARGS__))                             \
 			diag("  got \"%s\", want \"%s\"", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
 	} while (0)
 
-#define is_near(got, want, tol, ...)                                                             \
-	do {                                                                                     \
-		double g_ = (got), w_ = (want);                                                  \
-		if (!ok(fabs(g_ - w_) <= (tol), __VA_ARGS__))                                    \
-			diag("  got %.9g, want %.9g (tolerance %g)", g_, w_, (double)(tol));     \
+#define is_near(got, want, tol, ...)                                                               \
+	do {                                                                                       \
+		double g_ = (got), w_ = (want);                                                    \
+		if (!ok(fabs(g_ - w_) <= (tol), __VA_ARGS__))                                      \
+			diag("  got %.9g, want %.9g (tolerance %g)", g_, w_, (double)(tol));       \
 	} while (0)
 
 /* Print the plan; the exit status tells make check whether all passed. */

@@ -85,8 +85,8 @@ static void refused(const char *path, enum dg_code code, const char *want, const
 	int rc = model_load(&m, path, &err);
 
 	if (!ok(rc == -1 && m == NULL && err.code == code && strstr(err.msg, path) &&
-			strstr(err.msg, want),
-		"%s is refused: \"%s\"", what, want))
+	            strstr(err.msg, want),
+	        "%s is refused: \"%s\"", what, want))
 		diag("  rc %d, code %s, message: %s", rc, dg_code_name(err.code), err.msg);
 	if (rc == 0)
 		model_free(m);
@@ -121,7 +121,8 @@ int main(void)
 		model_save(again, m->graph, m->params, m->training, &err);
 		size_t la, lb;
 		unsigned char *a = read_file(good, &la), *b = read_file(again, &lb);
-		ok(la == lb && memcmp(a, b, la) == 0, "re-saving a loaded model gives the same bytes");
+		ok(la == lb && memcmp(a, b, la) == 0,
+		   "re-saving a loaded model gives the same bytes");
 		free(a), free(b);
 		model_free(m);
 	} else {
@@ -129,7 +130,7 @@ int main(void)
 	}
 	ok(access(path_in_dir("good.model.tmp"), F_OK) != 0, "no temporary file left behind");
 	ok(model_save("/nonexistent-dir/x.model", g, params, NULL, &err) == -1 &&
-		   err.code == DG_ERR_IO && strstr(err.msg, "/nonexistent-dir/x.model"),
+	       err.code == DG_ERR_IO && strstr(err.msg, "/nonexistent-dir/x.model"),
 	   "save into a missing directory fails with the path in the message");
 
 	size_t len;
@@ -138,12 +139,26 @@ int main(void)
 
 	/* Truncated at many cut points: always refused, never a crash. */
 	size_t hlen = file[12] | file[13] << 8 | file[14] << 16 | (size_t)file[15] << 24;
-	size_t cuts[] = {0, 1, 8, 15, 16, 19, 20, 100, 16 + hlen / 2, 16 + hlen, 16 + hlen + 40,
-			 len / 2, len - 5, len - 4, len - 1};
+	size_t cuts[] = {0,
+	                 1,
+	                 8,
+	                 15,
+	                 16,
+	                 19,
+	                 20,
+	                 100,
+	                 16 + hlen / 2,
+	                 16 + hlen,
+	                 16 + hlen + 40,
+	                 len / 2,
+	                 len - 5,
+	                 len - 4,
+	                 len - 1};
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		char what[64];
-		const char *want = cuts[i] < 20 ? "too short" : cuts[i] < 16 + hlen + 4 ? "does not fit"
-											  : "truncated";
+		const char *want = cuts[i] < 20              ? "too short"
+		                   : cuts[i] < 16 + hlen + 4 ? "does not fit"
+		                                             : "truncated";
 		snprintf(what, sizeof(what), "file cut at byte %zu of %zu", cuts[i], len);
 		write_file(bad, file, cuts[i]);
 		refused(bad, DG_ERR_FORMAT, want, what);
@@ -184,16 +199,16 @@ int main(void)
 	struct {
 		const char *from, *to, *want, *what;
 	} edits[] = {
-		{"\"shape\":[256]", "\"shape\":[255]", "tensor fc1.bias: shape is [ 255 ]",
-		 "a tensor shape that disagrees with the graph"},
-		{"\"name\":\"fc2.weight\"", "\"name\":\"fc9.weight\"", "tensor fc2.weight: name",
-		 "a tensor listed under the wrong name"},
-		{"\"units\":256", "\"units\":255", "n_params", "a graph that needs other weights"},
-		{"\"op\":\"maxpool\"", "\"op\":\"avgpool\"", "unknown or missing \"op\"",
-		 "a graph with an unknown op"},
-		{"{\"format\"", "[\"format\"", "not valid JSON", "a header that is not JSON"},
-		{"\"digits-model\"", "\"other-model\"", "\"format\": \"digits-model\"",
-		 "a header of another format"},
+	    {"\"shape\":[256]", "\"shape\":[255]", "tensor fc1.bias: shape is [ 255 ]",
+	     "a tensor shape that disagrees with the graph"},
+	    {"\"name\":\"fc2.weight\"", "\"name\":\"fc9.weight\"", "tensor fc2.weight: name",
+	     "a tensor listed under the wrong name"},
+	    {"\"units\":256", "\"units\":255", "n_params", "a graph that needs other weights"},
+	    {"\"op\":\"maxpool\"", "\"op\":\"avgpool\"", "unknown or missing \"op\"",
+	     "a graph with an unknown op"},
+	    {"{\"format\"", "[\"format\"", "not valid JSON", "a header that is not JSON"},
+	    {"\"digits-model\"", "\"other-model\"", "\"format\": \"digits-model\"",
+	     "a header of another format"},
 	};
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		char *at = strstr(header, edits[i].from);
@@ -203,7 +218,7 @@ int main(void)
 		}
 		char *h2 = malloc(strlen(header) + 64);
 		sprintf(h2, "%.*s%s%s", (int)(at - header), header, edits[i].to,
-			at + strlen(edits[i].from));
+		        at + strlen(edits[i].from));
 		unsigned char *crafted;
 		size_t clen = craft(&crafted, h2, params, g->n_params);
 		write_file(bad, crafted, clen);
@@ -215,13 +230,13 @@ int main(void)
 	float saved = params[g->nodes[nn_graph_find(g, "conv3_2")].weight + 5];
 	params[g->nodes[nn_graph_find(g, "conv3_2")].weight + 5] = NAN;
 	model_save(bad, g, params, NULL, &err);
-	refused(bad, DG_ERR_FORMAT, "tensor conv3_2.weight holds a non-finite value (nan) at index 5",
-		"a NaN weight");
+	refused(bad, DG_ERR_FORMAT,
+	        "tensor conv3_2.weight holds a non-finite value (nan) at index 5", "a NaN weight");
 	params[g->nodes[nn_graph_find(g, "conv3_2")].weight + 5] = saved;
 	params[g->nodes[nn_graph_find(g, "fc2")].bias + 3] = -INFINITY;
 	model_save(bad, g, params, NULL, &err);
 	refused(bad, DG_ERR_FORMAT, "tensor fc2.bias holds a non-finite value (-inf) at index 3",
-		"an infinite bias");
+	        "an infinite bias");
 
 	write_file(bad, "", 0);
 	refused(bad, DG_ERR_FORMAT, "0 bytes is too short", "an empty file");

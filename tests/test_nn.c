@@ -67,7 +67,7 @@ static double rel_err(const double *a, const double *n, size_t count)
 /* ---- naive references ---------------------------------------------------- */
 
 static void gemm_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-		     float *C, int ldc, bool acc)
+                     float *C, int ldc, bool acc)
 {
 	for (int i = 0; i < M; i++)
 		for (int j = 0; j < N; j++) {
@@ -79,7 +79,7 @@ static void gemm_ref(int M, int N, int K, const float *A, int lda, const float *
 }
 
 static void conv_ref(float *out, const float *in, const float *w, const float *b, int B,
-		     const struct nn_conv_geom *g)
+                     const struct nn_conv_geom *g)
 {
 	for (int n = 0; n < B; n++)
 		for (int o = 0; o < g->oc; o++)
@@ -89,22 +89,29 @@ static void conv_ref(float *out, const float *in, const float *w, const float *b
 					for (int c = 0; c < g->c; c++)
 						for (int ky = 0; ky < g->k; ky++)
 							for (int kx = 0; kx < g->k; kx++) {
-								int y = oy * g->stride - g->pad + ky;
-								int x = ox * g->stride - g->pad + kx;
+								int y =
+								    oy * g->stride - g->pad + ky;
+								int x =
+								    ox * g->stride - g->pad + kx;
 								if (y < 0 || y >= g->h || x < 0 ||
 								    x >= g->w)
 									continue;
-								s += (double)w[((o * g->c + c) * g->k +
-										ky) * g->k + kx] *
-								     in[((n * g->c + c) * g->h + y) *
-									       g->w + x];
+								s +=
+								    (double)
+								        w[((o * g->c + c) * g->k +
+								           ky) *
+								              g->k +
+								          kx] *
+								    in[((n * g->c + c) * g->h + y) *
+								           g->w +
+								       x];
 							}
 					out[((n * g->oc + o) * g->oh + oy) * g->ow + ox] = (float)s;
 				}
 }
 
 static void maxpool_ref(float *out, const float *in, int B, int C, int H, int W, int k, int s,
-			int OH, int OW)
+                        int OH, int OW)
 {
 	for (int n = 0; n < B * C; n++)
 		for (int oy = 0; oy < OH; oy++)
@@ -112,13 +119,14 @@ static void maxpool_ref(float *out, const float *in, int B, int C, int H, int W,
 				float m = -INFINITY;
 				for (int y = 0; y < k; y++)
 					for (int x = 0; x < k; x++)
-						m = fmaxf(m, in[(n * H + oy * s + y) * W + ox * s + x]);
+						m = fmaxf(
+						    m, in[(n * H + oy * s + y) * W + ox * s + x]);
 				out[(n * OH + oy) * OW + ox] = m;
 			}
 }
 
 static void dense_ref(float *out, const float *in, const float *w, const float *b, int B, int I,
-		      int O)
+                      int O)
 {
 	for (int n = 0; n < B; n++)
 		for (int o = 0; o < O; o++) {
@@ -133,8 +141,8 @@ static void dense_ref(float *out, const float *in, const float *w, const float *
 
 static void test_gemm(void)
 {
-	const int sizes[][3] = {{1, 1, 1},   {8, 16, 5},  {7, 17, 3},   {9, 33, 1},
-				{32, 196, 288}, {64, 49, 288}, {3, 10, 128}, {13, 100, 37}};
+	const int sizes[][3] = {{1, 1, 1},      {8, 16, 5},    {7, 17, 3},   {9, 33, 1},
+	                        {32, 196, 288}, {64, 49, 288}, {3, 10, 128}, {13, 100, 37}};
 	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
 		int M = sizes[t][0], N = sizes[t][1], K = sizes[t][2];
 		int lda = K + 3, ldb = N + 5, ldc = N + 2;
@@ -148,8 +156,9 @@ static void test_gemm(void)
 			double e = 0;
 			for (int i = 0; i < M; i++)
 				e = fmax(e, max_abs_diff(C + i * ldc, R + i * ldc, N));
-			ok(e < 1e-4 * sqrt(K) + 1e-6, "gemm %dx%dx%d %s matches naive (max err %.2g)",
-			   M, N, K, acc ? "accumulate" : "overwrite", e);
+			ok(e < 1e-4 * sqrt(K) + 1e-6,
+			   "gemm %dx%dx%d %s matches naive (max err %.2g)", M, N, K,
+			   acc ? "accumulate" : "overwrite", e);
 		}
 		free(A), free(B), free(C), free(R);
 	}
@@ -173,11 +182,11 @@ static void test_im2col_adjoint(void)
 /* ---- layer forward vs reference ----------------------------------------- */
 
 static const struct nn_conv_geom conv_cases[] = {
-	{.c = 1, .h = 28, .w = 28, .oc = 32, .k = 5, .stride = 1, .pad = 2},
-	{.c = 3, .h = 14, .w = 14, .oc = 5, .k = 3, .stride = 1, .pad = 1},
-	{.c = 2, .h = 9, .w = 11, .oc = 9, .k = 3, .stride = 2, .pad = 0},
-	{.c = 4, .h = 7, .w = 7, .oc = 17, .k = 1, .stride = 1, .pad = 0},
-	{.c = 3, .h = 6, .w = 5, .oc = 3, .k = 4, .stride = 3, .pad = 2},
+    {.c = 1, .h = 28, .w = 28, .oc = 32, .k = 5, .stride = 1, .pad = 2},
+    {.c = 3, .h = 14, .w = 14, .oc = 5, .k = 3, .stride = 1, .pad = 1},
+    {.c = 2, .h = 9, .w = 11, .oc = 9, .k = 3, .stride = 2, .pad = 0},
+    {.c = 4, .h = 7, .w = 7, .oc = 17, .k = 1, .stride = 1, .pad = 0},
+    {.c = 3, .h = 6, .w = 5, .oc = 3, .k = 4, .stride = 3, .pad = 2},
 };
 
 static struct nn_conv_geom geom(struct nn_conv_geom g)
@@ -195,14 +204,17 @@ static void test_conv_forward(void)
 			for (int threads = 1; threads <= 2; threads++) {
 				size_t nin = (size_t)B * g.c * g.h * g.w;
 				size_t nout = (size_t)B * g.oc * g.oh * g.ow;
-				float *in = rand_buf(nin), *w = rand_buf((size_t)g.oc * g.c * g.k * g.k);
+				float *in = rand_buf(nin),
+				      *w = rand_buf((size_t)g.oc * g.c * g.k * g.k);
 				float *b = rand_buf(g.oc), *out = zeros(nout), *ref = zeros(nout);
 				float *scratch = zeros(nn_conv2d_scratch(&g, B, threads, false));
 
 				nn_conv2d_forward(out, in, w, b, B, &g, scratch, threads);
 				conv_ref(ref, in, w, b, B, &g);
 				double e = max_abs_diff(out, ref, nout);
-				ok(e < 1e-4, "conv2d %dx%dx%d k%d s%d p%d -> %d, batch %d, %d thread(s) (err %.2g)",
+				ok(e < 1e-4,
+				   "conv2d %dx%dx%d k%d s%d p%d -> %d, batch %d, %d thread(s) (err "
+				   "%.2g)",
 				   g.c, g.h, g.w, g.k, g.stride, g.pad, g.oc, B, threads, e);
 				free(in), free(w), free(b), free(out), free(ref), free(scratch);
 			}
@@ -220,7 +232,8 @@ static void test_pool_dense_forward(void)
 
 		nn_maxpool_forward(out, in, B, C, H, W, k, s, OH, OW, 2);
 		maxpool_ref(ref, in, B, C, H, W, k, s, OH, OW);
-		ok(max_abs_diff(out, ref, n) == 0, "maxpool %dx%d k%d s%d matches naive", H, W, k, s);
+		ok(max_abs_diff(out, ref, n) == 0, "maxpool %dx%d k%d s%d matches naive", H, W, k,
+		   s);
 		free(in), free(out), free(ref);
 	}
 
@@ -233,7 +246,8 @@ static void test_pool_dense_forward(void)
 		nn_dense_forward(out, in, w, b, B, I, O, 2);
 		dense_ref(ref, in, w, b, B, I, O);
 		double e = max_abs_diff(out, ref, (size_t)B * O);
-		ok(e < 1e-4 * sqrt(I), "dense %d -> %d, batch %d matches naive (err %.2g)", I, O, B, e);
+		ok(e < 1e-4 * sqrt(I), "dense %d -> %d, batch %d matches naive (err %.2g)", I, O, B,
+		   e);
 		free(in), free(w), free(b), free(out), free(ref);
 	}
 
@@ -285,7 +299,7 @@ static void test_pool_dense_forward(void)
 #define FD_EPS 1e-2
 
 static void check_grad(const char *what, float *x, size_t n, const float *analytic,
-		       double (*loss)(void *), void *ctx, double tol)
+                       double (*loss)(void *), void *ctx, double tol)
 {
 	size_t samples = n < 64 ? n : 64;
 	double *a = malloc(samples * sizeof(double)), *num = malloc(samples * sizeof(double));
@@ -491,7 +505,7 @@ static void test_zoo(void)
 		struct json_object *j = nn_graph_to_json(g);
 		struct nn_graph *g2;
 		ok(nn_graph_from_json(&g2, j, &err) == 0 && g2->n_params == g->n_params &&
-			   g2->n_nodes == g->n_nodes,
+		       g2->n_nodes == g->n_nodes,
 		   "%s description round-trips", want[i].name);
 		nn_graph_free(g2);
 		json_object_put(j);
@@ -504,43 +518,43 @@ static void test_graph_errors(void)
 	static const struct {
 		const char *json, *want;
 	} cases[] = {
-		{"[1,2]", "expected {"},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"x\", \"op\": \"warp\", \"in\": \"input\"}]}",
-		 "unknown or missing \"op\""},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"s\", \"op\": \"softmax\", \"in\": \"later\"}]}",
-		 "not an earlier node"},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"input\", \"op\": \"softmax\", \"in\": \"input\"}]}",
-		 "used twice"},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"c\", \"op\": \"conv2d\", \"in\": \"input\", \"kernel\": 3}]}",
-		 "missing \"filters\""},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"c\", \"op\": \"conv2d\", \"in\": \"input\", \"filters\": 2, "
-		 "\"kernel\": 9}]}",
-		 "larger than padded input"},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"r\", \"op\": \"relu\", \"in\": \"input\"}]}",
-		 "last node must be a softmax"},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"p\", \"op\": \"maxpool\", \"in\": \"input\", \"kernel\": 2},"
-		 " {\"name\": \"c\", \"op\": \"concat\", \"in\": [\"input\", \"p\"]},"
-		 " {\"name\": \"s\", \"op\": \"softmax\", \"in\": \"c\"}]}",
-		 "is 2x2"},
-		{"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
-		 " {\"name\": \"d\", \"op\": \"dropout\", \"in\": \"input\", \"rate\": 1.5},"
-		 " {\"name\": \"s\", \"op\": \"softmax\", \"in\": \"d\"}]}",
-		 "\"rate\" is 1.5"},
+	    {"[1,2]", "expected {"},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"x\", \"op\": \"warp\", \"in\": \"input\"}]}",
+	     "unknown or missing \"op\""},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"s\", \"op\": \"softmax\", \"in\": \"later\"}]}",
+	     "not an earlier node"},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"input\", \"op\": \"softmax\", \"in\": \"input\"}]}",
+	     "used twice"},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"c\", \"op\": \"conv2d\", \"in\": \"input\", \"kernel\": 3}]}",
+	     "missing \"filters\""},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"c\", \"op\": \"conv2d\", \"in\": \"input\", \"filters\": 2, "
+	     "\"kernel\": 9}]}",
+	     "larger than padded input"},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"r\", \"op\": \"relu\", \"in\": \"input\"}]}",
+	     "last node must be a softmax"},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"p\", \"op\": \"maxpool\", \"in\": \"input\", \"kernel\": 2},"
+	     " {\"name\": \"c\", \"op\": \"concat\", \"in\": [\"input\", \"p\"]},"
+	     " {\"name\": \"s\", \"op\": \"softmax\", \"in\": \"c\"}]}",
+	     "is 2x2"},
+	    {"{\"nodes\": [{\"name\": \"input\", \"op\": \"input\", \"shape\": [1,4,4]},"
+	     " {\"name\": \"d\", \"op\": \"dropout\", \"in\": \"input\", \"rate\": 1.5},"
+	     " {\"name\": \"s\", \"op\": \"softmax\", \"in\": \"d\"}]}",
+	     "\"rate\" is 1.5"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct nn_graph *g = NULL;
 		struct dg_error err = {0};
 		int rc = nn_graph_parse(&g, cases[i].json, &err);
 		if (!ok(rc == -1 && !g && err.code == DG_ERR_FORMAT &&
-				strstr(err.msg, cases[i].want),
-			"bad graph %zu refused: \"%s\"", i, cases[i].want))
+		            strstr(err.msg, cases[i].want),
+		        "bad graph %zu refused: \"%s\"", i, cases[i].want))
 			diag("  message was: %s", err.msg);
 	}
 }
@@ -623,7 +637,8 @@ static void test_graph_backward(const char *name)
 			double lm = graph_loss(&c);
 			memcpy(c.params + off, save, cnt * sizeof(float));
 			double numeric = (lp - lm) / (2 * GRAPH_EPS);
-			double e = fabs(analytic - numeric) / fmax(fabs(analytic) + fabs(numeric), 1e-6);
+			double e =
+			    fabs(analytic - numeric) / fmax(fabs(analytic) + fabs(numeric), 1e-6);
 			if (e > worst)
 				worst = e;
 			if (e >= 1e-2)
