@@ -1,0 +1,531 @@
+// test_browser.mjs - the page (www/) in real headless Chromium against the
+// real service: lighttpd with the repository's lighttpd.conf, the FastCGI
+// program and the shipped models. Speaks TAP.
+//
+// playwright-core (pinned in tests/package-lock.json, installed with
+// `npm ci --prefix tests`) drives the system Chromium; nothing is downloaded.
+// Missing Chromium, playwright-core, lighttpd, digits.fcgi or models make the
+// whole script skip, unless DIGITS_REQUIRE_ALL=1 (CI), where they fail.
+// DIGITS_TEST_URL=http://host:port/ runs the same checks against a service
+// that is already running instead of starting one.
+//
+// Screenshots of each state land in $top_builddir/tests/artifacts/.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { deflateSync } from 'node:zlib';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const srcdir = process.env.top_srcdir || path.resolve(here, '..');
+const builddir = process.env.top_builddir || srcdir;
+const requireAll = !!process.env.DIGITS_REQUIRE_ALL && process.env.DIGITS_REQUIRE_ALL !== '0';
+const artifacts = path.join(builddir, 'tests', 'artifacts');
+const WAIT_MS = 15000;
+
+/* ---------- TAP ---------- */
+
+let n = 0;
+let failed = 0;
+const diag = (text) => console.log(String(text).split('\n').map((l) => `# ${l}`).join('\n'));
+
+function ok(cond, desc, ...why) {
+  n++;
+  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${desc}`);
+  if (!cond) {
+    failed++;
+    for (const w of why) diag(w);
+  }
+  return !!cond;
+}
+
+function is(got, want, desc) {
+  return ok(got === want, desc, `got:  ${JSON.stringify(got)}`, `want: ${JSON.stringify(want)}`);
+}
+
+function skipAll(reason) {
+  if (requireAll) {
+    console.log(`1..1\nnot ok 1 - required but skipped: ${reason}`);
+    process.exit(1);
+  }
+  console.log(`1..0 # SKIP ${reason}`);
+  process.exit(0);
+}
+
+// Runs one check; an exception (a timeout, usually) is a failure, not a crash.
+async function check(desc, fn) {
+  try {
+    const r = await fn();
+    if (r !== undefined) ok(r, desc);
+  } catch (err) {
+    ok(false, desc, err && err.stack ? err.stack.split('\n').slice(0, 4).join('\n') : String(err));
+  }
+}
+
+/* ---------- test images, made here so the test needs no fixtures ---------- */
+
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+function pngChunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+// An 8-bit greyscale PNG of dark strokes on white paper, like a scanned
+// note: each stroke is a segment [x0, y0, x1, y1] drawn with radius r,
+// anti-aliased by distance.
+function strokesPng(size, r, segments) {
+  const rows = Buffer.alloc(size * (size + 1), 255);
+  for (let y = 0; y < size; y++) {
+    rows[y * (size + 1)] = 0; // filter: none
+    for (let x = 0; x < size; x++) {
+      let d = Infinity;
+      for (const [x0, y0, x1, y1] of segments) {
+        const vx = x1 - x0, vy = y1 - y0;
+        const t = Math.max(0, Math.min(1, ((x - x0) * vx + (y - y0) * vy) / (vx * vx + vy * vy || 1)));
+        d = Math.min(d, Math.hypot(x - x0 - t * vx, y - y0 - t * vy));
+      }
+      const ink = Math.max(0, Math.min(1, r + 0.5 - d));
+      rows[y * (size + 1) + 1 + x] = Math.round(255 * (1 - ink));
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(rows)),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+// A 7 as people write it: a top bar and a long stroke down to the left.
+const SEVEN = strokesPng(120, 7, [
+  [30, 24, 90, 24],
+  [90, 24, 52, 100],
+]);
+
+/* ---------- what the test needs, or why it skips ---------- */
+
+async function loadPlaywright() {
+  for (const base of [path.join(srcdir, 'tests'), path.join(builddir, 'tests'), here]) {
+    try {
+      const req = createRequire(path.join(base, 'package.json'));
+      return (await import(pathToFileURL(req.resolve('playwright-core')))).default;
+    } catch {
+      /* try the next place */
+    }
+  }
+  return null;
+}
+
+// Starts the real service exactly as the shell tests do: a shell sources
+// tests/lib.sh and runs its need_server and start_server (tests/serve.sh:
+// lighttpd -D with the repository's lighttpd.conf and the FastCGI program
+// of the build tree, on a free 127.0.0.1 port, as www-data when it can).
+// The shell prints the URL, then waits on its stdin: closing that (or this
+// process dying) makes it stop lighttpd and remove its files.
+async function startService() {
+  const script = [
+    '. "$top_srcdir/tests/tap.sh"',
+    '. "$top_srcdir/tests/lib.sh"',
+    'need_server',
+    'start_server || exit 1',
+    'echo "BASE_URL=$BASE_URL"',
+    'echo "SERVER_LOG=$SERVER_LOG"',
+    'read -r _ || :',
+  ].join('\n');
+  const env = { ...process.env, top_srcdir: srcdir, top_builddir: builddir };
+  const child = spawn('sh', ['-c', script], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.stdin.end();
+  };
+  process.on('exit', stop);
+
+  const lines = [];
+  const found = await new Promise((resolve) => {
+    let buf = '';
+    child.stdout.on('data', (chunk) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (lines.some((l) => l.startsWith('SERVER_LOG='))) resolve(true);
+      }
+    });
+    child.on('exit', () => resolve(false));
+  });
+  if (!found) {
+    const skip = lines.find((l) => /^1\.\.0 # SKIP /.test(l));
+    if (skip) skipAll(skip.replace(/^1\.\.0 # SKIP /, ''));
+    const required = lines.find((l) => /required but skipped: /.test(l));
+    if (required) skipAll(required.replace(/.*required but skipped: /, ''));
+    console.log('1..1\nnot ok 1 - the service starts (tests/lib.sh start_server)');
+    for (const l of lines) diag(l.replace(/^# ?/, ''));
+    process.exit(1);
+  }
+  const value = (key) => lines.find((l) => l.startsWith(`${key}=`)).slice(key.length + 1);
+  return { base: `${value('BASE_URL')}/`, log: value('SERVER_LOG'), stop };
+}
+
+/* ---------- the page, driven like a person would ---------- */
+
+// A real drop: DragEvents carrying a DataTransfer whose Files are built in
+// the page from the bytes given here.
+async function dropFiles(page, files) {
+  await page.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.type }));
+    const zone = document.querySelector('#dropzone');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }
+  }, files.map((f) => ({ ...f, bytes: [...f.bytes] })));
+}
+
+const cardCount = (page) => page.$$eval('#cards .card', (c) => c.length);
+
+// Runs `action`, which adds k cards, and waits until those have settled;
+// returns every card's state and content, newest first.
+async function settledCards(page, k, action) {
+  const before = await cardCount(page);
+  await action();
+  await page.waitForFunction(
+    ([total, newest]) => {
+      const cards = [...document.querySelectorAll('#cards .card')];
+      return cards.length === total && cards.slice(0, newest).every((c) => c.dataset.state === 'done' || c.dataset.state === 'error');
+    },
+    [before + k, k],
+    { timeout: WAIT_MS },
+  );
+  return page.$$eval('#cards .card', (cards) =>
+    cards.map((c) => ({
+      name: c.querySelector('.card-name').textContent,
+      state: c.dataset.state,
+      digit: c.querySelector('.card-digit').textContent,
+      error: c.dataset.error || '',
+      text: c.querySelector('.card-error-text').textContent,
+      meta: c.querySelector('.card-meta').textContent,
+      preview: c.querySelector('.card-preview').getAttribute('src') || '',
+    })),
+  );
+}
+
+async function drawStroke(page, points) {
+  const box = await page.locator('#pad').boundingBox();
+  const at = ([fx, fy]) => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 10 });
+  await page.mouse.up();
+}
+
+// A finger: raw touch events through the DevTools protocol, which Chromium
+// turns into pointer events of type "touch" (the pad must not scroll).
+async function touchStroke(page, points) {
+  const box = await page.locator('#pad').boundingBox();
+  const cdp = await page.context().newCDPSession(page);
+  const at = ([fx, fy]) => [{ x: box.x + fx * box.width, y: box.y + fy * box.height }];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(points[0]) });
+  for (let i = 1; i < points.length; i++) {
+    const [a, b] = [points[i - 1], points[i]];
+    for (let k = 1; k <= 10; k++) {
+      const t = k / 10;
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]) });
+    }
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
+async function drawnResult(page) {
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#draw-result');
+    return c && !c.hidden && (c.dataset.state === 'done' || c.dataset.state === 'error');
+  }, null, { timeout: WAIT_MS });
+  return page.$eval('#draw-result', (c) => ({ state: c.dataset.state, digit: c.querySelector('.card-digit').textContent, text: c.querySelector('.card-error-text').textContent }));
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+
+async function main() {
+  const pw = await loadPlaywright();
+  if (!pw) skipAll('playwright-core not installed (npm ci --prefix tests)');
+  const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!fs.existsSync(chromiumPath)) skipAll(`Chromium not found (${chromiumPath})`);
+
+  const service = process.env.DIGITS_TEST_URL ? { base: process.env.DIGITS_TEST_URL.replace(/\/?$/, '/'), stop() {} } : await startService();
+  fs.mkdirSync(artifacts, { recursive: true });
+
+  const browser = await pw.chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic',
+      // A synthetic camera, and no permission prompt for it.
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    ],
+  });
+  const watchdog = setTimeout(() => {
+    console.log('Bail out! the browser test took longer than 120 s');
+    process.exit(1);
+  }, 120000);
+
+  try {
+    await desktop(browser, service.base);
+    await noModelList(browser, service.base);
+    await phoneDark(browser, service.base);
+  } finally {
+    clearTimeout(watchdog);
+    await browser.close();
+    if (failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
+    service.stop();
+  }
+  console.log(`1..${n}`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+async function desktop(browser, base) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', permissions: ['camera'] });
+  const page = await context.newPage();
+  // Playwright intercepts file pickers only once a listener exists, and
+  // enabling that is asynchronous: listen from the start so a picker opened
+  // by a key press is never missed.
+  page.on('filechooser', () => {});
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  const response = await page.goto(base);
+  is(response.status(), 200, 'GET / answers 200');
+  const csp = response.headers()['content-security-policy'] || '';
+  ok(/script-src 'self'/.test(csp) && /style-src 'self'/.test(csp), 'the page is served with a strict Content-Security-Policy', `got: ${csp}`);
+  await check('the model list loads', async () => {
+    await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
+    return true;
+  });
+  const models = await page.$$eval('#model option', (o) => o.map((x) => x.value));
+  is(JSON.stringify([...models].sort()), JSON.stringify(['cnn', 'lenet5', 'mlp']), 'the chooser lists the three models');
+  is(await page.inputValue('#model'), 'cnn', 'the default model is chosen first');
+  ok(/%/.test(await page.textContent('#model option[value="cnn"]')), 'each model shows its accuracy');
+  is(consoleErrors.length, 0, 'no console errors or CSP violations while loading', ...consoleErrors);
+  await shot(page, '01-empty');
+
+  await check('a dropped PNG of a 7 is recognised as 7', async () => {
+    const req = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    const [card] = await settledCards(page, 1, () => dropFiles(page, [{ name: 'seven.png', type: 'image/png', bytes: SEVEN }]));
+    const url = new URL((await req).url());
+    is(url.searchParams.get('model'), 'cnn', 'the upload names the chosen model');
+    is(url.searchParams.get('preview'), '1', 'the upload asks for the preview');
+    is(card.name, 'seven.png', 'the card shows the file name');
+    ok(card.preview.startsWith('data:image/png;base64,'), 'the card shows the 28x28 preview the model saw');
+    ok(/ms on the server/.test(card.meta), 'the card shows the server time', card.meta);
+    await shot(page, '02-dropped-seven');
+    return card.state === 'done' && card.digit === '7';
+  });
+
+  await check('a vertical stroke on the pad is recognised as 1', async () => {
+    await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]);
+    const r = await drawnResult(page);
+    ok(!(await page.isDisabled('#undo')), 'undo is enabled after a stroke');
+    await shot(page, '03-drawn-one');
+    return r.state === 'done' && r.digit === '1';
+  });
+
+  await check('Ctrl+Z undoes a stroke and the answer follows the remaining ones', async () => {
+    await drawStroke(page, [[0.3, 0.5], [0.7, 0.5]]); // a bar across the 1
+    await page.waitForFunction(() => document.querySelector('#draw-result').dataset.state === 'done', null, { timeout: WAIT_MS });
+    const req = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    await page.keyboard.press('Control+z');
+    await req;
+    const r = await drawnResult(page);
+    return r.state === 'done' && r.digit === '1';
+  });
+
+  await check('undo removes the stroke and the drawing result', async () => {
+    await page.click('#undo');
+    return (await page.isHidden('#draw-result')) && (await page.isDisabled('#undo'));
+  });
+
+  await check('after choosing lenet5 the next request carries model=lenet5', async () => {
+    await page.selectOption('#model', 'lenet5');
+    const req = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    const [card] = await settledCards(page, 1, () => dropFiles(page, [{ name: 'seven-lenet.png', type: 'image/png', bytes: SEVEN }]));
+    const model = new URL((await req).url()).searchParams.get('model');
+    ok(/lenet5/.test(card.meta), 'the card says lenet5 answered', card.meta);
+    is(card.digit, '7', 'lenet5 also reads the 7');
+    return model === 'lenet5';
+  });
+
+  await check('the chosen model survives a reload', async () => {
+    await page.reload();
+    await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
+    return (await page.inputValue('#model')) === 'lenet5';
+  });
+
+  await check('keyboard: Tab reaches the drop zone and Enter opens the file picker', async () => {
+    await page.selectOption('#model', 'cnn');
+    await page.focus('#model');
+    let focused = '';
+    for (let i = 0; i < 5 && focused !== 'dropzone'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    }
+    is(focused, 'dropzone', 'the drop zone is in the tab order');
+    const chooser = page.waitForEvent('filechooser', { timeout: WAIT_MS });
+    await page.keyboard.press('Enter');
+    const fc = await chooser;
+    ok(fc.isMultiple(), 'the picker accepts several files');
+    const [card] = await settledCards(page, 1, () => fc.setFiles({ name: 'picked.png', mimeType: 'image/png', buffer: SEVEN }));
+    return card.name === 'picked.png' && card.digit === '7';
+  });
+
+  await check('a pasted image gets a card', async () => {
+    const paste = () =>
+      page.evaluate((bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'clip.png', { type: 'image/png' }));
+        document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      }, [...SEVEN]);
+    const [card] = await settledCards(page, 1, paste);
+    return card.name === 'clip.png' && card.digit === '7';
+  });
+
+  await check('a dropped text file shows a plain error with Retry, next to a good image', async () => {
+    const cards = await settledCards(page, 2, () =>
+      dropFiles(page, [
+        { name: 'notes.txt', type: 'text/plain', bytes: Buffer.from('these are not pixels\n') },
+        { name: 'another-seven.png', type: 'image/png', bytes: SEVEN },
+      ]),
+    );
+    const bad = cards.find((c) => c.name === 'notes.txt');
+    const good = cards.find((c) => c.name === 'another-seven.png');
+    is(good && good.digit, '7', 'the image dropped with it still gets its answer');
+    is(bad && bad.state, 'error', 'the text file card is in the error state');
+    is(bad && bad.error, 'unsupported_image', 'the card keeps the server error code');
+    ok(bad && /not an image/.test(bad.text), 'the error is said plainly', bad && bad.text);
+    const retry = page.locator('#cards .card[data-state="error"] .card-retry').first();
+    ok(await retry.isVisible(), 'the error card has a Retry button');
+    const again = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    await retry.click();
+    await again;
+    await page.waitForSelector('#cards .card[data-state="error"]', { timeout: WAIT_MS });
+    await shot(page, '04-error');
+    return true;
+  });
+
+  await check('a file over the server\'s body limit is reported as too large', async () => {
+    const limit = Number(process.env.DIGITS_MAX_BODY) || 8388608; // lighttpd.conf's default
+    const drop = () =>
+      page.evaluate((size) => {
+        const bytes = new Uint8Array(size);
+        bytes.set(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'huge.png', { type: 'image/png' }));
+        document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
+      }, limit + 65536);
+    const [card] = await settledCards(page, 1, drop);
+    is(card.error, 'payload_too_large', 'the card keeps the server error code');
+    ok(/too large/.test(card.text), 'the card says the file is too large', card.text);
+    return card.state === 'error';
+  });
+
+  await check('the camera takes a photo and sends it', async () => {
+    await page.click('#camera-open');
+    await page.waitForFunction(() => document.querySelector('#camera-video').videoWidth > 0, null, { timeout: WAIT_MS });
+    const req = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    const [card] = await settledCards(page, 1, () => page.click('#camera-shoot'));
+    await req;
+    ok(/^camera-.*\.jpg$/.test(card.name), 'the photo gets its own card', card.name);
+    const side = await page.$eval('#cards .card:first-child .card-original', (img) => [img.naturalWidth, img.naturalHeight].join('x'));
+    ok(/^(\d+)x\1$/.test(side) && side !== '0x0', 'the photo is the square centre of the frame', side);
+    await page.click('#camera-close');
+    return !(await page.isVisible('#camera')) && (await page.isVisible('#camera-open'));
+  });
+
+  await check('an unreachable server is said plainly, and Retry recovers', async () => {
+    // The one place the network is faked: refuse the connection in the browser.
+    await page.route('**/api/v1/predict*', (route) => route.abort('connectionrefused'));
+    const [card] = await settledCards(page, 1, () => dropFiles(page, [{ name: 'offline.png', type: 'image/png', bytes: SEVEN }]));
+    is(card.state, 'error', 'the card is in the error state');
+    ok(/could not be reached/.test(card.text), 'the card says the server could not be reached', card.text);
+    await page.unroute('**/api/v1/predict*');
+    await page.click('#cards .card:first-child .card-retry');
+    await page.waitForSelector('#cards .card:first-child[data-state="done"]', { timeout: WAIT_MS });
+    return (await page.textContent('#cards .card:first-child .card-digit')) === '7';
+  });
+
+  // Chromium reports every 4xx answer and refused connection as a console
+  // error; only those are expected.
+  const unexpected = consoleErrors.filter((e) => !/status of 41[35]|ERR_CONNECTION_REFUSED|ERR_FAILED/.test(e));
+  is(unexpected.length, 0, 'no unexpected console errors during the whole session', ...unexpected);
+  await context.close();
+}
+
+// The model list cannot load: the page says so and still recognises with
+// the server's default model.
+async function noModelList(browser, base) {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  await page.route('**/api/v1/models', (route) => route.abort('connectionrefused'));
+  await page.goto(base);
+  await check('without the model list the page says so and uses the default model', async () => {
+    await page.waitForSelector('#notice:not([hidden])', { timeout: WAIT_MS });
+    ok(/could not be reached/.test(await page.textContent('#notice')), 'the notice says why');
+    const req = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    const [card] = await settledCards(page, 1, () => dropFiles(page, [{ name: 'seven.png', type: 'image/png', bytes: SEVEN }]));
+    is(new URL((await req).url()).searchParams.get('model'), null, 'the request names no model');
+    return card.digit === '7';
+  });
+  await context.close();
+}
+
+async function phoneDark(browser, base) {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, colorScheme: 'dark', hasTouch: true, isMobile: true });
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
+  await check('at phone width nothing overflows sideways', async () => {
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} ends at ${Math.round(e.getBoundingClientRect().right)}`),
+    );
+    for (const w of wide) diag(w);
+    return wide.length === 0;
+  });
+  await check('dark mode paints the pad dark', async () => {
+    const pixel = await page.evaluate(() => [...document.querySelector('#pad').getContext('2d').getImageData(2, 2, 1, 1).data]);
+    return pixel[0] < 64;
+  });
+  await check('a 7 drawn with a finger on the dark pad is recognised', async () => {
+    await touchStroke(page, [[0.25, 0.2], [0.75, 0.2], [0.4, 0.85]]);
+    const r = await drawnResult(page);
+    return r.state === 'done' && r.digit === '7';
+  });
+  await settledCards(page, 1, () => dropFiles(page, [{ name: 'seven.png', type: 'image/png', bytes: SEVEN }])).catch(() => {});
+  await shot(page, '05-phone-dark');
+  await context.close();
+}
+
+main().catch((err) => {
+  console.log(`Bail out! ${err && err.message ? err.message : err}`);
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+# The web page and its browser tests (owned by the web module).
+#
+# www/ is static: no build step. It ships in the tarball, installs under
+# $(pkgdatadir)/www for a web server to serve, and lighttpd.conf serves it
+# straight from the source tree. tests/test_browser.mjs drives it in headless
+# Chromium through playwright-core (tests/package*.json, `npm ci --prefix tests`).
+wwwdir = $(pkgdatadir)/www
+dist_www_DATA = www/index.html www/app.js www/style.css
+
+TESTS += tests/test_browser.mjs
+EXTRA_DIST += tests/test_browser.mjs tests/package.json tests/package-lock.json
+# Screenshots for the README (taken by the browser test), not served.
+EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png
+
+# Screenshots the browser test saves (git-ignored too).
+clean-local: clean-www-artifacts
+clean-www-artifacts:
+	-rm -rf tests/artifacts
+.PHONY: clean-www-artifacts
