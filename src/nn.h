@@ -14,9 +14,11 @@
  * are [in][out] (so a batch is one GEMM), biases are [OC] / [out].
  *
  * Threads.  Forward and backward use OpenMP over images (and over output
- * columns for dense layers).  Forward results do not depend on the thread
- * count at all; parameter gradients are summed per thread then reduced in
- * thread order, so a fixed thread count gives bit-identical training.
+ * columns for dense layers; with fewer images than threads, an inference
+ * forward also runs independent branches of the graph one per thread).
+ * Forward results do not depend on the thread count at all; parameter
+ * gradients are summed per thread then reduced in thread order, so a
+ * fixed thread count gives bit-identical training.
  */
 #ifndef NN_H
 #define NN_H
@@ -97,6 +99,12 @@ struct nn_workspace *nn_workspace_create(const struct nn_graph *g, int max_batch
 void nn_workspace_free(struct nn_workspace *ws);
 /* Dropout masks come from (seed, forward call count, node, element). */
 void nn_workspace_seed(struct nn_workspace *ws, uint64_t seed);
+/* For benchmarks: while seconds is not NULL, every nn_forward on ws adds
+ * node i's wall time to seconds[i] (g->n_nodes doubles, caller-owned).
+ * An inference workspace computes a relu that is the only consumer of a
+ * conv2d or dense node inside that node (its time is 0 and its activation
+ * is shared with the node); results are the same bits either way. */
+void nn_workspace_profile(struct nn_workspace *ws, double *seconds);
 
 /* Run n images (n <= max_batch; each c*h*w of the input node, pixel values
  * in [0,1]) through the graph.  Returns the n x n_classes probabilities,

@@ -1,6 +1,6 @@
 /*
  * nn_kernels.h - the numeric kernels under the layers: matrix multiply,
- * im2col / col2im, transpose.  They know nothing of graphs or nodes, so a
+ * im2col / col2im, transpose, stride-1 convolution.  They know nothing of graphs or nodes, so a
  * faster kernel drops in without touching the layers.  All matrices are
  * row-major float32 with explicit leading dimensions; none of these
  * functions allocates or starts threads (callers parallelise around them).
@@ -30,6 +30,19 @@ void nn_im2col(float *col, const float *img, int C, int H, int W, int K, int str
 /* The adjoint of nn_im2col: img += fold(col). */
 void nn_col2im_add(float *img, const float *col, int C, int H, int W, int K, int stride, int pad,
                    int OH, int OW);
+
+/* Stride-1 convolution of one image without im2col (see nn_kernels.c).
+ * nn_conv_pad copies channels [c0, c1) of img into dst, a zero-padded
+ * C x (H+2*pad) x (W+2*pad) buffer of nn_conv_padded_floats() floats (the
+ * call that does the last channel also zeroes the slack at the end).
+ * nn_conv_direct then computes output channels [oc0, oc1) of out
+ * [OC][OH][OW] = bias + weight[OC][C][K][K] (*) img, then max(0, .) if relu.
+ * Each output is summed over (c, ky, kx) in order from zero and the bias
+ * added last, so splitting channels between calls changes no result. */
+size_t nn_conv_padded_floats(int C, int H, int W, int K, int pad);
+void nn_conv_pad(float *dst, const float *img, int C, int H, int W, int K, int pad, int c0, int c1);
+void nn_conv_direct(float *out, const float *padded, const float *weight, const float *bias, int C,
+                    int H, int W, int K, int pad, int oc0, int oc1, bool relu);
 
 /* Name of the GEMM variant chosen for this CPU ("avx512", "avx2", "sse2"). */
 const char *nn_kernels_isa(void);

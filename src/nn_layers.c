@@ -30,14 +30,29 @@ static size_t conv_plane(const struct nn_conv_geom *g)
 	return (size_t)g->oh * g->ow;
 }
 
+/* Stride-1 convolutions run without im2col (nn_conv_direct), over a
+ * zero-padded copy of the input; other strides unfold with im2col and
+ * multiply with nn_gemm. */
+static bool conv_is_direct(const struct nn_conv_geom *g)
+{
+	return g->stride == 1;
+}
+
+static size_t conv_forward_scratch(const struct nn_conv_geom *g)
+{
+	if (conv_is_direct(g))
+		return nn_conv_padded_floats(g->c, g->h, g->w, g->k, g->pad);
+	return conv_patch(g) * conv_plane(g);
+}
+
 size_t nn_conv2d_scratch(const struct nn_conv_geom *g, int B, int n_threads, bool backward)
 {
-	size_t col = conv_patch(g) * conv_plane(g);
+	size_t fwd = (size_t)n_threads * conv_forward_scratch(g),
+	       col = conv_patch(g) * conv_plane(g);
+	size_t bwd = (size_t)n_threads * 3 * col + conv_patch(g) * g->oc +
+	             (size_t)B * (g->oc * conv_patch(g) + g->oc);
 
-	if (!backward)
-		return (size_t)n_threads * col;
-	return (size_t)n_threads * 3 * col + conv_patch(g) * g->oc +
-	       (size_t)B * (g->oc * conv_patch(g) + g->oc);
+	return backward && bwd > fwd ? bwd : fwd;
 }
 
 static void conv_bias_fill(float *out, const float *bias, int oc0, int oc1, size_t plane)
@@ -48,29 +63,76 @@ static void conv_bias_fill(float *out, const float *bias, int oc0, int oc1, size
 			out[o * plane + p] = bias[o];
 }
 
-void nn_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-                       const struct nn_conv_geom *g, float *scratch, int n_threads)
+/* Output channels [oc0, oc1) of one image from its unfolded or padded
+ * input in buf (made by conv_prepare). */
+static void conv_channels(float *out, const float *buf, const float *weight, const float *bias,
+                          const struct nn_conv_geom *g, int oc0, int oc1, bool relu)
 {
 	const size_t patch = conv_patch(g), plane = conv_plane(g);
-	const size_t in_size = (size_t)g->c * g->h * g->w, out_size = g->oc * plane;
 
-	if (B >= n_threads || n_threads == 1) {
+	if (conv_is_direct(g)) {
+		nn_conv_direct(out, buf, weight, bias, g->c, g->h, g->w, g->k, g->pad, oc0, oc1,
+		               relu);
+		return;
+	}
+	conv_bias_fill(out, bias, oc0, oc1, plane);
+	nn_gemm(oc1 - oc0, (int)plane, (int)patch, weight + oc0 * patch, (int)patch, buf,
+	        (int)plane, out + oc0 * plane, (int)plane, true);
+	if (relu)
+		nn_relu_forward(out + oc0 * plane, out + oc0 * plane, (oc1 - oc0) * plane);
+}
+
+/* Input channels [c0, c1) of one image into buf, padded or unfolded. */
+static void conv_prepare(float *buf, const float *img, const struct nn_conv_geom *g, int c0, int c1)
+{
+	if (conv_is_direct(g))
+		nn_conv_pad(buf, img, g->c, g->h, g->w, g->k, g->pad, c0, c1);
+	else
+		nn_im2col(buf, img, g->c, g->h, g->w, g->k, g->stride, g->pad, g->oh, g->ow, c0,
+		          c1);
+}
+
+/* Below this many multiply-adds a layer runs on one thread.  Waking the
+ * others costs a microsecond or more, and splitting a convolution's
+ * channels leaves half of its output in the other core's cache for the
+ * next layer to fetch: "cnn"'s conv1 (0.63 M) measured slower on two
+ * threads than on one.  A dense layer at batch 1 only streams weights, so
+ * it gains from two cores sooner. */
+#define CONV_PARALLEL_MIN_MACS  (1 << 20)
+#define DENSE_PARALLEL_MIN_MACS (1 << 17)
+
+void nn_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int B,
+                       const struct nn_conv_geom *g, float *scratch, int n_threads, bool relu)
+{
+	const size_t in_size = (size_t)g->c * g->h * g->w, out_size = g->oc * conv_plane(g);
+	const size_t buf_size = conv_forward_scratch(g);
+	const size_t macs = (size_t)B * g->oc * conv_patch(g) * conv_plane(g);
+
+	if (macs < CONV_PARALLEL_MIN_MACS)
+		n_threads = 1;
+	/* One thread never enters OpenMP: even a region of one costs time. */
+	if (n_threads == 1) {
+		for (int b = 0; b < B; b++) {
+			conv_prepare(scratch, in + b * in_size, g, 0, g->c);
+			conv_channels(out + b * out_size, scratch, weight, bias, g, 0, g->oc, relu);
+		}
+		return;
+	}
+	if (B >= n_threads) {
 #pragma omp parallel for num_threads(n_threads) schedule(static)
 		for (int b = 0; b < B; b++) {
-			float *col = scratch;
+			float *buf = scratch;
 #ifdef _OPENMP
-			col += (size_t)omp_get_thread_num() * patch * plane;
+			buf += (size_t)omp_get_thread_num() * buf_size;
 #endif
-			nn_im2col(col, in + b * in_size, g->c, g->h, g->w, g->k, g->stride, g->pad,
-			          g->oh, g->ow, 0, g->c);
-			conv_bias_fill(out + b * out_size, bias, 0, g->oc, plane);
-			nn_gemm(g->oc, (int)plane, (int)patch, weight, (int)patch, col, (int)plane,
-			        out + b * out_size, (int)plane, true);
+			conv_prepare(buf, in + b * in_size, g, 0, g->c);
+			conv_channels(out + b * out_size, buf, weight, bias, g, 0, g->oc, relu);
 		}
 		return;
 	}
 
-	/* Fewer images than threads: share one image's channels instead. */
+	/* Fewer images than threads: share one image's channels instead, in
+	 * blocks of 8 (the kernels' row tile). */
 	for (int b = 0; b < B; b++) {
 		const float *img = in + b * in_size;
 		float *o = out + b * out_size;
@@ -80,16 +142,12 @@ void nn_conv2d_forward(float *out, const float *in, const float *weight, const f
 		{
 #pragma omp for schedule(static)
 			for (int c = 0; c < g->c; c++)
-				nn_im2col(scratch, img, g->c, g->h, g->w, g->k, g->stride, g->pad,
-				          g->oh, g->ow, c, c + 1);
+				conv_prepare(scratch, img, g, c, c + 1);
 #pragma omp for schedule(static)
 			for (int blk = 0; blk < blocks; blk++) {
 				int oc0 = blk * 8, oc1 = oc0 + 8 < g->oc ? oc0 + 8 : g->oc;
 
-				conv_bias_fill(o, bias, oc0, oc1, plane);
-				nn_gemm(oc1 - oc0, (int)plane, (int)patch, weight + oc0 * patch,
-				        (int)patch, scratch, (int)plane, o + oc0 * plane,
-				        (int)plane, true);
+				conv_channels(o, scratch, weight, bias, g, oc0, oc1, relu);
 			}
 		}
 	}
@@ -153,14 +211,37 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 
 /* ---- maxpool --------------------------------------------------------- */
 
-void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W, int k, int stride,
-                        int OH, int OW, int n_threads)
+/* The 2 x 2, stride 2 window of every network here, in two vector passes
+ * per output row: the larger of the two input rows, then of each pair of
+ * neighbours in that.  The generic loops below cost several times more. */
+static void maxpool2_plane(float *o, const float *p, int W, int OH, int OW)
 {
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (B * C >= 64)
-	for (int bc = 0; bc < B * C; bc++) {
+	float t[2 * OW];
+
+	for (int oy = 0; oy < OH; oy++) {
+		const float *r0 = p + (size_t)2 * oy * W, *r1 = r0 + W;
+		float *out = o + (size_t)oy * OW;
+
+#pragma omp simd
+		for (int x = 0; x < 2 * OW; x++)
+			t[x] = r1[x] > r0[x] ? r1[x] : r0[x];
+#pragma omp simd
+		for (int ox = 0; ox < OW; ox++)
+			out[ox] = t[2 * ox + 1] > t[2 * ox] ? t[2 * ox + 1] : t[2 * ox];
+	}
+}
+
+static void maxpool_planes(float *out, const float *in, int bc0, int bc1, int H, int W, int k,
+                           int stride, int OH, int OW)
+{
+	for (int bc = bc0; bc < bc1; bc++) {
 		const float *p = in + (size_t)bc * H * W;
 		float *o = out + (size_t)bc * OH * OW;
 
+		if (k == 2 && stride == 2 && OW <= 1024) {
+			maxpool2_plane(o, p, W, OH, OW);
+			continue;
+		}
 		for (int oy = 0; oy < OH; oy++)
 			for (int ox = 0; ox < OW; ox++) {
 				const float *win = p + (size_t)oy * stride * W + ox * stride;
@@ -172,6 +253,19 @@ void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W,
 				o[oy * OW + ox] = m;
 			}
 	}
+}
+
+void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W, int k, int stride,
+                        int OH, int OW, int n_threads)
+{
+	/* A few thousand outputs take less time than waking a thread. */
+	if (n_threads == 1 || (size_t)B * C * OH * OW < 8192) {
+		maxpool_planes(out, in, 0, B * C, H, W, k, stride, OH, OW);
+		return;
+	}
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+	for (int bc = 0; bc < B * C; bc++)
+		maxpool_planes(out, in, bc, bc + 1, H, W, k, stride, OH, OW);
 }
 
 void nn_maxpool_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W,
@@ -198,8 +292,9 @@ void nn_maxpool_backward(float *din, const float *dout, const float *in, int B, 
 
 /* ---- dense ----------------------------------------------------------- */
 
-/* Output columns are split in fixed blocks of DENSE_BLOCK, whatever the
- * thread count, so every element takes the same kernel path. */
+/* Output columns are split between threads in blocks of DENSE_BLOCK, a
+ * multiple of the GEMM's 16-column vector: whatever the split, the same
+ * columns fall in the GEMM's tail, so every element takes the same path. */
 #define DENSE_BLOCK 64
 
 size_t nn_dense_scratch(int B, int I, int O)
@@ -207,18 +302,33 @@ size_t nn_dense_scratch(int B, int I, int O)
 	return (size_t)I * B + (size_t)O * I;
 }
 
+/* Output columns [j0, j1) of every image. */
+static void dense_columns(float *out, const float *in, const float *weight, const float *bias,
+                          int B, int I, int O, int j0, int j1, bool relu)
+{
+	for (int b = 0; b < B; b++)
+		memcpy(out + (size_t)b * O + j0, bias + j0, sizeof(float) * (j1 - j0));
+	nn_gemm(B, j1 - j0, I, in, I, weight + j0, O, out + j0, O, true);
+	if (relu)
+		for (int b = 0; b < B; b++)
+			nn_relu_forward(out + (size_t)b * O + j0, out + (size_t)b * O + j0,
+			                j1 - j0);
+}
+
 void nn_dense_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-                      int I, int O, int n_threads)
+                      int I, int O, int n_threads, bool relu)
 {
 	const int blocks = (O + DENSE_BLOCK - 1) / DENSE_BLOCK;
 
+	if (n_threads == 1 || (size_t)B * I * O < DENSE_PARALLEL_MIN_MACS) {
+		dense_columns(out, in, weight, bias, B, I, O, 0, O, relu);
+		return;
+	}
 #pragma omp parallel for num_threads(n_threads) schedule(static)
 	for (int blk = 0; blk < blocks; blk++) {
-		int j0 = blk * DENSE_BLOCK, n = O - j0 < DENSE_BLOCK ? O - j0 : DENSE_BLOCK;
+		int j0 = blk * DENSE_BLOCK, j1 = j0 + DENSE_BLOCK < O ? j0 + DENSE_BLOCK : O;
 
-		for (int b = 0; b < B; b++)
-			memcpy(out + (size_t)b * O + j0, bias + j0, sizeof(float) * n);
-		nn_gemm(B, n, I, in, I, weight + j0, O, out + j0, O, true);
+		dense_columns(out, in, weight, bias, B, I, O, j0, j1, relu);
 	}
 }
 

@@ -21,13 +21,14 @@ struct nn_conv_geom {
 	int oh, ow; /* output: (h + 2*pad - k) / stride + 1 */
 };
 
-/* out[B][oc][oh][ow] = bias + weight[oc][c][k][k] (*) in[B][c][h][w].
+/* out[B][oc][oh][ow] = bias + weight[oc][c][k][k] (*) in[B][c][h][w], then
+ * max(0, .) when relu (a ReLU fused into the layer at inference).
  * Forward of one image splits output channels between threads; a batch
  * gives each thread whole images.  Either way each output is the same
  * sum in the same order, so the thread count never changes a result. */
 size_t nn_conv2d_scratch(const struct nn_conv_geom *g, int B, int n_threads, bool backward);
 void nn_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-                       const struct nn_conv_geom *g, float *scratch, int n_threads);
+                       const struct nn_conv_geom *g, float *scratch, int n_threads, bool relu);
 /* Weight gradients are formed per image, then summed over images in image
  * order, so training is bit-identical whatever the thread count. */
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
@@ -41,10 +42,10 @@ void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W,
 void nn_maxpool_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W,
                          int k, int stride, int OH, int OW, int n_threads);
 
-/* out[B][O] = bias[O] + in[B][I] * weight[I][O]. */
+/* out[B][O] = bias[O] + in[B][I] * weight[I][O], then max(0, .) if relu. */
 size_t nn_dense_scratch(int B, int I, int O);
 void nn_dense_forward(float *out, const float *in, const float *weight, const float *bias, int B,
-                      int I, int O, int n_threads);
+                      int I, int O, int n_threads, bool relu);
 void nn_dense_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                        const float *weight, int B, int I, int O, float *scratch, int n_threads);
 

@@ -3,8 +3,9 @@
  *
  * Prints the machine, then per model: single-image latency (median and
  * p99) at 1 and 2 threads, batch-256 throughput, and the multiply-adds per
- * second that implies against the machine's limit.  Random weights: speed
- * does not depend on their values.  A table, never a pass/fail.
+ * second that implies against the machine's limit; then where a single
+ * "cnn" image spends its time, node by node.  Random weights: speed does
+ * not depend on their values.  Tables, never a pass/fail.
  */
 #include <omp.h>
 #include <stdio.h>
@@ -87,6 +88,78 @@ static double throughput(const struct nn_graph *g, const float *params, const fl
 	return best;
 }
 
+/* Multiply-adds of one image in node i (0 for parameter-free ops). */
+static double node_macs(const struct nn_graph *g, int i)
+{
+	const struct nn_node *n = &g->nodes[i];
+
+	return n->op == NN_CONV2D || n->op == NN_DENSE ? (double)n->n_weight * n->h * n->w : 0;
+}
+
+/* Per-node time of one image: each node's median over 2000 forwards, so a
+ * forward that another process interrupts does not count (the machine is
+ * shared).  The medians need not add up to the median forward. */
+static void node_times(const struct nn_graph *g, const float *params, const float *x, int threads,
+                       double *us)
+{
+	enum { RUNS = 2000 };
+	double *sec = calloc(g->n_nodes, sizeof(double));
+	double *samples = malloc(sizeof(double) * RUNS * g->n_nodes);
+
+	omp_set_num_threads(threads);
+	struct nn_workspace *ws = nn_workspace_create(g, 1, false);
+	for (int i = 0; i < 200; i++)
+		nn_forward(g, params, ws, x, 1);
+	nn_workspace_profile(ws, sec);
+	for (int r = 0; r < RUNS; r++) {
+		memset(sec, 0, sizeof(double) * g->n_nodes);
+		nn_forward(g, params, ws, x + (r % 64) * 784, 1);
+		for (int i = 0; i < g->n_nodes; i++)
+			samples[(size_t)i * RUNS + r] = sec[i];
+	}
+	for (int i = 0; i < g->n_nodes; i++) {
+		qsort(samples + (size_t)i * RUNS, RUNS, sizeof(double), cmp_double);
+		us[i] = samples[(size_t)i * RUNS + RUNS / 2] * 1e6;
+	}
+	nn_workspace_free(ws);
+	free(samples);
+	free(sec);
+}
+
+static void layer_table(const char *model, const float *x)
+{
+	struct nn_graph *g;
+	struct dg_error err;
+
+	if (nn_zoo_build(&g, model, &err))
+		return;
+	float *params = malloc(sizeof(float) * g->n_params);
+	double *us1 = calloc(g->n_nodes, sizeof(double)), *us2 = calloc(g->n_nodes, sizeof(double));
+	double sum1 = 0, sum2 = 0, macs = 0;
+
+	nn_params_init(g, params, 1);
+	node_times(g, params, x, 1, us1);
+	node_times(g, params, x, 2, us2);
+	printf("\n%s, one image, median per node (a relu fused into its conv/dense: 0)\n", model);
+	printf("%-9s %-8s %-10s %8s | %8s %8s | %8s %8s\n", "node", "op", "output", "MMAC", "1t us",
+	       "GMAC/s", "2t us", "GMAC/s");
+	for (int i = 0; i < g->n_nodes; i++) {
+		const struct nn_node *n = &g->nodes[i];
+		double m = node_macs(g, i) / 1e6;
+		char shape[32];
+
+		snprintf(shape, sizeof(shape), "%dx%dx%d", n->c, n->h, n->w);
+		printf("%-9s %-8s %-10s %8.3f | %8.2f %8.1f | %8.2f %8.1f\n", n->name,
+		       nn_op_name(n->op), shape, m, us1[i], m > 0 ? m / us1[i] * 1e3 : 0.0, us2[i],
+		       m > 0 ? m / us2[i] * 1e3 : 0.0);
+		sum1 += us1[i], sum2 += us2[i], macs += m;
+	}
+	printf("%-9s %-8s %-10s %8.3f | %8.2f %8.1f | %8.2f %8.1f\n", "sum", "", "", macs, sum1,
+	       macs / sum1 * 1e3, sum2, macs / sum2 * 1e3);
+	free(us1), free(us2), free(params);
+	nn_graph_free(g);
+}
+
 int main(void)
 {
 	const int batch = 256;
@@ -97,10 +170,10 @@ int main(void)
 	print_machine();
 	printf(
 	    "limit: ~80 G multiply-adds/s per core (AVX-512 FMA); cnn needs 6.38 M per image\n\n");
-	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %9s\n", "model", "1t med", "1t p99",
-	       "2t med", "2t p99", "MMAC/img", "GMAC/s 1t", "b256 img/s", "GMAC/s");
-	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %9s\n", "", "ms", "ms", "ms", "ms", "", "",
-	       "2 threads", "2t");
+	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %11s %9s\n", "model", "1t med", "1t p99",
+	       "2t med", "2t p99", "MMAC/img", "GMAC/s 1t", "b256 img/s", "b256 img/s", "GMAC/s");
+	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %11s %9s\n", "", "ms", "ms", "ms", "ms", "",
+	       "", "1 thread", "2 threads", "2t");
 	for (int m = 0; nn_zoo_names[m]; m++) {
 		struct nn_graph *g;
 		struct dg_error err;
@@ -114,13 +187,16 @@ int main(void)
 		nn_params_init(g, params, 1);
 		latency(g, params, x, 1, &med1, &p991);
 		latency(g, params, x, 2, &med2, &p992);
+		double rate1 = throughput(g, params, x, 1, batch);
 		double rate = throughput(g, params, x, 2, batch);
 		double mmac = g->n_macs / 1e6;
-		printf("%-7s %9.3f %9.3f | %9.3f %9.3f | %9.2f %9.1f | %11.0f %9.1f\n", g->name,
-		       med1, p991, med2, p992, mmac, mmac / med1, rate, rate * mmac / 1e3);
+		printf("%-7s %9.3f %9.3f | %9.3f %9.3f | %9.2f %9.1f | %11.0f %11.0f %9.1f\n",
+		       g->name, med1, p991, med2, p992, mmac, mmac / med1, rate1, rate,
+		       rate * mmac / 1e3);
 		free(params);
 		nn_graph_free(g);
 	}
+	layer_table("cnn", x);
 	free(x);
 	return 0;
 }

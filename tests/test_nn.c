@@ -139,11 +139,9 @@ static void dense_ref(float *out, const float *in, const float *w, const float *
 
 /* ---- kernels ------------------------------------------------------------- */
 
-static void test_gemm(void)
+static void gemm_cases(const int (*sizes)[3], size_t n_sizes)
 {
-	const int sizes[][3] = {{1, 1, 1},      {8, 16, 5},    {7, 17, 3},   {9, 33, 1},
-	                        {32, 196, 288}, {64, 49, 288}, {3, 10, 128}, {13, 100, 37}};
-	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
+	for (size_t t = 0; t < n_sizes; t++) {
 		int M = sizes[t][0], N = sizes[t][1], K = sizes[t][2];
 		int lda = K + 3, ldb = N + 5, ldc = N + 2;
 		float *A = rand_buf((size_t)M * lda), *B = rand_buf((size_t)K * ldb);
@@ -162,7 +160,23 @@ static void test_gemm(void)
 		}
 		free(A), free(B), free(C), free(R);
 	}
+}
+
+static void test_gemm(void)
+{
+	static const int sizes[][3] = {{1, 1, 1},      {8, 16, 5},    {7, 17, 3},   {9, 33, 1},
+	                               {32, 196, 288}, {64, 49, 288}, {3, 10, 128}, {13, 100, 37}};
+	gemm_cases(sizes, sizeof(sizes) / sizeof(sizes[0]));
 	diag("gemm kernel variant: %s", nn_kernels_isa());
+}
+
+/* Small M takes the wide tiles (4 vectors up to 4 rows, 2 up to 7); N % 16
+ * the zero-padded tail, K > 128 its second chunk. */
+static void test_gemm_shapes(void)
+{
+	static const int sizes[][3] = {{1, 256, 1152}, {1, 71, 300},  {3, 200, 29},  {4, 64, 1},
+	                               {5, 97, 17},    {7, 160, 130}, {17, 45, 300}, {2, 128, 256}};
+	gemm_cases(sizes, sizeof(sizes) / sizeof(sizes[0]));
 }
 
 static void test_im2col_adjoint(void)
@@ -209,7 +223,7 @@ static void test_conv_forward(void)
 				float *b = rand_buf(g.oc), *out = zeros(nout), *ref = zeros(nout);
 				float *scratch = zeros(nn_conv2d_scratch(&g, B, threads, false));
 
-				nn_conv2d_forward(out, in, w, b, B, &g, scratch, threads);
+				nn_conv2d_forward(out, in, w, b, B, &g, scratch, threads, false);
 				conv_ref(ref, in, w, b, B, &g);
 				double e = max_abs_diff(out, ref, nout);
 				ok(e < 1e-4,
@@ -243,7 +257,7 @@ static void test_pool_dense_forward(void)
 		float *in = rand_buf((size_t)B * I), *w = rand_buf((size_t)I * O), *b = rand_buf(O);
 		float *out = zeros((size_t)B * O), *ref = zeros((size_t)B * O);
 
-		nn_dense_forward(out, in, w, b, B, I, O, 2);
+		nn_dense_forward(out, in, w, b, B, I, O, 2, false);
 		dense_ref(ref, in, w, b, B, I, O);
 		double e = max_abs_diff(out, ref, (size_t)B * O);
 		ok(e < 1e-4 * sqrt(I), "dense %d -> %d, batch %d matches naive (err %.2g)", I, O, B,
@@ -293,6 +307,182 @@ static void test_pool_dense_forward(void)
 	free(ones), free(mask), free(o1), free(o2);
 }
 
+/* The stride-1 kernel against the naive convolution: Wp a multiple of 16
+ * (whole-vector stores) and not, kernels 1 to 5, channel counts that are
+ * not multiples of the 8-row tile, ReLU on and off. */
+static void test_conv_direct(void)
+{
+	static const struct nn_conv_geom cases[] = {
+	    {.c = 1, .h = 28, .w = 28, .oc = 32, .k = 5, .pad = 2},
+	    {.c = 32, .h = 14, .w = 14, .oc = 32, .k = 3, .pad = 1},
+	    {.c = 32, .h = 7, .w = 7, .oc = 64, .k = 3, .pad = 1},
+	    {.c = 3, .h = 5, .w = 13, .oc = 11, .k = 3, .pad = 1},
+	    {.c = 6, .h = 14, .w = 14, .oc = 16, .k = 5, .pad = 0},
+	    {.c = 2, .h = 9, .w = 30, .oc = 5, .k = 3, .pad = 1},
+	    {.c = 5, .h = 1, .w = 1, .oc = 3, .k = 1, .pad = 0},
+	    {.c = 2, .h = 3, .w = 4, .oc = 9, .k = 4, .pad = 2},
+	};
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		struct nn_conv_geom g = cases[t];
+		g.stride = 1;
+		g = geom(g);
+		size_t nin = (size_t)g.c * g.h * g.w, nout = (size_t)g.oc * g.oh * g.ow;
+		float *in = rand_buf(nin), *w = rand_buf((size_t)g.oc * g.c * g.k * g.k);
+		float *b = rand_buf(g.oc), *ref = zeros(nout);
+		float *pad = rand_buf(nn_conv_padded_floats(g.c, g.h, g.w, g.k, g.pad));
+		/* Guard floats after the output catch a store past the plane. */
+		float *out = rand_buf(nout + 16), *split = rand_buf(nout + 16);
+
+		conv_ref(ref, in, w, b, 1, &g);
+		nn_conv_pad(pad, in, g.c, g.h, g.w, g.k, g.pad, 0, g.c);
+		for (int relu = 0; relu < 2; relu++) {
+			float guard[16];
+			memcpy(guard, out + nout, sizeof(guard));
+			nn_conv_direct(out, pad, w, b, g.c, g.h, g.w, g.k, g.pad, 0, g.oc, relu);
+			/* Odd channel ranges, as threads might split them. */
+			for (int o = 0; o < g.oc; o += 3)
+				nn_conv_direct(split, pad, w, b, g.c, g.h, g.w, g.k, g.pad, o,
+				               o + 3 < g.oc ? o + 3 : g.oc, relu);
+			double e = 0;
+			for (size_t i = 0; i < nout; i++)
+				e = fmax(e, fabs(out[i] - (relu ? fmax(ref[i], 0) : ref[i])));
+			ok(e < 1e-4,
+			   "direct conv %dx%dx%d k%d p%d -> %d%s matches naive (err %.2g)", g.c,
+			   g.h, g.w, g.k, g.pad, g.oc, relu ? " + relu" : "", e);
+			ok(memcmp(out, split, sizeof(float) * nout) == 0 &&
+			       memcmp(guard, out + nout, sizeof(guard)) == 0,
+			   "direct conv %dx%dx%d k%d: channel blocks of 3 give the same bits, "
+			   "nothing written past the output",
+			   g.c, g.h, g.w, g.k);
+		}
+		free(in), free(w), free(b), free(ref), free(pad), free(out), free(split);
+	}
+}
+
+/* Layers with a fused ReLU equal the layer followed by nn_relu_forward. */
+static void test_fused_relu(void)
+{
+	for (size_t t = 0; t < sizeof(conv_cases) / sizeof(conv_cases[0]); t++) {
+		struct nn_conv_geom g = geom(conv_cases[t]);
+		const int B = 3;
+		size_t nin = (size_t)B * g.c * g.h * g.w, nout = (size_t)B * g.oc * g.oh * g.ow;
+		float *in = rand_buf(nin), *w = rand_buf((size_t)g.oc * g.c * g.k * g.k);
+		float *b = rand_buf(g.oc), *plain = zeros(nout), *fused = zeros(nout);
+		float *scratch = zeros(nn_conv2d_scratch(&g, B, 2, false));
+		int same = 1;
+
+		for (int threads = 1; threads <= 2; threads++)
+			for (int n = 1; n <= B; n += B - 1) {
+				nn_conv2d_forward(plain, in, w, b, n, &g, scratch, threads, false);
+				nn_relu_forward(plain, plain, nout);
+				nn_conv2d_forward(fused, in, w, b, n, &g, scratch, threads, true);
+				same &= memcmp(plain, fused, sizeof(float) * n * nout / B) == 0;
+			}
+		ok(same, "conv2d k%d s%d p%d with fused relu equals conv2d then relu", g.k,
+		   g.stride, g.pad);
+		free(in), free(w), free(b), free(plain), free(fused), free(scratch);
+	}
+
+	const int B = 2, I = 100, O = 70;
+	float *in = rand_buf(B * I), *w = rand_buf(I * O), *b = rand_buf(O);
+	float *plain = zeros(B * O), *fused = zeros(B * O);
+	nn_dense_forward(plain, in, w, b, B, I, O, 2, false);
+	nn_relu_forward(plain, plain, B * O);
+	nn_dense_forward(fused, in, w, b, B, I, O, 2, true);
+	ok(memcmp(plain, fused, sizeof(float) * B * O) == 0,
+	   "dense with fused relu equals dense then relu");
+	free(in), free(w), free(b), free(plain), free(fused);
+}
+
+/* An inference workspace (fused plan) against a training one (every node
+ * on its own) with dropout at rate 0: the same probabilities, bit for bit,
+ * and the relu nodes' activations too. */
+static void test_fused_graph(void)
+{
+	static const char *const names[] = {"cnn", "lenet5", "mlp"};
+	const int B = 3;
+	float *x = rand_buf(B * 784);
+
+	for (size_t m = 0; m < 3; m++) {
+		struct nn_graph *g;
+		struct dg_error err;
+		nn_zoo_build(&g, names[m], &err);
+		for (int i = 0; i < g->n_nodes; i++)
+			g->nodes[i].rate = 0.0f;
+		float *params = malloc(g->n_params * sizeof(float));
+		nn_params_init(g, params, 9);
+		for (size_t i = 0; i < g->n_params; i++)
+			if (params[i] == 0)
+				params[i] = 0.05f * frand();
+		struct nn_workspace *inf = nn_workspace_create(g, B, false);
+		struct nn_workspace *tr = nn_workspace_create(g, B, true);
+		int same = memcmp(nn_forward(g, params, inf, x, B), nn_forward(g, params, tr, x, B),
+		                  sizeof(float) * B * 10) == 0;
+		int relus = 0, relus_same = 0;
+
+		for (int i = 0; i < g->n_nodes; i++) {
+			const struct nn_node *n = &g->nodes[i];
+			if (n->op != NN_RELU)
+				continue;
+			relus++;
+			relus_same += memcmp(nn_activation(inf, i), nn_activation(tr, i),
+			                     sizeof(float) * B * n->c * n->h * n->w) == 0;
+		}
+		ok(same && relus == relus_same,
+		   "%s: fused inference equals the unfused walk (output and %d relu activations)",
+		   names[m], relus);
+		nn_workspace_free(inf);
+		nn_workspace_free(tr);
+		free(params);
+		nn_graph_free(g);
+	}
+	free(x);
+}
+
+/* Three branches (one of them a bare relu) between a fork and a concat:
+ * a single image on two threads runs them as parallel chains, and must
+ * give the bits of one thread and of the plain node-by-node walk. */
+static void test_branches(void)
+{
+	static const char desc[] =
+	    "{\"name\": \"branches\", \"nodes\": ["
+	    "{\"name\": \"input\", \"op\": \"input\", \"shape\": [1, 28, 28]},"
+	    "{\"name\": \"c0\", \"op\": \"conv2d\", \"in\": \"input\", \"filters\": 5, "
+	    "\"kernel\": 3, \"pad\": 1},"
+	    "{\"name\": \"a1\", \"op\": \"conv2d\", \"in\": \"c0\", \"filters\": 9, \"kernel\": 3, "
+	    "\"pad\": 1},"
+	    "{\"name\": \"b1\", \"op\": \"relu\", \"in\": \"c0\"},"
+	    "{\"name\": \"a2\", \"op\": \"relu\", \"in\": \"a1\"},"
+	    "{\"name\": \"c1\", \"op\": \"conv2d\", \"in\": \"c0\", \"filters\": 3, \"kernel\": 5, "
+	    "\"pad\": 2},"
+	    "{\"name\": \"a3\", \"op\": \"conv2d\", \"in\": \"a2\", \"filters\": 4, \"kernel\": 1},"
+	    "{\"name\": \"cat\", \"op\": \"concat\", \"in\": [\"a3\", \"b1\", \"c1\"]},"
+	    "{\"name\": \"pool\", \"op\": \"maxpool\", \"in\": \"cat\", \"kernel\": 2},"
+	    "{\"name\": \"fc\", \"op\": \"dense\", \"in\": \"pool\", \"units\": 10},"
+	    "{\"name\": \"out\", \"op\": \"softmax\", \"in\": \"fc\"}]}";
+	struct nn_graph *g;
+	struct dg_error err;
+	float out[3][10];
+
+	if (!ok(nn_graph_parse(&g, desc, &err) == 0, "three-branch graph parses")) {
+		diag("%s", err.msg);
+		return;
+	}
+	float *params = rand_buf(g->n_params), *x = rand_buf(784);
+	for (int t = 0; t < 3; t++) {
+		omp_set_num_threads(t == 1 ? 2 : 1);
+		struct nn_workspace *ws = nn_workspace_create(g, 1, t == 2);
+		memcpy(out[t], nn_forward(g, params, ws, x, 1), sizeof(out[t]));
+		nn_workspace_free(ws);
+	}
+	omp_set_num_threads(2);
+	ok(memcmp(out[0], out[1], sizeof(out[0])) == 0 &&
+	       memcmp(out[0], out[2], sizeof(out[0])) == 0,
+	   "three branches: 1 thread, 2 threads (parallel chains) and the plain walk agree");
+	free(params), free(x);
+	nn_graph_free(g);
+}
+
 /* ---- gradients against finite differences ------------------------------- */
 
 /* L = sum(r . f(x)) for a layer f; dL/dx = backward(dout = r). */
@@ -330,7 +520,7 @@ static double conv_loss(void *p)
 {
 	struct conv_ctx *c = p;
 	size_t nout = (size_t)c->B * c->g.oc * c->g.oh * c->g.ow;
-	nn_conv2d_forward(c->out, c->in, c->w, c->b, c->B, &c->g, c->scratch, 2);
+	nn_conv2d_forward(c->out, c->in, c->w, c->b, c->B, &c->g, c->scratch, 2, false);
 	return dot(c->r, c->out, nout);
 }
 
@@ -365,7 +555,7 @@ struct dense_ctx {
 static double dense_loss(void *p)
 {
 	struct dense_ctx *c = p;
-	nn_dense_forward(c->out, c->in, c->w, c->b, c->B, c->I, c->O, 2);
+	nn_dense_forward(c->out, c->in, c->w, c->b, c->B, c->I, c->O, 2, false);
 	return dot(c->r, c->out, (size_t)c->B * c->O);
 }
 
@@ -715,5 +905,12 @@ int main(void)
 	test_graph_backward("lenet5");
 	test_graph_backward("mlp");
 	test_threads();
+	/* The optimised paths; last, so the tests above draw the same random
+	 * numbers as they always have. */
+	test_gemm_shapes();
+	test_conv_direct();
+	test_fused_relu();
+	test_fused_graph();
+	test_branches();
 	return tap_done();
 }
