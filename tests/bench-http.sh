@@ -20,10 +20,10 @@ need_server
 secs=${DIGITS_BENCH_SECONDS:-10}
 "$top_builddir/tests/mkdigit" 0 png "$TEST_TMP/mnist.png" >/dev/null 2>"$TEST_TMP/err" ||
 	skip_all "$(cat "$TEST_TMP/err")"
-"$top_builddir/tests/mkdigit" --invert --scale 18 0 jpeg "$TEST_TMP/photo.jpeg" >/dev/null
+"$top_builddir/tests/mkdigit" --invert --scale 21 0 jpeg "$TEST_TMP/photo.jpeg" >/dev/null
 start_server || exit 1
 
-# post.lua FILE TYPE: a wrk script that POSTs the file.
+# post.lua FILE TYPE: a wrk script that POSTs the file as the body.
 post() {
 	cat >"$TEST_TMP/post.lua" <<EOF
 local f = assert(io.open("$1", "rb"))
@@ -34,27 +34,54 @@ wrk.headers["Content-Type"] = "$2"
 EOF
 }
 
+# multipart FILE TYPE: the same file as the "image" part of a form, as
+# browsers and curl -F send it.
+multipart() {
+	cat >"$TEST_TMP/post.lua" <<EOF
+local f = assert(io.open("$1", "rb"))
+local data = f:read("*a")
+f:close()
+local b = "digitsbench7d3f"
+wrk.method = "POST"
+wrk.body = "--" .. b .. "\\r\\nContent-Disposition: form-data; name=\\"image\\"; filename=\\"d\\"\\r\\n" ..
+	"Content-Type: $2\\r\\n\\r\\n" .. data .. "\\r\\n--" .. b .. "--\\r\\n"
+wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. b
+EOF
+}
+
 # row NAME PATH CONNECTIONS [SCRIPT]
 row() {
-	threads=2
-	[ "$3" -lt 2 ] && threads=1
+	# One wrk thread: the machine's cores are better spent serving.
+	threads=1
 	"$WRK" -t "$threads" -c "$3" -d "${secs}s" --latency ${4:+-s "$4"} "$BASE_URL$2" >"$TEST_TMP/wrk.out" 2>&1
 	awk -v name="$1" -v c="$3" '
 		/Requests\/sec:/ { rps = $2 }
 		/^ +50%/ { p50 = $2 }
 		/^ +99%/ { p99 = $2 }
 		/Non-2xx/ { bad = $NF }
-		END { printf "%-28s %5d %12.1f %10s %10s %8s\n", name, c, rps, p50, p99, bad ? bad : 0 }
+		END { printf "%-32s %5d %12.1f %10s %10s %8s\n", name, c, rps, p50, p99, bad ? bad : 0 }
 	' "$TEST_TMP/wrk.out"
 }
 
 procs=$(ps -o pid= --ppid "$server_pid" | wc -l | tr -d ' ')
 echo "digits HTTP benchmark: $procs FastCGI processes, $(nproc) cores, ${secs}s per row"
-printf '%-28s %5s %12s %10s %10s %8s\n' "request" "conns" "requests/s" "p50" "p99" "non-2xx"
+printf '%-32s %5s %12s %10s %10s %8s\n' "request" "conns" "requests/s" "p50" "p99" "non-2xx"
 row "GET /api/v1/health" /api/v1/health 8
+multipart "$TEST_TMP/mnist.png" image/png
+for c in 1 8 32 64; do
+	row "predict 28x28 PNG multipart" /api/v1/predict $c "$TEST_TMP/post.lua"
+done
 post "$TEST_TMP/mnist.png" image/png
-row "predict 28x28 PNG" /api/v1/predict 1 "$TEST_TMP/post.lua"
-row "predict 28x28 PNG" /api/v1/predict 8 "$TEST_TMP/post.lua"
-row "predict 28x28 PNG" /api/v1/predict 32 "$TEST_TMP/post.lua"
-post "$TEST_TMP/photo.jpeg" image/jpeg
-row "predict 504x504 JPEG" /api/v1/predict 8 "$TEST_TMP/post.lua"
+row "predict 28x28 PNG raw body" /api/v1/predict 32 "$TEST_TMP/post.lua"
+multipart "$TEST_TMP/photo.jpeg" image/jpeg
+for c in 1 8 32 64; do
+	row "predict 588x588 JPEG multipart" /api/v1/predict $c "$TEST_TMP/post.lua"
+done
+
+# Resident memory of each serving process after the load (the weights are
+# mmap'ed: their pages are shared, yet counted in every process's RSS).
+for pid in $(ps -o pid= --ppid "$server_pid"); do
+	awk -v pid="$pid" '/^VmRSS/ { rss = $2 } /^RssFile/ { file = $2 }
+		END { printf "FastCGI process %s: resident %.1f MB (file-backed, shared: %.1f MB)\n", pid, rss / 1024, file / 1024 }' \
+		"/proc/$pid/status"
+done
