@@ -5,7 +5,8 @@
  * and "0" drawn as thick strokes, rendered once as the reference (black on
  * white PNG) and then varied: polarity, colours, alpha, placement, size,
  * stroke width, specks, every format libgd writes, EXIF orientations,
- * hand-made PNGs (16-bit grey, grey+alpha) and hand-made hostile headers.
+ * hand-made PNGs (16-bit grey, grey+alpha), Adobe CMYK/YCCK JPEGs (written
+ * with libjpeg, which libgd cannot) and hand-made hostile headers.
  * Each variant must come out as the reference does within a stated mean
  * absolute difference, with the centre of mass at (14, 14) +- 0.5 and the
  * ink's bounding box 20 +- 1 on its longer side.  MNIST test digits (from
@@ -368,6 +369,78 @@ static void test_flavours(const float *ref7)
 	gdImageDestroy(up);
 }
 
+#ifdef HAVE_LIBJPEG
+#include <jpeglib.h> /* libgd cannot write CMYK JPEG: made with libjpeg itself */
+
+/* im as a CMYK JPEG the way Photoshop stores one: an Adobe APP14 marker and
+ * inverted samples (255 = no ink), so paper is (255, 255, 255, 255) and ink
+ * is K = 0.  `stored` is JCS_YCCK or JCS_CMYK, the colour transform. */
+static struct blob cmyk_jpeg(gdImagePtr im, J_COLOR_SPACE stored)
+{
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr jerr;
+	unsigned char *buf = NULL, *row = malloc((size_t)gdImageSX(im) * 4);
+	unsigned long n = 0;
+	struct blob b;
+
+	c.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&c);
+	jpeg_mem_dest(&c, &buf, &n);
+	c.image_width = (JDIMENSION)gdImageSX(im), c.image_height = (JDIMENSION)gdImageSY(im);
+	c.input_components = 4, c.in_color_space = JCS_CMYK;
+	jpeg_set_defaults(&c);
+	jpeg_set_colorspace(&c, stored);
+	c.write_Adobe_marker = TRUE;
+	jpeg_set_quality(&c, 90, TRUE);
+	jpeg_start_compress(&c, TRUE);
+	while (c.next_scanline < c.image_height) {
+		for (int x = 0; x < gdImageSX(im); x++) {
+			int px = gdImageGetTrueColorPixel(im, x, (int)c.next_scanline);
+
+			memset(row + x * 4, 255, 3);
+			row[x * 4 + 3] = (unsigned char)gdTrueColorGetGreen(px);
+		}
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	free(row);
+	b.p = buf, b.n = (int)n;
+	return b;
+}
+#endif
+
+/* Print-workflow JPEGs.  libgd 2.3.3 reads CMYK and YCCK JPEGs as CMYK and
+ * un-inverts the samples when it sees an Adobe APP14 marker (gd_jpeg.c,
+ * CMYKToRGB), so the ink comes out black on white, as drawn.  A reader
+ * that got the polarity wrong would still match the reference (the
+ * polarity step rescues light-on-dark), so info.inverted is what shows
+ * libgd got it right: without the marker the YCCK one comes out inverted. */
+static void test_cmyk(const float *ref7)
+{
+#ifdef HAVE_LIBJPEG
+	static const J_COLOR_SPACE stored[] = {JCS_YCCK, JCS_CMYK};
+	static const char *const name[] = {"ycck", "cmyk"};
+	gdImagePtr up = reference('7');
+
+	for (int i = 0; i < 2; i++) {
+		struct blob b = cmyk_jpeg(up, stored[i]);
+		struct image_info info = {0};
+		char what[64];
+
+		snprintf(what, sizeof(what), "adobe %s jpeg", name[i]);
+		check(b, ref7, enc_tol[E_JPEG], &info, what);
+		ok(info.format == IMAGE_JPEG && info.inverted == 1,
+		   "%s: info says jpeg, dark ink on light paper", what);
+		free(b.p);
+	}
+	gdImageDestroy(up);
+#else
+	(void)ref7;
+	skip(8, "configure found no libjpeg (jpeglib.h, -ljpeg) to write CMYK JPEGs");
+#endif
+}
+
 static struct blob bytes(const void *p, size_t n)
 {
 	struct blob b = {malloc(n ? n : 1), (int)n};
@@ -640,6 +713,7 @@ int main(void)
 	test_formats(refs);
 	test_variants(refs[0]);
 	test_flavours(refs[0]);
+	test_cmyk(refs[0]);
 	test_errors();
 	test_preview(refs[0]);
 	test_mnist();
