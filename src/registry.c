@@ -53,19 +53,12 @@ void registry_free(struct registry *r)
 	free(r);
 }
 
-/* The trainer writes training.test_accuracy (a fraction); older files may
- * nest it as training.test.accuracy. */
+/* The trainer records training.test_accuracy as a fraction; -1 if absent. */
 static double training_accuracy(const struct model *m)
 {
-	struct json_object *v, *t;
+	struct json_object *v;
 
-	if (!m->training)
-		return -1;
-	if (json_object_object_get_ex(m->training, "test_accuracy", &v) &&
-	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-		return json_object_get_double(v);
-	if (json_object_object_get_ex(m->training, "test", &t) &&
-	    json_object_object_get_ex(t, "accuracy", &v) &&
+	if (m->training && json_object_object_get_ex(m->training, "test_accuracy", &v) &&
 	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
 		return json_object_get_double(v);
 	return -1;
