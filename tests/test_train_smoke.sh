@@ -19,7 +19,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/digits-train-smoke.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 cd "$tmp" || exit 1
-mkdir a b c d
+mkdir a b c d e
 
 # Every run writes m.model in its own directory with the same options.
 # Call as "(train_in DIR ...)" or "train_in DIR ... &": either way it runs
@@ -87,6 +87,19 @@ if [ "$st" -eq 130 ]; then
 	(cd d && "$train" --resume m.model.ckpt --quiet --data "$data" >/dev/null 2>&1)
 fi
 ok_cmd "SIGINT and resume: byte-identical model file" cmp a/m.model d/m.model
+
+# The engine's results do not depend on the thread count, so neither do the
+# weights; only the header (which records --threads) differs.
+(train_in e --quiet --threads 1)
+is "$?" 0 "one-thread run exits 0"
+weights() { # the float32 weights: the last 4 * n_params bytes before the CRC
+	n=$(grep -ao '"n_params":[0-9]*' "$1" | head -n 1 | cut -d: -f2)
+	tail -c $((4 * n + 4)) "$1" | head -c $((4 * n))
+}
+weights a/m.model >a/weights
+weights e/m.model >e/weights
+ok_cmd "1 and 2 threads: byte-identical weights" cmp a/weights e/weights
+ok_cmd "the weights are not empty" test "$(wc -c <a/weights)" -eq 246824
 
 "$train" --model lenet5 --data "$tmp/nowhere" --out x.model >/dev/null 2>err.txt
 is "$?" 1 "missing data: exit status 1"
