@@ -3,7 +3,7 @@ noinst_LIBRARIES += src/libdigits.a
 src_libdigits_a_SOURCES = \
 	src/digits.c src/digits.h \
 	src/nn.h src/nn_graph.c src/nn_zoo.c src/nn_exec.c \
-	src/nn_layers.c src/nn_layers.h \
+	src/nn_ops.h src/nn_layers.h src/nn_layers.c src/nn_conv.c src/nn_dense.c \
 	src/nn_kernels.c src/nn_kernels.h \
 	src/model.c src/model.h
 

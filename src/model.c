@@ -48,43 +48,48 @@ static struct json_object *tensor_table(const struct nn_graph *g)
 	struct json_object *table = json_object_new_array();
 
 	for (int i = 0; i < g->n_nodes; i++) {
-		const struct nn_node *n = &g->nodes[i];
-		const struct nn_node *in = n->n_inputs ? &g->nodes[n->inputs[0]] : NULL;
-		int wshape[4], wdims;
+		struct nn_tensor t[NN_MAX_TENSORS];
+		int count = nn_node_tensors(g, i, t);
 
-		if (!n->n_weight)
-			continue;
-		if (n->op == NN_CONV2D) {
-			wshape[0] = n->units, wshape[1] = in->c;
-			wshape[2] = wshape[3] = n->kernel;
-			wdims = 4;
-		} else {
-			wshape[0] = in->c * in->h * in->w, wshape[1] = n->units;
-			wdims = 2;
-		}
-		for (int t = 0; t < 2; t++) {
+		for (int k = 0; k < count; k++) {
 			struct json_object *o = json_object_new_object();
 			struct json_object *shape = json_object_new_array();
 			char name[NN_NAME_MAX + 8];
 
-			snprintf(name, sizeof(name), "%s.%s", n->name, t ? "bias" : "weight");
-			if (t)
-				json_object_array_add(shape, json_object_new_int(n->units));
-			else
-				for (int d = 0; d < wdims; d++)
-					json_object_array_add(shape,
-					                      json_object_new_int(wshape[d]));
+			snprintf(name, sizeof(name), "%s.%s", g->nodes[i].name, t[k].suffix);
+			for (int d = 0; d < t[k].n_dims; d++)
+				json_object_array_add(shape, json_object_new_int(t[k].dims[d]));
 			json_object_object_add(o, "name", json_object_new_string(name));
 			json_object_object_add(o, "shape", shape);
-			json_object_object_add(
-			    o, "offset", json_object_new_int64((int64_t)(t ? n->bias : n->weight)));
-			json_object_object_add(
-			    o, "count",
-			    json_object_new_int64((int64_t)(t ? n->n_bias : n->n_weight)));
+			json_object_object_add(o, "offset",
+			                       json_object_new_int64((int64_t)t[k].offset));
+			json_object_object_add(o, "count",
+			                       json_object_new_int64((int64_t)t[k].count));
 			json_object_array_add(table, o);
 		}
 	}
 	return table;
+}
+
+/* Refuse a non-finite weight, naming its tensor and index in it. */
+static int check_finite(const struct model *m, struct dg_error *err)
+{
+	const struct nn_graph *g = m->graph;
+
+	for (int i = 0; i < g->n_nodes; i++) {
+		struct nn_tensor t[NN_MAX_TENSORS];
+		int count = nn_node_tensors(g, i, t);
+
+		for (int k = 0; k < count; k++)
+			for (size_t e = 0; e < t[k].count; e++)
+				if (!isfinite(m->params[t[k].offset + e]))
+					return dg_fail(err, DG_ERR_FORMAT,
+					               "%s: tensor %s.%s holds a non-finite value "
+					               "(%g) at index %zu",
+					               m->path, g->nodes[i].name, t[k].suffix,
+					               (double)m->params[t[k].offset + e], e);
+	}
+	return 0;
 }
 
 static int write_all(int fd, const void *buf, size_t len, uLong *crc, const char *path,
@@ -330,21 +335,7 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 #else
 	m->params = (const float *)(base + data);
 #endif
-	for (size_t i = 0; i < m->graph->n_params; i++)
-		if (!isfinite(m->params[i])) {
-			for (int k = m->graph->n_nodes - 1; k >= 0; k--) {
-				const struct nn_node *n = &m->graph->nodes[k];
-				if (n->n_weight && i >= n->weight)
-					return dg_fail(err, DG_ERR_FORMAT,
-					               "%s: tensor %s.%s holds a non-finite value "
-					               "(%g) at index %zu",
-					               m->path, n->name,
-					               i >= n->bias ? "bias" : "weight",
-					               (double)m->params[i],
-					               i - (i >= n->bias ? n->bias : n->weight));
-			}
-		}
-	return 0;
+	return check_finite(m, err);
 }
 
 int model_load(struct model **out, const char *path, struct dg_error *err)

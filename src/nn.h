@@ -16,9 +16,13 @@
  * Threads.  Forward and backward use OpenMP over images (and over output
  * columns for dense layers; with fewer images than threads, an inference
  * forward also runs independent branches of the graph one per thread).
- * Forward results do not depend on the thread count at all; parameter
- * gradients are summed per thread then reduced in thread order, so a
- * fixed thread count gives bit-identical training.
+ * Every output and every gradient is the same sum in the same order
+ * whatever the split (conv weight gradients are formed per image and
+ * summed in image order), so forward results and training are
+ * bit-identical for any thread count.
+ *
+ * Ops.  Each op is one entry of the op table (nn_ops.h) beside its layer
+ * functions; nothing here or in the model file switches on the op.
  */
 #ifndef NN_H
 #define NN_H
@@ -40,6 +44,7 @@ enum nn_op {
 	NN_CONCAT,  /* channel concatenation of inputs with equal H and W */
 	NN_DROPOUT, /* inverted dropout while training, identity otherwise */
 	NN_SOFTMAX, /* over the flattened input; the graph's output */
+	NN_N_OPS
 };
 
 #define NN_MAX_INPUTS 4
@@ -57,6 +62,7 @@ struct nn_node {
 	float mean, std;           /* input normalisation */
 	size_t weight, bias;       /* offsets into the parameter buffer */
 	size_t n_weight, n_bias;   /* float counts; 0 for parameter-free ops */
+	size_t n_macs;             /* multiply-adds per image */
 };
 
 struct nn_graph {
@@ -81,6 +87,18 @@ void nn_graph_free(struct nn_graph *g);
 /* Index of the node called name, or -1. */
 int nn_graph_find(const struct nn_graph *g, const char *name);
 
+/* A parameter tensor of a node: a view of count floats at offset in the
+ * parameter buffer, named "<node>.<suffix>" in model files. */
+#define NN_MAX_TENSORS 2
+struct nn_tensor {
+	const char *suffix; /* "weight", "bias" */
+	size_t offset, count;
+	int n_dims, dims[4];
+	size_t fan_in; /* initialised He-normal over fan_in; 0: zeros */
+};
+/* Node i's tensors into t (NN_MAX_TENSORS of them); returns how many. */
+int nn_node_tensors(const struct nn_graph *g, int i, struct nn_tensor *t);
+
 /* The built-in architectures: "cnn", "lenet5", "mlp" (NULL-terminated). */
 extern const char *const nn_zoo_names[];
 /* JSON description of a built-in architecture, or NULL if unknown. */
@@ -95,7 +113,8 @@ void nn_params_init(const struct nn_graph *g, float *params, uint64_t seed);
  * to max_batch images.  Create once, reuse for every batch: forward and
  * backward allocate nothing. */
 struct nn_workspace;
-struct nn_workspace *nn_workspace_create(const struct nn_graph *g, int max_batch, bool training);
+int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int max_batch,
+                        bool training, struct dg_error *err);
 void nn_workspace_free(struct nn_workspace *ws);
 /* Dropout masks come from (seed, forward call count, node, element). */
 void nn_workspace_seed(struct nn_workspace *ws, uint64_t seed);
@@ -116,16 +135,13 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 /* Activations of node i for the last forward (n x c*h*w), owned by ws. */
 const float *nn_activation(const struct nn_workspace *ws, int node);
 
-/* After nn_forward on a training workspace: mean cross-entropy of the output
- * against labels; adds d(loss)/d(params) into grads (n_params floats; the
- * caller zeroes it between steps).  Returns the mean loss. */
-float nn_backward(const struct nn_graph *g, const float *params, float *grads,
-                  struct nn_workspace *ws, const uint8_t *labels, int n);
-
-/* Same, from an arbitrary gradient of the output: dout is n x n_classes
- * d(loss)/d(probabilities).  For tests of the graph walk. */
-void nn_backward_from(const struct nn_graph *g, const float *params, float *grads,
-                      struct nn_workspace *ws, const float *dout, int n);
+/* After nn_forward on a training workspace: the mean cross-entropy of the
+ * output against labels (each < n_classes) into *loss; adds
+ * d(loss)/d(params) into grads (n_params floats; the caller zeroes it
+ * between steps). */
+int nn_backward(const struct nn_graph *g, const float *params, float *grads,
+                struct nn_workspace *ws, const uint8_t *labels, int n, float *loss,
+                struct dg_error *err);
 
 const char *nn_op_name(enum nn_op op);
 

@@ -3,9 +3,11 @@
  *
  * The workspace is one allocation holding every node's activations for
  * max_batch images and, when training, their gradients, the dropout masks
- * and the layers' scratch.  At inference a dropout node's activation is
- * its input's (no copy).  Forward walks the nodes in order; backward walks
- * them in reverse, each node adding its gradient into its inputs'.
+ * and the layers' scratch: the sizes are worked out once, then views are
+ * pointed into the allocation.  At inference a dropout node's activation
+ * is its input's (no copy).  Forward walks the nodes in order; backward
+ * walks them in reverse, each node adding its gradient into its inputs'.
+ * What a node does is its op table entry's (nn_ops.h).
  *
  * Execution plan.  An inference workspace also fuses each conv2d or dense
  * node whose only consumer is a relu: the layer applies max(0, .) as it
@@ -33,66 +35,43 @@
 
 #include "nn.h"
 #include "nn_layers.h"
+#include "nn_ops.h"
+
+/* The execution plan of one node (see the top of the file). */
+struct node_plan {
+	bool fuse;  /* conv2d / dense computing its relu consumer */
+	bool skip;  /* a relu done by its (fused) input */
+	int branch; /* its branch (0..n_branches-1) or -1 */
+	int first;  /* number of branches that start here, or 0 */
+	int base;   /* with first: the number of its first branch */
+};
+
+/* The workspace's views of each node, in this order per node. */
+enum { ACT, GRAD, MASK, N_VIEWS };
 
 struct nn_workspace {
 	int n_nodes, max_batch, n_threads;
 	bool training;
 	float **act;  /* per node: max_batch x size */
 	float **grad; /* per node, training only (NULL for the input) */
-	float **mask; /* per dropout node, training only */
-	bool *fuse;   /* per node: conv2d / dense computing its relu consumer */
-	bool *skip;   /* per node: a relu done by its (fused) input */
-	int *branch;  /* per node: its branch (0..n_branches-1) or -1 */
-	int *first;   /* per node: number of branches that start here, or 0 */
-	int *base;    /* per node with first: the number of its first branch */
+	float **mask; /* per node with NN_OP_MASK, training only */
+	struct node_plan *plan;
 	int n_branches;
 	size_t thread_scratch; /* floats of scratch per thread, for branches */
 	float *scratch;        /* the largest any layer needs */
+	float **views;         /* act, grad and mask: N_VIEWS x n_nodes */
 	float *arena;          /* all the floats above */
 	double *profile;       /* per node seconds, or NULL (nn_workspace_profile) */
 	uint64_t seed, step;
 };
 
-static size_t node_size(const struct nn_node *n)
-{
-	return (size_t)n->c * n->h * n->w;
-}
-
-static struct nn_conv_geom conv_geom(const struct nn_graph *g, const struct nn_node *n)
-{
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
-
-	return (struct nn_conv_geom){.c = in->c,
-	                             .h = in->h,
-	                             .w = in->w,
-	                             .oc = n->units,
-	                             .k = n->kernel,
-	                             .stride = n->stride,
-	                             .pad = n->pad,
-	                             .oh = n->h,
-	                             .ow = n->w};
-}
-
-static size_t node_scratch(const struct nn_graph *g, const struct nn_node *n, int B, int threads,
-                           bool training)
-{
-	if (n->op == NN_CONV2D) {
-		struct nn_conv_geom cg = conv_geom(g, n);
-		return nn_conv2d_scratch(&cg, B, threads, training);
-	}
-	if (n->op == NN_DENSE && training)
-		return nn_dense_scratch(B, (int)node_size(&g->nodes[n->inputs[0]]), n->units);
-	return 0;
-}
-
 /* Mark conv2d / dense nodes whose one and only consumer is a relu. */
 static void plan_fusion(const struct nn_graph *g, struct nn_workspace *ws)
 {
 	for (int i = 0; i < g->n_nodes; i++) {
-		const enum nn_op op = g->nodes[i].op;
 		int consumers = 0, relu = -1;
 
-		if (op != NN_CONV2D && op != NN_DENSE)
+		if (!(nn_ops[g->nodes[i].op]->flags & NN_OP_FUSES_RELU))
 			continue;
 		for (int j = i + 1; j < g->n_nodes; j++)
 			for (int k = 0; k < g->nodes[j].n_inputs; k++)
@@ -101,7 +80,7 @@ static void plan_fusion(const struct nn_graph *g, struct nn_workspace *ws)
 					relu = g->nodes[j].op == NN_RELU ? j : -1;
 				}
 		if (consumers == 1 && relu >= 0)
-			ws->fuse[i] = ws->skip[relu] = true;
+			ws->plan[i].fuse = ws->plan[relu].skip = true;
 	}
 }
 
@@ -143,7 +122,7 @@ static void plan_branches(const struct nn_graph *g, struct nn_workspace *ws)
 			int e = heads[b], c;
 
 			while ((c = sole_consumer(g, e)) >= 0 && g->nodes[c].n_inputs == 1 &&
-			       ws->branch[c] < 0)
+			       ws->plan[c].branch < 0)
 				e = c;
 			ends[b] = e;
 			if (c < 0 || (join >= 0 && c != join))
@@ -155,101 +134,114 @@ static void plan_branches(const struct nn_graph *g, struct nn_workspace *ws)
 		int lowest = heads[0];
 		for (int b = 0; b < k; b++) {
 			for (int e = heads[b];; e = sole_consumer(g, e)) {
-				ws->branch[e] = ws->n_branches + b;
+				ws->plan[e].branch = ws->n_branches + b;
 				if (e == ends[b])
 					break;
 			}
 			lowest = heads[b] < lowest ? heads[b] : lowest;
 		}
-		ws->first[lowest] = k;
-		ws->base[lowest] = ws->n_branches;
+		ws->plan[lowest].first = k;
+		ws->plan[lowest].base = ws->n_branches;
 		ws->n_branches += k;
 	}
 }
 
-struct nn_workspace *nn_workspace_create(const struct nn_graph *g, int max_batch, bool training)
+/* Floats each node's views take for max_batch images, in the arena's
+ * order (sizes[i * N_VIEWS + view]; 0: no view of its own), and the
+ * scratch after them: one pass decides, so the pointing below cannot
+ * disagree with it. */
+static size_t plan_sizes(const struct nn_graph *g, struct nn_workspace *ws, size_t *sizes)
+{
+	size_t total = 0, scratch = 0;
+
+	for (int i = 0; i < g->n_nodes; i++) {
+		const struct nn_node *n = &g->nodes[i];
+		const struct nn_op_def *op = nn_ops[n->op];
+		const size_t sz = (size_t)ws->max_batch * nn_node_size(n);
+		size_t *s = sizes + (size_t)i * N_VIEWS;
+		const bool shares =
+		    ws->plan[i].skip || (!ws->training && op->flags & NN_OP_INFER_COPY);
+
+		s[ACT] = shares ? 0 : sz;
+		s[GRAD] = ws->training && i > 0 ? sz : 0;
+		s[MASK] = ws->training && op->flags & NN_OP_MASK ? sz : 0;
+		total += s[ACT] + s[GRAD] + s[MASK];
+		if (op->scratch) {
+			size_t all = op->scratch(g, n, ws->max_batch, ws->n_threads, ws->training);
+			size_t one = op->scratch(g, n, ws->max_batch, 1, ws->training);
+
+			scratch = all > scratch ? all : scratch;
+			ws->thread_scratch = one > ws->thread_scratch ? one : ws->thread_scratch;
+		}
+	}
+	if ((size_t)ws->n_threads * ws->thread_scratch > scratch)
+		scratch = (size_t)ws->n_threads * ws->thread_scratch;
+	return total + scratch;
+}
+
+int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int max_batch,
+                        bool training, struct dg_error *err)
 {
 	struct nn_workspace *ws;
-	size_t total = 0, scratch = 0;
+	size_t *sizes = NULL, total;
 	int threads = 1;
 
 #ifdef _OPENMP
 	threads = omp_get_max_threads();
 #endif
+	*out = NULL;
 	if (max_batch < 1)
-		return NULL;
+		return dg_fail(err, DG_ERR_INVALID, "graph \"%s\": a workspace for %d images",
+		               g->name, max_batch);
 	ws = calloc(1, sizeof(*ws));
 	if (!ws)
-		return NULL;
+		goto nomem;
 	ws->n_nodes = g->n_nodes;
 	ws->max_batch = max_batch;
 	ws->n_threads = threads;
 	ws->training = training;
-	ws->act = calloc(g->n_nodes, sizeof(float *));
-	ws->grad = calloc(g->n_nodes, sizeof(float *));
-	ws->mask = calloc(g->n_nodes, sizeof(float *));
-	ws->fuse = calloc(g->n_nodes, sizeof(bool));
-	ws->skip = calloc(g->n_nodes, sizeof(bool));
-	ws->branch = malloc(g->n_nodes * sizeof(int));
-	ws->first = calloc(g->n_nodes, sizeof(int));
-	ws->base = calloc(g->n_nodes, sizeof(int));
-	if (!ws->act || !ws->grad || !ws->mask || !ws->fuse || !ws->skip || !ws->branch ||
-	    !ws->first || !ws->base)
-		goto fail;
+	ws->views = calloc((size_t)N_VIEWS * g->n_nodes, sizeof(float *));
+	ws->plan = calloc(g->n_nodes, sizeof(*ws->plan));
+	sizes = malloc(sizeof(size_t) * N_VIEWS * g->n_nodes);
+	if (!ws->views || !ws->plan || !sizes)
+		goto nomem;
+	ws->act = ws->views;
+	ws->grad = ws->views + g->n_nodes;
+	ws->mask = ws->views + 2 * g->n_nodes;
 	for (int i = 0; i < g->n_nodes; i++)
-		ws->branch[i] = -1;
+		ws->plan[i].branch = -1;
 	if (!training) {
 		plan_fusion(g, ws);
 		if (threads > 1)
 			plan_branches(g, ws);
 	}
 
-	for (int i = 0; i < g->n_nodes; i++) {
-		const struct nn_node *n = &g->nodes[i];
-		size_t sz = (size_t)max_batch * node_size(n);
-		size_t s = node_scratch(g, n, max_batch, threads, training);
-		size_t one = node_scratch(g, n, max_batch, 1, training);
-
-		if ((n->op != NN_DROPOUT || training) && !ws->skip[i])
-			total += sz;
-		if (training && i > 0)
-			total += sz;
-		if (training && n->op == NN_DROPOUT)
-			total += sz;
-		scratch = s > scratch ? s : scratch;
-		ws->thread_scratch = one > ws->thread_scratch ? one : ws->thread_scratch;
-	}
-	if ((size_t)threads * ws->thread_scratch > scratch)
-		scratch = (size_t)threads * ws->thread_scratch;
-	ws->arena = aligned_alloc(64, ((total + scratch) * sizeof(float) + 63) / 64 * 64);
+	total = plan_sizes(g, ws, sizes);
+	ws->arena = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
 	if (!ws->arena)
-		goto fail;
+		goto nomem;
+	float *p = ws->arena, **view[N_VIEWS] = {ws->act, ws->grad, ws->mask};
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int v = 0; v < N_VIEWS; v++) {
+			size_t sz = sizes[(size_t)i * N_VIEWS + v];
 
-	float *p = ws->arena;
-	for (int i = 0; i < g->n_nodes; i++) {
-		const struct nn_node *n = &g->nodes[i];
-		size_t sz = (size_t)max_batch * node_size(n);
-
-		if ((n->op == NN_DROPOUT && !training) || ws->skip[i]) {
-			ws->act[i] = ws->act[n->inputs[0]];
-		} else {
-			ws->act[i] = p;
-			p += sz;
+			if (sz) {
+				view[v][i] = p;
+				p += sz;
+			} else if (v == ACT) {
+				view[v][i] = ws->act[g->nodes[i].inputs[0]];
+			}
 		}
-		if (training && i > 0) {
-			ws->grad[i] = p;
-			p += sz;
-		}
-		if (training && n->op == NN_DROPOUT) {
-			ws->mask[i] = p;
-			p += sz;
-		}
-	}
 	ws->scratch = p;
-	return ws;
-fail:
+	free(sizes);
+	*out = ws;
+	return 0;
+nomem:
+	free(sizes);
 	nn_workspace_free(ws);
-	return NULL;
+	return dg_fail(err, DG_ERR_NOMEM,
+	               "graph \"%s\": out of memory for a workspace of %d images", g->name,
+	               max_batch);
 }
 
 void nn_workspace_free(struct nn_workspace *ws)
@@ -257,14 +249,8 @@ void nn_workspace_free(struct nn_workspace *ws)
 	if (!ws)
 		return;
 	free(ws->arena);
-	free(ws->act);
-	free(ws->grad);
-	free(ws->mask);
-	free(ws->fuse);
-	free(ws->skip);
-	free(ws->branch);
-	free(ws->first);
-	free(ws->base);
+	free(ws->views);
+	free(ws->plan);
 	free(ws);
 }
 
@@ -297,52 +283,27 @@ static void forward_node(const struct nn_graph *g, const float *params, struct n
                          const float *input, int n, int i, int threads, float *scratch)
 {
 	const struct nn_node *node = &g->nodes[i];
-	const struct nn_node *in = node->n_inputs ? &g->nodes[node->inputs[0]] : NULL;
-	const float *x = in ? ws->act[node->inputs[0]] : NULL;
-	float *y = ws->act[i];
-	size_t count = (size_t)n * node_size(node);
 	double t0 = ws->profile ? now() : 0.0;
 
-	switch (node->op) {
-	case NN_INPUT:
-		nn_input_forward(y, input, count, node->mean, node->std);
-		break;
-	case NN_CONV2D: {
-		struct nn_conv_geom cg = conv_geom(g, node);
-		nn_conv2d_forward(y, x, params + node->weight, params + node->bias, n, &cg, scratch,
-		                  threads, ws->fuse[i]);
-		break;
-	}
-	case NN_MAXPOOL:
-		nn_maxpool_forward(y, x, n, in->c, in->h, in->w, node->kernel, node->stride,
-		                   node->h, node->w, threads);
-		break;
-	case NN_DENSE:
-		nn_dense_forward(y, x, params + node->weight, params + node->bias, n,
-		                 (int)node_size(in), node->units, threads, ws->fuse[i]);
-		break;
-	case NN_RELU:
-		if (!ws->skip[i])
-			nn_relu_forward(y, x, count);
-		break;
-	case NN_CONCAT: {
-		const float *ins[NN_MAX_INPUTS];
-		int chans[NN_MAX_INPUTS];
-		for (int k = 0; k < node->n_inputs; k++) {
-			ins[k] = ws->act[node->inputs[k]];
-			chans[k] = g->nodes[node->inputs[k]].c;
-		}
-		nn_concat_forward(y, ins, chans, node->n_inputs, n, node->h * node->w);
-		break;
-	}
-	case NN_DROPOUT:
-		if (ws->training)
-			nn_dropout_forward(y, ws->mask[i], x, count, node->rate,
-			                   nn_hash64(nn_hash64(ws->seed, ws->step), i));
-		break;
-	case NN_SOFTMAX:
-		nn_softmax_forward(y, x, n, (int)node_size(node));
-		break;
+	if (!ws->plan[i].skip) {
+		struct nn_op_args a = {
+		    .g = g,
+		    .node = node,
+		    .index = i,
+		    .n = n,
+		    .threads = threads,
+		    .training = ws->training,
+		    .relu = ws->plan[i].fuse,
+		    .params = params,
+		    .x = {input},
+		    .y = ws->act[i],
+		    .scratch = scratch,
+		    .mask = ws->mask[i],
+		    .seed = ws->training ? nn_hash64(nn_hash64(ws->seed, ws->step), i) : 0,
+		};
+		for (int k = 0; k < node->n_inputs; k++)
+			a.x[k] = ws->act[node->inputs[k]];
+		nn_ops[node->op]->forward(&a);
 	}
 	if (ws->profile)
 		ws->profile[i] += now() - t0;
@@ -361,7 +322,7 @@ static void forward_branches(const struct nn_graph *g, const float *params, stru
 		scratch += (size_t)omp_get_thread_num() * ws->thread_scratch;
 #endif
 		for (int i = 0; i < g->n_nodes; i++)
-			if (ws->branch[i] == b)
+			if (ws->plan[i].branch == b)
 				forward_node(g, params, ws, NULL, n, i, 1, scratch);
 	}
 }
@@ -375,9 +336,9 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 	if (n < 1 || n > ws->max_batch)
 		return NULL;
 	for (int i = 0; i < g->n_nodes; i++) {
-		if (branches && ws->first[i])
-			forward_branches(g, params, ws, n, ws->base[i], ws->first[i]);
-		if (branches && ws->branch[i] >= 0)
+		if (branches && ws->plan[i].first)
+			forward_branches(g, params, ws, n, ws->plan[i].base, ws->plan[i].first);
+		if (branches && ws->plan[i].branch >= 0)
 			continue;
 		forward_node(g, params, ws, input, n, i, ws->n_threads, ws->scratch);
 	}
@@ -386,94 +347,68 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 	return ws->act[g->n_nodes - 1];
 }
 
-/* Propagate from the gradients already in ws->grad for nodes < from. */
+/* Propagate from the gradients already in ws->grad for nodes <= from. */
 static void backward_walk(const struct nn_graph *g, const float *params, float *grads,
                           struct nn_workspace *ws, int n, int from)
 {
-	const int threads = ws->n_threads;
-
 	for (int i = from; i > 0; i--) {
 		const struct nn_node *node = &g->nodes[i];
-		const struct nn_node *in = &g->nodes[node->inputs[0]];
-		const float *x = ws->act[node->inputs[0]], *dy = ws->grad[i];
-		float *dx = ws->grad[node->inputs[0]]; /* NULL for the input node */
-		size_t count = (size_t)n * node_size(node);
+		const struct nn_op_def *op = nn_ops[node->op];
+		struct nn_op_args a = {
+		    .g = g,
+		    .node = node,
+		    .index = i,
+		    .n = n,
+		    .threads = ws->n_threads,
+		    .training = true,
+		    .params = params,
+		    .y = ws->act[i],
+		    .scratch = ws->scratch,
+		    .mask = ws->mask[i],
+		    .grads = grads,
+		    .dy = ws->grad[i],
+		};
 
-		switch (node->op) {
-		case NN_INPUT:
-			break;
-		case NN_CONV2D: {
-			struct nn_conv_geom cg = conv_geom(g, node);
-			nn_conv2d_backward(dx, grads + node->weight, grads + node->bias, dy, x,
-			                   params + node->weight, n, &cg, ws->scratch, threads);
-			break;
+		if (!op->backward)
+			continue;
+		for (int k = 0; k < node->n_inputs; k++) {
+			a.x[k] = ws->act[node->inputs[k]];
+			a.dx[k] = ws->grad[node->inputs[k]]; /* NULL for the input node */
 		}
-		case NN_MAXPOOL:
-			if (dx)
-				nn_maxpool_backward(dx, dy, x, n, in->c, in->h, in->w, node->kernel,
-				                    node->stride, node->h, node->w, threads);
-			break;
-		case NN_DENSE:
-			nn_dense_backward(dx, grads + node->weight, grads + node->bias, dy, x,
-			                  params + node->weight, n, (int)node_size(in), node->units,
-			                  ws->scratch, threads);
-			break;
-		case NN_RELU:
-			if (dx)
-				nn_relu_backward(dx, dy, ws->act[i], count);
-			break;
-		case NN_CONCAT: {
-			float *dins[NN_MAX_INPUTS];
-			int chans[NN_MAX_INPUTS];
-			for (int k = 0; k < node->n_inputs; k++) {
-				dins[k] = ws->grad[node->inputs[k]];
-				chans[k] = g->nodes[node->inputs[k]].c;
-			}
-			nn_concat_backward(dins, dy, chans, node->n_inputs, n, node->h * node->w);
-			break;
-		}
-		case NN_DROPOUT:
-			if (dx)
-				nn_dropout_backward(dx, dy, ws->mask[i], count);
-			break;
-		case NN_SOFTMAX:
-			if (dx)
-				nn_softmax_backward(dx, dy, ws->act[i], n, (int)node_size(node));
-			break;
-		}
+		op->backward(&a);
 	}
 }
 
 static void zero_grads(const struct nn_graph *g, struct nn_workspace *ws, int n)
 {
 	for (int i = 1; i < g->n_nodes; i++)
-		memset(ws->grad[i], 0, sizeof(float) * n * node_size(&g->nodes[i]));
+		memset(ws->grad[i], 0, sizeof(float) * n * nn_node_size(&g->nodes[i]));
 }
 
-float nn_backward(const struct nn_graph *g, const float *params, float *grads,
-                  struct nn_workspace *ws, const uint8_t *labels, int n)
+int nn_backward(const struct nn_graph *g, const float *params, float *grads,
+                struct nn_workspace *ws, const uint8_t *labels, int n, float *loss,
+                struct dg_error *err)
 {
 	const int last = g->n_nodes - 1;
 	const int logits = g->nodes[last].inputs[0];
 
-	if (!ws->training || n < 1 || n > ws->max_batch)
-		return -1.0f;
+	if (!ws->training)
+		return dg_fail(err, DG_ERR_INVALID,
+		               "graph \"%s\": backward needs a training workspace", g->name);
+	if (n < 1 || n > ws->max_batch)
+		return dg_fail(err, DG_ERR_INVALID,
+		               "graph \"%s\": backward of %d images, the workspace holds 1..%d",
+		               g->name, n, ws->max_batch);
+	for (int b = 0; b < n; b++)
+		if (labels[b] >= g->n_classes)
+			return dg_fail(
+			    err, DG_ERR_INVALID,
+			    "graph \"%s\": label %d of image %d, the graph has %d classes", g->name,
+			    labels[b], b, g->n_classes);
 	zero_grads(g, ws, n);
-	/* Softmax and cross-entropy together: p - onehot, no division by p. */
-	float loss =
-	    nn_softmax_xent_backward(ws->grad[logits], ws->act[last], labels, n, g->n_classes);
+	/* The graph ends in a softmax (nn_graph.c); with the cross-entropy it
+	 * is p - onehot, no division by p. */
+	*loss = nn_softmax_xent_backward(ws->grad[logits], ws->act[last], labels, n, g->n_classes);
 	backward_walk(g, params, grads, ws, n, last - 1);
-	return loss;
-}
-
-void nn_backward_from(const struct nn_graph *g, const float *params, float *grads,
-                      struct nn_workspace *ws, const float *dout, int n)
-{
-	const int last = g->n_nodes - 1;
-
-	if (!ws->training || n < 1 || n > ws->max_batch)
-		return;
-	zero_grads(g, ws, n);
-	memcpy(ws->grad[last], dout, sizeof(float) * n * g->n_classes);
-	backward_walk(g, params, grads, ws, n, last);
+	return 0;
 }

@@ -3,6 +3,8 @@
  *
  * Parsing derives everything else: each node's output shape, its
  * parameter offsets in the one weight buffer, and the multiply-add count.
+ * What is particular to an op (its fields, its shape, its JSON) is its
+ * op table entry's (nn_ops.h); this file holds the rules of the graph.
  * Whatever comes from a file is checked here, so the executor can trust
  * shapes: inputs are earlier nodes, sizes are positive and bounded, the
  * single input node comes first and the single softmax last.
@@ -16,27 +18,27 @@
 
 #include "nn.h"
 #include "nn_layers.h"
+#include "nn_ops.h"
 
 /* Bounds that keep every size computation far from overflow. */
 #define MAX_NODES  256
-#define MAX_DIM    4096
 #define MAX_PARAMS (1u << 28)
 
-static const char *const op_names[] = {
-    [NN_INPUT] = "input",     [NN_CONV2D] = "conv2d",   [NN_MAXPOOL] = "maxpool",
-    [NN_DENSE] = "dense",     [NN_RELU] = "relu",       [NN_CONCAT] = "concat",
-    [NN_DROPOUT] = "dropout", [NN_SOFTMAX] = "softmax",
+const struct nn_op_def *const nn_ops[NN_N_OPS] = {
+    [NN_INPUT] = &nn_op_input,     [NN_CONV2D] = &nn_op_conv2d,   [NN_MAXPOOL] = &nn_op_maxpool,
+    [NN_DENSE] = &nn_op_dense,     [NN_RELU] = &nn_op_relu,       [NN_CONCAT] = &nn_op_concat,
+    [NN_DROPOUT] = &nn_op_dropout, [NN_SOFTMAX] = &nn_op_softmax,
 };
 
 const char *nn_op_name(enum nn_op op)
 {
-	return (unsigned)op < sizeof(op_names) / sizeof(op_names[0]) ? op_names[op] : "?";
+	return (unsigned)op < NN_N_OPS ? nn_ops[op]->name : "?";
 }
 
 static int op_from_name(const char *s, enum nn_op *op)
 {
-	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
-		if (strcmp(s, op_names[i]) == 0) {
+	for (int i = 0; i < NN_N_OPS; i++)
+		if (strcmp(s, nn_ops[i]->name) == 0) {
 			*op = (enum nn_op)i;
 			return 0;
 		}
@@ -59,9 +61,8 @@ void nn_graph_free(struct nn_graph *g)
 	free(g);
 }
 
-/* An integer field in [lo, hi]; def < lo means the field is required. */
-static int get_int(struct json_object *o, const char *node, const char *key, int def, int lo,
-                   int hi, int *out, struct dg_error *err)
+int nn_json_int(struct json_object *o, const char *node, const char *key, int def, int lo, int hi,
+                int *out, struct dg_error *err)
 {
 	struct json_object *v;
 
@@ -84,8 +85,8 @@ static int get_int(struct json_object *o, const char *node, const char *key, int
 	return 0;
 }
 
-static int get_float(struct json_object *o, const char *node, const char *key, double def,
-                     double lo, double hi, float *out, struct dg_error *err)
+int nn_json_float(struct json_object *o, const char *node, const char *key, double def, double lo,
+                  double hi, float *out, struct dg_error *err)
 {
 	struct json_object *v;
 
@@ -149,7 +150,7 @@ static int parse_inputs(struct nn_graph *g, int self, struct json_object *o, str
 	return 0;
 }
 
-static int expect_inputs(const struct nn_node *n, int want, struct dg_error *err)
+int nn_expect_inputs(const struct nn_node *n, int want, struct dg_error *err)
 {
 	if (n->n_inputs != want)
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": %s takes %d input(s), got %d",
@@ -157,111 +158,28 @@ static int expect_inputs(const struct nn_node *n, int want, struct dg_error *err
 	return 0;
 }
 
-/* Fill op-specific fields and the output shape of node i. */
-static int parse_node(struct nn_graph *g, int i, struct json_object *o, struct dg_error *err)
+int nn_weight_bias(const struct nn_node *n, struct nn_tensor *t, int n_dims, const int *dims,
+                   size_t fan_in)
 {
-	struct nn_node *n = &g->nodes[i];
-	const struct nn_node *in = n->n_inputs ? &g->nodes[n->inputs[0]] : NULL;
-	const char *name = n->name;
-	size_t flat = in ? (size_t)in->c * in->h * in->w : 0;
+	t[0] = (struct nn_tensor){.suffix = "weight",
+	                          .offset = n->weight,
+	                          .count = n->n_weight,
+	                          .n_dims = n_dims,
+	                          .fan_in = fan_in};
+	memcpy(t[0].dims, dims, sizeof(int) * n_dims);
+	t[1] = (struct nn_tensor){.suffix = "bias",
+	                          .offset = n->bias,
+	                          .count = n->n_bias,
+	                          .n_dims = 1,
+	                          .dims = {(int)n->n_bias}};
+	return 2;
+}
 
-	switch (n->op) {
-	case NN_INPUT: {
-		struct json_object *shape;
+int nn_node_tensors(const struct nn_graph *g, int i, struct nn_tensor *t)
+{
+	const struct nn_op_def *op = nn_ops[g->nodes[i].op];
 
-		if (i != 0)
-			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": input must be node 0",
-			               name);
-		if (!json_object_object_get_ex(o, "shape", &shape) ||
-		    !json_object_is_type(shape, json_type_array) ||
-		    json_object_array_length(shape) != 3)
-			return dg_fail(err, DG_ERR_FORMAT,
-			               "node \"%s\": \"shape\" must be [channels, height, width]",
-			               name);
-		int dims[3];
-		for (int d = 0; d < 3; d++) {
-			struct json_object *v = json_object_array_get_idx(shape, d);
-			int64_t x = json_object_get_int64(v);
-			if (!json_object_is_type(v, json_type_int) || x < 1 || x > MAX_DIM)
-				return dg_fail(err, DG_ERR_FORMAT,
-				               "node \"%s\": shape[%d] must be 1..%d", name, d,
-				               MAX_DIM);
-			dims[d] = (int)x;
-		}
-		n->c = dims[0], n->h = dims[1], n->w = dims[2];
-		if (get_float(o, name, "mean", 0.0, -1e6, 1e6, &n->mean, err) ||
-		    get_float(o, name, "std", 1.0, 1e-6, 1e6, &n->std, err))
-			return -1;
-		return 0;
-	}
-	case NN_CONV2D:
-		if (expect_inputs(n, 1, err) ||
-		    get_int(o, name, "filters", 0, 1, MAX_DIM, &n->units, err) ||
-		    get_int(o, name, "kernel", 0, 1, 64, &n->kernel, err) ||
-		    get_int(o, name, "stride", 1, 1, 64, &n->stride, err) ||
-		    get_int(o, name, "pad", 0, 0, 64, &n->pad, err))
-			return -1;
-		if (in->h + 2 * n->pad < n->kernel || in->w + 2 * n->pad < n->kernel)
-			return dg_fail(err, DG_ERR_FORMAT,
-			               "node \"%s\": kernel %d larger than padded input %dx%d",
-			               name, n->kernel, in->h + 2 * n->pad, in->w + 2 * n->pad);
-		n->c = n->units;
-		n->h = (in->h + 2 * n->pad - n->kernel) / n->stride + 1;
-		n->w = (in->w + 2 * n->pad - n->kernel) / n->stride + 1;
-		n->n_weight = (size_t)n->units * in->c * n->kernel * n->kernel;
-		n->n_bias = n->units;
-		g->n_macs += n->n_weight * n->h * n->w;
-		return 0;
-	case NN_MAXPOOL:
-		if (expect_inputs(n, 1, err) ||
-		    get_int(o, name, "kernel", 0, 1, 64, &n->kernel, err) ||
-		    get_int(o, name, "stride", n->kernel, 1, 64, &n->stride, err))
-			return -1;
-		if (in->h < n->kernel || in->w < n->kernel)
-			return dg_fail(err, DG_ERR_FORMAT,
-			               "node \"%s\": window %d larger than input %dx%d", name,
-			               n->kernel, in->h, in->w);
-		n->c = in->c;
-		n->h = (in->h - n->kernel) / n->stride + 1;
-		n->w = (in->w - n->kernel) / n->stride + 1;
-		return 0;
-	case NN_DENSE:
-		if (expect_inputs(n, 1, err) ||
-		    get_int(o, name, "units", 0, 1, 1 << 16, &n->units, err))
-			return -1;
-		n->c = n->units, n->h = 1, n->w = 1;
-		n->n_weight = flat * n->units;
-		n->n_bias = n->units;
-		g->n_macs += n->n_weight;
-		return 0;
-	case NN_DROPOUT:
-		if (get_float(o, name, "rate", -1.0, 0.0, 0.95, &n->rate, err))
-			return -1;
-		__attribute__((fallthrough)); /* shaped as relu */
-	case NN_RELU:
-	case NN_SOFTMAX:
-		if (expect_inputs(n, 1, err))
-			return -1;
-		n->c = in->c, n->h = in->h, n->w = in->w;
-		return 0;
-	case NN_CONCAT:
-		if (n->n_inputs < 2)
-			return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": concat needs 2+ inputs",
-			               name);
-		n->c = 0, n->h = in->h, n->w = in->w;
-		for (int k = 0; k < n->n_inputs; k++) {
-			const struct nn_node *x = &g->nodes[n->inputs[k]];
-
-			if (x->h != n->h || x->w != n->w)
-				return dg_fail(
-				    err, DG_ERR_FORMAT,
-				    "node \"%s\": input \"%s\" is %dx%d, \"%s\" is %dx%d", name,
-				    x->name, x->h, x->w, in->name, in->h, in->w);
-			n->c += x->c;
-		}
-		return 0;
-	}
-	return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": unknown op", name);
+	return op->tensors ? op->tensors(g, &g->nodes[i], t) : 0;
 }
 
 int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct dg_error *err)
@@ -318,7 +236,8 @@ int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct d
 			        "node \"%s\": the input node must come first, once", s);
 			goto fail;
 		}
-		if (parse_node(g, (int)i, o, err))
+		if (nn_ops[n->op]->parse(n, o, err) ||
+		    (nn_ops[n->op]->shape && nn_ops[n->op]->shape(g, n, err)))
 			goto fail;
 		if ((size_t)n->c * n->h * n->w > (1u << 24) ||
 		    g->n_params + n->n_weight + n->n_bias > MAX_PARAMS) {
@@ -328,6 +247,7 @@ int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct d
 		n->weight = g->n_params;
 		n->bias = n->weight + n->n_weight;
 		g->n_params += n->n_weight + n->n_bias;
+		g->n_macs += n->n_macs;
 		if (n->op == NN_SOFTMAX && i != count - 1) {
 			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": softmax must be the last node",
 			        s);
@@ -369,11 +289,6 @@ int nn_graph_parse(struct nn_graph **out, const char *json_text, struct dg_error
 	return rc;
 }
 
-static void add_int(struct json_object *o, const char *key, int v)
-{
-	json_object_object_add(o, key, json_object_new_int(v));
-}
-
 struct json_object *nn_graph_to_json(const struct nn_graph *g)
 {
 	struct json_object *desc = json_object_new_object(), *nodes = json_object_new_array();
@@ -395,36 +310,8 @@ struct json_object *nn_graph_to_json(const struct nn_graph *g)
 				    in, json_object_new_string(g->nodes[n->inputs[k]].name));
 			json_object_object_add(o, "in", in);
 		}
-		switch (n->op) {
-		case NN_INPUT: {
-			struct json_object *shape = json_object_new_array();
-			json_object_array_add(shape, json_object_new_int(n->c));
-			json_object_array_add(shape, json_object_new_int(n->h));
-			json_object_array_add(shape, json_object_new_int(n->w));
-			json_object_object_add(o, "shape", shape);
-			json_object_object_add(o, "mean", json_object_new_double(n->mean));
-			json_object_object_add(o, "std", json_object_new_double(n->std));
-			break;
-		}
-		case NN_CONV2D:
-			add_int(o, "filters", n->units);
-			add_int(o, "kernel", n->kernel);
-			add_int(o, "stride", n->stride);
-			add_int(o, "pad", n->pad);
-			break;
-		case NN_MAXPOOL:
-			add_int(o, "kernel", n->kernel);
-			add_int(o, "stride", n->stride);
-			break;
-		case NN_DENSE:
-			add_int(o, "units", n->units);
-			break;
-		case NN_DROPOUT:
-			json_object_object_add(o, "rate", json_object_new_double(n->rate));
-			break;
-		default:
-			break;
-		}
+		if (nn_ops[n->op]->to_json)
+			nn_ops[n->op]->to_json(n, o);
 		json_object_array_add(nodes, o);
 	}
 	json_object_object_add(desc, "nodes", nodes);
@@ -443,18 +330,20 @@ static float normal(uint64_t seed, uint64_t i)
 void nn_params_init(const struct nn_graph *g, float *params, uint64_t seed)
 {
 	for (int i = 0; i < g->n_nodes; i++) {
-		const struct nn_node *n = &g->nodes[i];
-		const struct nn_node *in = n->n_inputs ? &g->nodes[n->inputs[0]] : NULL;
-		size_t fan_in;
+		struct nn_tensor t[NN_MAX_TENSORS];
+		int count = nn_node_tensors(g, i, t);
 
-		if (!n->n_weight)
-			continue;
-		fan_in = n->op == NN_CONV2D ? (size_t)in->c * n->kernel * n->kernel
-		                            : (size_t)in->c * in->h * in->w;
-		/* He et al. 2015: keeps activations' variance through ReLUs. */
-		float scale = (float)sqrt(2.0 / (double)fan_in);
-		for (size_t k = 0; k < n->n_weight; k++)
-			params[n->weight + k] = scale * normal(nn_hash64(seed, (uint64_t)i), k);
-		memset(params + n->bias, 0, sizeof(float) * n->n_bias);
+		for (int k = 0; k < count; k++) {
+			float *p = params + t[k].offset;
+
+			if (!t[k].fan_in) {
+				memset(p, 0, sizeof(float) * t[k].count);
+				continue;
+			}
+			/* He et al. 2015: keeps activations' variance through ReLUs. */
+			float scale = (float)sqrt(2.0 / (double)t[k].fan_in);
+			for (size_t e = 0; e < t[k].count; e++)
+				p[e] = scale * normal(nn_hash64(seed, (uint64_t)i), e);
+		}
 	}
 }

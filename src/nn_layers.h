@@ -7,6 +7,9 @@
  * caller zeroes them.  din may be NULL when the input needs no gradient.
  * Parallel loops use n_threads OpenMP threads; scratch is caller-owned,
  * sized by the matching *_scratch function, so no layer allocates.
+ *
+ * conv2d and maxpool are in nn_conv.c, dense in nn_dense.c, the rest in
+ * nn_layers.c; each file also holds its ops' table entries (nn_ops.h).
  */
 #ifndef NN_LAYERS_H
 #define NN_LAYERS_H
@@ -35,12 +38,18 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
                         const float *in, const float *weight, int B, const struct nn_conv_geom *g,
                         float *scratch, int n_threads);
 
+struct nn_pool_geom {
+	int c, h, w; /* input */
+	int k, stride;
+	int oh, ow; /* output: (h - k) / stride + 1 */
+};
+
 /* out[B][c][oh][ow] = max over the k x k window at (oy*stride, ox*stride).
  * Backward routes each gradient to the first maximum of its window. */
-void nn_maxpool_forward(float *out, const float *in, int B, int C, int H, int W, int k, int stride,
-                        int OH, int OW, int n_threads);
-void nn_maxpool_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W,
-                         int k, int stride, int OH, int OW, int n_threads);
+void nn_maxpool_forward(float *out, const float *in, int B, const struct nn_pool_geom *g,
+                        int n_threads);
+void nn_maxpool_backward(float *din, const float *dout, const float *in, int B,
+                         const struct nn_pool_geom *g, int n_threads);
 
 /* out[B][O] = bias[O] + in[B][I] * weight[I][O], then max(0, .) if relu. */
 size_t nn_dense_scratch(int B, int I, int O);

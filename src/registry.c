@@ -90,11 +90,12 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	snprintf(rm->file, sizeof(rm->file), "%s", base ? base + 1 : path);
 	snprintf(rm->version, sizeof(rm->version), "%08lx", m->crc & 0xffffffffUL);
 	rm->test_accuracy = training_accuracy(m);
-	rm->ws = nn_workspace_create(m->graph, r->max_batch, false);
-	if (!rm->ws) {
+	if (nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, err)) {
+		char inner[DG_ERROR_MAX];
+
+		snprintf(inner, sizeof(inner), "%s", err ? err->msg : "");
 		model_free(m);
-		return dg_fail(err, DG_ERR_NOMEM, "%s: cannot allocate a workspace for %d images",
-		               path, r->max_batch);
+		return dg_fail(err, err ? err->code : DG_ERR_NOMEM, "%s: %s", path, inner);
 	}
 	r->n++;
 	if (strcmp(rm->name, "cnn") == 0 || r->n == 1)

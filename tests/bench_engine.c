@@ -55,7 +55,8 @@ static void latency(const struct nn_graph *g, const float *params, const float *
 	static double t[RUNS];
 
 	omp_set_num_threads(threads);
-	struct nn_workspace *ws = nn_workspace_create(g, 1, false);
+	struct nn_workspace *ws;
+	nn_workspace_create(&ws, g, 1, false, NULL);
 	for (int i = 0; i < 200; i++) /* warm caches and the thread pool */
 		nn_forward(g, params, ws, x, 1);
 	for (int i = 0; i < RUNS; i++) {
@@ -73,7 +74,8 @@ static double throughput(const struct nn_graph *g, const float *params, const fl
                          int batch)
 {
 	omp_set_num_threads(threads);
-	struct nn_workspace *ws = nn_workspace_create(g, batch, false);
+	struct nn_workspace *ws;
+	nn_workspace_create(&ws, g, batch, false, NULL);
 	double best = 0;
 
 	nn_forward(g, params, ws, x, batch);
@@ -107,7 +109,8 @@ static void node_times(const struct nn_graph *g, const float *params, const floa
 	double *samples = malloc(sizeof(double) * RUNS * g->n_nodes);
 
 	omp_set_num_threads(threads);
-	struct nn_workspace *ws = nn_workspace_create(g, 1, false);
+	struct nn_workspace *ws;
+	nn_workspace_create(&ws, g, 1, false, NULL);
 	for (int i = 0; i < 200; i++)
 		nn_forward(g, params, ws, x, 1);
 	nn_workspace_profile(ws, sec);

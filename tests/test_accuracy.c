@@ -39,10 +39,11 @@ static int pipeline_correct(const struct model *m, const struct idx_set *test)
 {
 	enum { BATCH = 100 };
 	struct image_limits lim;
-	struct nn_workspace *ws = nn_workspace_create(m->graph, BATCH, false);
+	struct nn_workspace *ws;
 	float *batch = malloc(sizeof(float) * BATCH * IMAGE_PIXELS);
 	int correct = 0;
 
+	nn_workspace_create(&ws, m->graph, BATCH, false, NULL);
 	image_limits_default(&lim);
 	for (int i0 = 0; ws && batch && i0 < test->n; i0 += BATCH) {
 		int n = test->n - i0 < BATCH ? test->n - i0 : BATCH;

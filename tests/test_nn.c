@@ -244,7 +244,8 @@ static void test_pool_dense_forward(void)
 		size_t n = (size_t)B * C * OH * OW;
 		float *in = rand_buf((size_t)B * C * H * W), *out = zeros(n), *ref = zeros(n);
 
-		nn_maxpool_forward(out, in, B, C, H, W, k, s, OH, OW, 2);
+		struct nn_pool_geom pg = {C, H, W, k, s, OH, OW};
+		nn_maxpool_forward(out, in, B, &pg, 2);
 		maxpool_ref(ref, in, B, C, H, W, k, s, OH, OW);
 		ok(max_abs_diff(out, ref, n) == 0, "maxpool %dx%d k%d s%d matches naive", H, W, k,
 		   s);
@@ -414,8 +415,9 @@ static void test_fused_graph(void)
 		for (size_t i = 0; i < g->n_params; i++)
 			if (params[i] == 0)
 				params[i] = 0.05f * frand();
-		struct nn_workspace *inf = nn_workspace_create(g, B, false);
-		struct nn_workspace *tr = nn_workspace_create(g, B, true);
+		struct nn_workspace *inf, *tr;
+		nn_workspace_create(&inf, g, B, false, &err);
+		nn_workspace_create(&tr, g, B, true, &err);
 		int same = memcmp(nn_forward(g, params, inf, x, B), nn_forward(g, params, tr, x, B),
 		                  sizeof(float) * B * 10) == 0;
 		int relus = 0, relus_same = 0;
@@ -471,7 +473,8 @@ static void test_branches(void)
 	float *params = rand_buf(g->n_params), *x = rand_buf(784);
 	for (int t = 0; t < 3; t++) {
 		omp_set_num_threads(t == 1 ? 2 : 1);
-		struct nn_workspace *ws = nn_workspace_create(g, 1, t == 2);
+		struct nn_workspace *ws;
+		nn_workspace_create(&ws, g, 1, t == 2, &err);
 		memcpy(out[t], nn_forward(g, params, ws, x, 1), sizeof(out[t]));
 		nn_workspace_free(ws);
 	}
@@ -586,7 +589,8 @@ static double pw_loss(void *p)
 	struct pw_ctx *c = p;
 	switch (c->kind) {
 	case 0:
-		nn_maxpool_forward(c->out, c->in, 2, 3, 6, 6, 2, 2, 3, 3, 1);
+		nn_maxpool_forward(c->out, c->in, 2, &(struct nn_pool_geom){3, 6, 6, 2, 2, 3, 3},
+		                   1);
 		break;
 	case 1:
 		nn_relu_forward(c->out, c->in, c->n_out);
@@ -618,7 +622,7 @@ static void test_other_backward(void)
 	for (size_t i = 0; i < nin; i++) /* make them unique */
 		c.in[i] += 0.05f * 1000 * (float)i / nin * 0;
 	float *din = zeros(nin);
-	nn_maxpool_backward(din, c.r, c.in, 2, 3, 6, 6, 2, 2, 3, 3, 1);
+	nn_maxpool_backward(din, c.r, c.in, 2, &(struct nn_pool_geom){3, 6, 6, 2, 2, 3, 3}, 1);
 	check_grad("maxpool", c.in, nin, din, pw_loss, &c, 1e-3);
 	free(c.in), free(c.out), free(c.r), free(din);
 
@@ -786,7 +790,7 @@ static void test_graph_backward(const char *name)
 	for (size_t i = 0; i < c.g->n_params; i++) /* non-zero biases exercise them */
 		if (c.params[i] == 0)
 			c.params[i] = 0.05f * frand();
-	c.ws = nn_workspace_create(c.g, c.B, true);
+	nn_workspace_create(&c.ws, c.g, c.B, true, &err);
 	c.x = zeros(c.B * 784);
 	/* Dense random pixels: zero regions would make max-pool windows tie,
 	 * where the function has no derivative for differences to find. */
@@ -795,7 +799,8 @@ static void test_graph_backward(const char *name)
 
 	float *grads = zeros(c.g->n_params);
 	graph_loss(&c);
-	nn_backward(c.g, c.params, grads, c.ws, c.labels, c.B);
+	float loss;
+	nn_backward(c.g, c.params, grads, c.ws, c.labels, c.B, &loss, &err);
 
 	/* For every tensor (both branches included), the directional
 	 * derivative along a random direction v: (L(p + eps v) - L(p - eps v))
@@ -865,14 +870,16 @@ static void test_threads(void)
 
 	for (int t = 0; t < 2; t++) {
 		omp_set_num_threads(t + 1);
-		struct nn_workspace *ws = nn_workspace_create(g, B, true);
-		struct nn_workspace *inf = nn_workspace_create(g, 1, false);
+		struct nn_workspace *ws, *inf;
+		nn_workspace_create(&ws, g, B, true, &err);
+		nn_workspace_create(&inf, g, 1, false, &err);
 		out[t] = malloc(sizeof(float) * B * 10);
 		grads[t] = zeros(g->n_params);
 		single[t] = malloc(sizeof(float) * 10);
 		nn_workspace_seed(ws, 1);
 		memcpy(out[t], nn_forward(g, params, ws, x, B), sizeof(float) * B * 10);
-		nn_backward(g, params, grads[t], ws, labels, B);
+		float loss;
+		nn_backward(g, params, grads[t], ws, labels, B, &loss, &err);
 		memcpy(single[t], nn_forward(g, params, inf, x, 1), sizeof(float) * 10);
 		nn_workspace_free(ws);
 		nn_workspace_free(inf);

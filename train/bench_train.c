@@ -83,10 +83,14 @@ int main(void)
 		float *params = malloc(g->n_params * sizeof(float));
 		float *grads = malloc(g->n_params * sizeof(float));
 		struct adam *adam = adam_create(g, 0);
-		struct nn_workspace *ws = nn_workspace_create(g, BATCH, true);
-		struct nn_workspace *ev = nn_workspace_create(g, 250, false);
+		struct nn_workspace *ws, *ev = NULL;
 		float *evin = calloc((size_t)250 * AUGMENT_PIXELS, sizeof(float));
-		if (!params || !grads || !adam || !ws || !ev || !evin) {
+		if (nn_workspace_create(&ws, g, BATCH, true, &err) ||
+		    nn_workspace_create(&ev, g, 250, false, &err)) {
+			fprintf(stderr, "bench_train: %s\n", err.msg);
+			return 1;
+		}
+		if (!params || !grads || !adam || !evin) {
 			fprintf(stderr, "bench_train: out of memory\n");
 			return 1;
 		}
@@ -109,7 +113,11 @@ int main(void)
 			b = now();
 			nn_forward(g, params, ws, input, BATCH);
 			c = now();
-			nn_backward(g, params, grads, ws, labels, BATCH);
+			float loss;
+			if (nn_backward(g, params, grads, ws, labels, BATCH, &loss, &err)) {
+				fprintf(stderr, "bench_train: %s\n", err.msg);
+				return 1;
+			}
 			d = now();
 			adam_step(adam, params, grads, 0.0f);
 			e = now();

@@ -54,8 +54,8 @@ static void usage(FILE *f)
 	        "  --weight-decay X    decoupled weight decay on weights (default 0)\n"
 	        "  --augment           random rotation/scale/shear/shift/thickness\n"
 	        "  --seed N            seed of every random choice (default 1)\n"
-	        "  --threads N         OpenMP threads (default: all cores); results are\n"
-	        "                      bit-identical for the same seed and thread count\n"
+	        "  --threads N         OpenMP threads (default: all cores); the weights are\n"
+	        "                      bit-identical for the same seed, whatever the count\n"
 	        "  --val N             training images held out to pick the best epoch\n"
 	        "                      (default 5000; 0: keep the last epoch)\n"
 	        "  --limit N           use only the first N training images\n"
@@ -446,9 +446,9 @@ int main(int argc, char **argv)
 			goto out;
 		if (threads_given && cfg.threads != saved.threads)
 			fprintf(stderr,
-			        "digits-train: warning: the run used %d threads, resuming with %d: "
-			        "the result will differ in the last bits\n",
-			        saved.threads, cfg.threads);
+			        "digits-train: note: the run used %d threads, resuming with %d: "
+			        "the weights are the same bits, the header records %d threads\n",
+			        saved.threads, cfg.threads, cfg.threads);
 		if (!threads_given)
 			omp_set_num_threads(saved.threads);
 		else

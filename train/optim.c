@@ -28,10 +28,14 @@ struct adam *adam_create(const struct nn_graph *g, float weight_decay)
 		adam_free(a);
 		return NULL;
 	}
+	/* Decay the weights (the He-initialised tensors), not the biases. */
 	for (int i = 0; i < g->n_nodes; i++) {
-		const struct nn_node *nd = &g->nodes[i];
-		if ((nd->op == NN_CONV2D || nd->op == NN_DENSE) && nd->n_weight)
-			memset(a->decay + nd->weight, 1, nd->n_weight);
+		struct nn_tensor t[NN_MAX_TENSORS];
+		int count = nn_node_tensors(g, i, t);
+
+		for (int k = 0; k < count; k++)
+			if (t[k].fan_in)
+				memset(a->decay + t[k].offset, 1, t[k].count);
 	}
 	return a;
 }

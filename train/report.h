@@ -4,8 +4,10 @@
  * metadata plus wall-clock facts) and two plots drawn with libgd.
  *
  * The model file's metadata holds no wall-clock value (no date, no
- * seconds), so two runs with the same seed, options and thread count write
- * byte-identical model files; dates and timings go in the card.
+ * seconds), so two runs with the same seed and options write byte-identical
+ * model files (the weights do not depend on the thread count either; the
+ * metadata records it, so only that field then differs); dates and timings
+ * go in the card.
  */
 #ifndef TRAIN_REPORT_H
 #define TRAIN_REPORT_H

@@ -6,7 +6,8 @@
  * done and the running sums of the epoch in progress.  Every random choice
  * is derived from (seed, epoch, step, image index) (see rng.h), so saving
  * this state and loading it again gives the same model, bit for bit, as a
- * run that was never interrupted (same thread count).
+ * run that was never interrupted, whatever the thread count of either (the
+ * engine's results do not depend on it; only the header records it).
  *
  * Data: images [0, n_train) of the training file are trained on, the
  * following n_val are held out for choosing the best epoch.

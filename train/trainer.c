@@ -95,11 +95,11 @@ int train_evaluate(const struct nn_graph *g, const float *params, const uint8_t 
 		return dg_fail(err, DG_ERR_UNSUPPORTED,
 		               "%s: takes %d inputs and gives %d classes; MNIST needs %d and %d",
 		               g->name, px, k, AUGMENT_PIXELS, TRAIN_CLASSES);
-	ws = nn_workspace_create(g, EVAL_BATCH, false);
+	if (nn_workspace_create(&ws, g, EVAL_BATCH, false, err))
+		return -1;
 	input = malloc((size_t)EVAL_BATCH * px * sizeof(float));
-	if (!ws || !input) {
+	if (!input) {
 		nn_workspace_free(ws);
-		free(input);
 		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for evaluation", g->name);
 	}
 	for (int first = 0; first < n; first += EVAL_BATCH) {
@@ -255,7 +255,7 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 	struct optim_schedule_config sched = {cfg->schedule, cfg->lr,
 	                                      train_warmup_steps(cfg, total), total};
 	struct progress pr = {isatty(STDERR_FILENO), cfg->quiet, 0, now(), st->step};
-	struct nn_workspace *ws = nn_workspace_create(g, B, true);
+	struct nn_workspace *ws = NULL;
 	float *input = malloc((size_t)B * px * sizeof(float));
 	float *grads = malloc((g->n_params ? g->n_params : 1) * sizeof(float));
 	uint8_t *labels = malloc((size_t)B);
@@ -264,7 +264,9 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 	int rc = -1, perm_epoch = -1;
 	double lr = cfg->lr;
 
-	if (!ws || !input || !grads || !labels || !perm || !ckpt) {
+	if (nn_workspace_create(&ws, g, B, true, err))
+		goto out;
+	if (!input || !grads || !labels || !perm || !ckpt) {
 		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for training", cfg->model);
 		goto out;
 	}
@@ -312,7 +314,9 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 						best = c;
 				st->correct += best == labels[i];
 			}
-			float loss = nn_backward(g, st->params, grads, ws, labels, n);
+			float loss;
+			if (nn_backward(g, st->params, grads, ws, labels, n, &loss, err))
+				goto out;
 			if (!isfinite(loss)) {
 				dg_fail(err, DG_ERR_INVALID,
 				        "%s: training diverged at epoch %d step %ld (loss %g); "
