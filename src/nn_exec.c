@@ -191,8 +191,9 @@ int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int
 #endif
 	*out = NULL;
 	if (max_batch < 1)
-		return dg_fail(err, DG_ERR_INVALID, "graph \"%s\": a workspace for %d images",
-		               g->name, max_batch);
+		return dg_fail(err, DG_ERR_INVALID,
+		               "graph \"%s\": a workspace holds 1 or more images, not %d", g->name,
+		               max_batch);
 	ws = calloc(1, sizeof(*ws));
 	if (!ws)
 		goto nomem;
