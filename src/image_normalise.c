@@ -5,32 +5,36 @@
  * centre, as LeCun et al. made MNIST.
  *
  * Steps (each explained where it is done):
- *   polarity   the background is what the border shows; ink is the far tail
- *   stretch    subtract the background (plus its noise), scale the ink to 1
- *   specks     drop small connected components and the faint halo around them
+ *   ink        polarity, the paper's brightness by region, each pixel's ink
+ *              strength against its own paper (image_ink.c)
+ *   stretch    the paper's ground and noise to 0, a typical stroke to 1
+ *   lines      ruled and squared paper taken out, strokes restored where a
+ *              line crossed them (image_lines.c)
+ *   digit      the piece of ink that is the digit and the pieces that go
+ *              with it; boxes, underlines, specks, texture and page edges
+ *              dropped (image_select.c); the stroke level set again from it
  *   crop       bounding box of what is left
  *   scale      exact-coverage box filter so the longer side is 20
  *   centre     integer shift putting the centre of mass in [13.5, 14.5)
  *
- * Invariant that makes an MNIST digit pass through unchanged: its border is
- * 0, its ink peaks at 1, its bounding box is 20 on the longer side (9997 of
- * the 10000 test digits) and its centre of mass lies in [13.5, 14.5), so the
- * stretch is the identity, the box filter at scale 1 is the identity, and
- * the centring shift is 0.  Percentiles come from HBINS-bin histograms over
- * [0,1]; the ground level and its noise are exact medians of the border.
+ * Invariant that makes an MNIST digit pass through unchanged: its ground
+ * is 0 and its ink peaks at 1, so the ink strength is the input and both
+ * stretches are the identity; it has no line; its pieces of any weight lie
+ * within its box; its bounding box is 20 on the longer side (9997 of the
+ * 10000 test digits) and its centre of mass lies in [13.5, 14.5), so the
+ * box filter at scale 1 is the identity and the centring shift is 0.
+ * Levels come from HBINS-bin histograms over [0,1].
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "image.h"
+#include "image_priv.h"
 
 #define HBINS        1024
 #define BOX          20    /* longer side of the digit, as in MNIST */
-#define MIN_CONTRAST 0.1   /* ink must differ from the ground by this much */
-#define COMP_LEVEL   0.35f /* stretched level that counts as ink for components */
-#define SPECK_FRAC   0.05  /* components lighter than this share of the heaviest */
-#define HALO         2     /* faint pixels kept within this distance of ink */
+#define MIN_CONTRAST 0.1   /* ink must differ from the paper by this much */
 #define BOX_LEVEL    0.05f /* stretched level that counts for the bounding box */
 
 static int bin_of(float v)
@@ -82,138 +86,6 @@ static int otsu(const unsigned *hist, size_t n)
 	return t;
 }
 
-/* The k-th smallest of a[0..n-1] (quickselect; reorders a). */
-static float kth(float *a, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		float pivot = a[lo + (hi - lo) / 2], t;
-		size_t i = lo, j = hi;
-
-		while (i <= j) {
-			while (a[i] < pivot)
-				i++;
-			while (a[j] > pivot)
-				j--;
-			if (i <= j) {
-				t = a[i], a[i] = a[j], a[j] = t;
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			break;
-	}
-	return a[k];
-}
-
-/* Border ring of img (inverted if asked): exact median (the ground) and
- * median absolute deviation (its noise).  ring[] holds 2 (w + h) floats. */
-static void border_stats(const float *img, int w, int h, int invert, float *ring, float *med,
-                         float *mad)
-{
-	size_t n = 0;
-
-	for (int y = 0; y < h; y++) {
-		int step = (y == 0 || y == h - 1) ? 1 : (w > 1 ? w - 1 : 1);
-
-		for (int x = 0; x < w; x += step) {
-			float v = img[(size_t)y * w + x];
-
-			ring[n++] = invert ? 1.0f - v : v;
-		}
-	}
-	*med = kth(ring, n, n / 2);
-	for (size_t i = 0; i < n; i++)
-		ring[i] = fabsf(ring[i] - *med);
-	*mad = kth(ring, n, n / 2);
-}
-
-/*
- * Connected components (8-neighbours) of pixels at or above COMP_LEVEL;
- * lab[] gets 1 + component index or 0, mass[] the summed level per
- * component.  stack[] holds up to w*h pixel indices.  Returns the count.
- */
-static int components(const float *v, int w, int h, int *lab, int *stack, float *mass)
-{
-	const size_t n = (size_t)w * h;
-	int count = 0;
-
-	memset(lab, 0, n * sizeof(*lab));
-	for (size_t s = 0; s < n; s++) {
-		size_t top = 0;
-
-		if (lab[s] || v[s] < COMP_LEVEL)
-			continue;
-		mass[count] = 0;
-		lab[s] = ++count;
-		stack[top++] = (int)s;
-		while (top) {
-			int p = stack[--top], px = p % w, py = p / w;
-
-			mass[count - 1] += v[p];
-			for (int dy = -1; dy <= 1; dy++) {
-				for (int dx = -1; dx <= 1; dx++) {
-					int qx = px + dx, qy = py + dy, q = qy * w + qx;
-
-					if (qx < 0 || qy < 0 || qx >= w || qy >= h || lab[q] ||
-					    v[q] < COMP_LEVEL)
-						continue;
-					lab[q] = count;
-					stack[top++] = q;
-				}
-			}
-		}
-	}
-	return count;
-}
-
-/* Zero the specks: strong pixels of light components, and faint pixels not
- * within HALO of a kept component (the edge of a speck, ground noise). */
-static void drop_specks(float *v, int w, int h, const int *lab, const float *mass, int count)
-{
-	float heaviest = 0;
-
-	for (int c = 0; c < count; c++)
-		if (mass[c] > heaviest)
-			heaviest = mass[c];
-	for (int y = 0; y < h; y++) {
-		for (int x = 0; x < w; x++) {
-			size_t i = (size_t)y * w + x;
-			int keep = 0;
-
-			if (v[i] <= 0)
-				continue;
-			if (lab[i]) {
-				keep = mass[lab[i] - 1] >= SPECK_FRAC * heaviest;
-			} else {
-				for (int qy = y - HALO; qy <= y + HALO && !keep; qy++) {
-					for (int qx = x - HALO; qx <= x + HALO; qx++) {
-						int l;
-
-						if (qx < 0 || qy < 0 || qx >= w || qy >= h)
-							continue;
-						l = lab[(size_t)qy * w + qx];
-						if (l && mass[l - 1] >= SPECK_FRAC * heaviest) {
-							keep = 1;
-							break;
-						}
-					}
-				}
-			}
-			if (!keep)
-				v[i] = 0;
-		}
-	}
-}
-
 /* Area-averaging resample of one axis: dst[i] is the mean of src over
  * [i/s, (i+1)/s), each source sample weighted by the exact length it
  * overlaps; samples past n count as 0.  At s = 1 this is a copy. */
@@ -230,80 +102,122 @@ static void box_axis(const float *src, size_t sstride, int n, float *dst, size_t
 	}
 }
 
-int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int *inverted,
-                    struct dg_error *err)
+/* Upper edge of the 90th percentile of the Otsu ink class of hist: the
+ * level a pen's typical stroke reaches, which becomes 1 as MNIST's
+ * saturated strokes are (upper bin edge, so MNIST's 253..255 map to 1). */
+static float ink_level(const unsigned *hist, size_t n)
 {
-	unsigned hist[HBINS] = {0};
-	const size_t n = (size_t)w * h;
-	float b, mad, lo, hi, plo, phi, *v, *mass, *tmp, *ring, small[BOX * BOX];
-	int *lab, *stack, inv, x0, y0, x1, y1, bw, bh, ow, oh, dx, dy, t;
-	double s, m = 0, mx = 0, my = 0;
-	size_t nhi = 0;
+	int t = otsu(hist, n);
+	size_t nhi = 0, seen = 0;
 
-	if (w <= 0 || h <= 0 || n > (1u << 26))
-		return dg_fail(err, DG_ERR_INVALID, "cannot normalise a %dx%d picture", w, h);
-
-	v = malloc(n * (sizeof(float) * 2 + sizeof(int) * 2) +
-	           ((size_t)h * BOX + 2 * ((size_t)w + h)) * sizeof(float));
-	if (!v)
-		return dg_fail(err, DG_ERR_NOMEM, "no memory to normalise a %dx%d picture", w, h);
-	mass = v + n; /* at most n components, far fewer in practice */
-	lab = (int *)(mass + n);
-	stack = lab + n;
-	tmp = (float *)(stack + n);
-	ring = tmp + (size_t)h * BOX;
-
-	/* Polarity: the ground is the border's median; ink is whichever tail
-	 * (0.1 % darkest or brightest) lies further from it.  Comparing tails,
-	 * not the mean, survives photos whose corners are darker than the
-	 * middle of the page. */
-	for (size_t i = 0; i < n; i++)
-		hist[bin_of(lum[i])]++;
-	plo = hist_quantile(hist, n, 0.001);
-	phi = hist_quantile(hist, n, 0.999);
-	border_stats(lum, w, h, 0, ring, &b, &mad);
-	inv = b - plo > phi - b;
-	if (inverted)
-		*inverted = inv;
-
-	/* Stretch: lo is the ground plus three robust sigmas of its noise, hi
-	 * the 90th percentile of the Otsu ink class (upper bin edge, so
-	 * MNIST's 253..255 map to 1), so a pen's typical stroke becomes 1 as
-	 * MNIST's saturated strokes are. */
-	memset(hist, 0, sizeof(hist));
-	for (size_t i = 0; i < n; i++) {
-		v[i] = inv ? 1.0f - lum[i] : lum[i];
-		hist[bin_of(v[i])]++;
-	}
-	border_stats(lum, w, h, inv, ring, &b, &mad);
-	lo = b + 3.0f * 1.4826f * mad;
-	t = otsu(hist, n);
 	for (int k = t; k < HBINS; k++)
 		nhi += hist[k];
-	hi = lo;
-	if (nhi) {
-		size_t want = (size_t)ceil(0.9 * (double)nhi), seen = 0;
+	for (int k = t; k < HBINS && nhi; k++) {
+		seen += hist[k];
+		if (seen >= (size_t)ceil(0.9 * (double)nhi))
+			return (float)(k + 1) / HBINS;
+	}
+	return 0;
+}
 
-		for (int k = t; k < HBINS; k++) {
-			seen += hist[k];
-			if (seen >= want) {
-				hi = (float)(k + 1) / HBINS;
-				break;
-			}
-		}
-	}
-	if (hi - lo < MIN_CONTRAST) {
-		free(v);
-		return dg_fail(err, DG_ERR_EMPTY, "no ink: contrast %.3f below %.2f", hi - lo,
-		               MIN_CONTRAST);
-	}
+/*
+ * Ground level of the ink strength and its noise: the median (the paper
+ * covers most of a picture) plus three robust sigmas (1.4826 MAD), from
+ * histograms, so the faint texture and sensor noise of the paper fall
+ * below it.  An MNIST digit's ground is exactly 0 and stays so.
+ */
+static float ground_level(const float *v, size_t n, unsigned *hist)
+{
+	float med, mad;
+
+	memset(hist, 0, sizeof(unsigned) * HBINS);
+	for (size_t i = 0; i < n; i++)
+		hist[bin_of(v[i])]++;
+	med = hist_quantile(hist, n, 0.5);
+	memset(hist, 0, sizeof(unsigned) * HBINS);
+	for (size_t i = 0; i < n; i++)
+		hist[bin_of(fabsf(v[i] - med))]++;
+	mad = hist_quantile(hist, n, 0.5);
+	return med + 3.0f * 1.4826f * mad;
+}
+
+/* v = (v - lo) / (hi - lo), clamped to [0, 1]. */
+static void stretch(float *v, size_t n, float lo, float hi)
+{
 	for (size_t i = 0; i < n; i++) {
 		float q = (v[i] - lo) / (hi - lo);
 
 		v[i] = q < 0 ? 0 : q > 1 ? 1 : q;
 	}
+}
 
-	drop_specks(v, w, h, lab, mass, components(v, w, h, lab, stack, mass));
+int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int *inverted,
+                    struct dg_error *err)
+{
+	unsigned hist[HBINS];
+	const size_t n = (size_t)w * h;
+	const int longer = w > h ? w : h;
+	float lo, hi, *v, *scratch, *tmp, small[BOX * BOX];
+	int *lab, *stack, x0, y0, x1, y1, bw, bh, ow, oh, dx, dy, kept;
+	uint8_t *mark;
+	double s, m = 0, mx = 0, my = 0;
+	size_t nink = 0;
+	struct image_lines lines;
+
+	if (w <= 0 || h <= 0 || n > (1u << 26))
+		return dg_fail(err, DG_ERR_INVALID, "cannot normalise a %dx%d picture", w, h);
+
+	/* One block: v, the ink module's scratch (5 n floats, also the
+	 * resampling's tmp[h][BOX]), labels, a stack and marks. */
+	v = malloc(n * (sizeof(float) * 6 + sizeof(int) * 2 + 1) +
+	           ((size_t)3 * longer + (size_t)h * BOX) * sizeof(float));
+	if (!v)
+		return dg_fail(err, DG_ERR_NOMEM, "no memory to normalise a %dx%d picture", w, h);
+	scratch = v + n;
+	tmp = scratch;
+	lab = (int *)(scratch + 5 * n + 3 * (size_t)longer + (size_t)h * BOX);
+	stack = lab + n;
+	mark = (uint8_t *)(stack + n);
+
+	image_ink_strength(lum, w, h, v, inverted, scratch);
+
+	/* Stretch: the paper's ground and noise to 0, a typical stroke to 1.
+	 * The stroke level is taken among the pixels above the ground only: a
+	 * small digit is a few hundredths of a picture, too few to pull a
+	 * split of the whole picture away from the paper's texture. */
+	lo = ground_level(v, n, hist);
+	memset(hist, 0, sizeof(hist));
+	for (size_t i = 0; i < n; i++)
+		if (v[i] > lo)
+			hist[bin_of(v[i])]++, nink++;
+	hi = ink_level(hist, nink);
+	if (hi - lo < MIN_CONTRAST) {
+		free(v);
+		return dg_fail(err, DG_ERR_EMPTY, "no ink: contrast %.3f below %.2f", hi - lo,
+		               MIN_CONTRAST);
+	}
+	stretch(v, n, lo, hi);
+
+	if (image_remove_lines(v, w, h, mark, lab, &lines) < 0 ||
+	    (kept = image_keep_digit(v, w, h, lab, stack)) < 0) {
+		free(v);
+		return dg_fail(err, DG_ERR_NOMEM, "no memory to analyse a %dx%d picture", w, h);
+	}
+	if (kept == 0) {
+		free(v);
+		return dg_fail(err, DG_ERR_EMPTY, "no ink left after removing lines and specks");
+	}
+
+	/* Lines and dirt may have set the first stretch: the digit's own
+	 * strokes set the second. */
+	memset(hist, 0, sizeof(hist));
+	nink = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] > 0)
+			hist[bin_of(v[i])]++, nink++;
+	hi = ink_level(hist, nink);
+	if (hi > 0 && hi < 1)
+		stretch(v, n, 0, hi);
 
 	/* Crop: bounding box of the remaining ink, ignoring the faintest
 	 * levels (JPEG ringing) which would move it by a pixel or two. */

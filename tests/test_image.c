@@ -320,6 +320,134 @@ static void test_variants(const float *ref7)
 	   mthin);
 }
 
+/* ---- photos as people take them ---------------------------------------- */
+
+enum paper_effect {
+	PE_RULED,
+	PE_GRID,
+	PE_BOX,
+	PE_UNDERLINE,
+	PE_SHADOW,
+	PE_VIGNETTE,
+	PE_GLARE,
+	PE_PENCIL,
+	PE_N
+};
+static const char *const pe_name[PE_N] = {
+    "ruled paper",   "squared paper", "a box round it", "underlined",
+    "a hard shadow", "vignetting",    "a glare patch",  "pencil at 30 % contrast"};
+
+/* Multiply the paper (not the ink) of im by light(x, y) in [0, 1.5]. */
+static void light(gdImagePtr im, int kind)
+{
+	int w = gdImageSX(im), h = gdImageSY(im);
+
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			int c = gdImageGetTrueColorPixel(im, x, y), v;
+			double f = 1, dx = (x - w / 2.0) / w, dy = (y - h / 2.0) / h;
+
+			if (kind == PE_SHADOW) /* the left 40 % in shadow, a 6-px soft edge */
+				f = x < 0.4 * w - 3   ? 0.4
+				    : x > 0.4 * w + 3 ? 1
+				                      : 0.4 + 0.1 * (x - 0.4 * w + 3);
+			else if (kind == PE_VIGNETTE)
+				f = 1 - 1.6 * (dx * dx + dy * dy);
+			else if (kind == PE_GLARE) /* a bright patch washing the paper to white */
+				f = 1 + 0.6 * exp(-((x - 0.7 * w) * (x - 0.7 * w) +
+				                    (y - 0.3 * h) * (y - 0.3 * h)) /
+				                  (0.02 * w * w));
+			v = (int)(gdTrueColorGetGreen(c) * f);
+			v = v < 0 ? 0 : v > 255 ? 255 : v;
+			gdImageSetPixel(im, x, y, gdTrueColor(v, v, v));
+		}
+	}
+}
+
+/* The reference digit d on paper with one effect, as a photo: grey paper
+ * (230) so glare has room, ink 20, or 160 for pencil. */
+static gdImagePtr on_paper(char d, enum paper_effect e)
+{
+	int paper = gdTrueColor(230, 230, 230), ink = gdTrueColor(20, 20, 20), faint;
+	gdImagePtr im;
+
+	if (e == PE_PENCIL)
+		ink = gdTrueColor(160, 160, 160);
+	im = digit_image(d, 280, 280, 90, 40, 200, 24, ink, paper);
+	faint = gdTrueColor(120, 135, 175); /* printed rules: blue-grey, lighter than ink */
+	switch (e) {
+	case PE_RULED: /* tilted 2 degrees, 3 px, every 36 px, through the digit */
+		gdImageSetThickness(im, 3);
+		for (int y = 10; y < 300; y += 36)
+			gdImageLine(im, 0, y, 279, y - 10, faint);
+		break;
+	case PE_GRID:
+		gdImageSetThickness(im, 2);
+		for (int k = 8; k < 280; k += 30) {
+			gdImageLine(im, 0, k, 279, k, faint);
+			gdImageLine(im, k, 0, k, 279, faint);
+		}
+		break;
+	case PE_BOX: /* a form field: the box 30 px out from the digit, 5 px pen */
+		gdImageSetThickness(im, 5);
+		gdImageRectangle(im, 45, 12, 245, 268, ink);
+		break;
+	case PE_UNDERLINE: /* 14 px under the digit, wider than it */
+		gdImageSetThickness(im, 6);
+		gdImageLine(im, 60, 256, 230, 258, ink);
+		break;
+	default:
+		light(im, e);
+		break;
+	}
+	gdImageSetThickness(im, 1);
+	return im;
+}
+
+/* The digits the first edition lost in photos: each effect alone must
+ * leave the 28x28 close to the clean reference's. */
+static void test_photos(float refs[3][IMAGE_PIXELS])
+{
+	static const char digits[] = "710";
+	gdImagePtr im;
+	struct blob b;
+	char what[96];
+
+	for (int e = 0; e < PE_N; e++) {
+		for (int d = 0; d < 3; d++) {
+			im = on_paper(digits[d], e);
+			b = encode(im, E_JPEG);
+			snprintf(what, sizeof(what), "'%c' on %s (jpeg)", digits[d], pe_name[e]);
+			check(b, refs[d], 0.03, NULL, what);
+			gdFree(b.p), gdImageDestroy(im);
+		}
+	}
+
+	/* Small in a big noisy photo: 300 px of a 3000 x 2250 picture, grain. */
+	im = digit_image('7', 3000, 2250, 1900, 700, 300, 30, gdTrueColor(30, 30, 60),
+	                 gdTrueColor(225, 225, 220));
+	srand(9);
+	for (int i = 0; i < 3000; i++) {
+		int x = rand() % 2990, y = rand() % 2240, g = 160 + rand() % 60;
+
+		gdImageFilledRectangle(im, x, y, x + rand() % 4, y + rand() % 4,
+		                       gdTrueColor(g, g, g));
+	}
+	b = encode(im, E_JPEG);
+	check(b, refs[0], 0.03, NULL, "a 300-px 7 in a grainy 3000x2250 jpeg");
+	gdFree(b.p), gdImageDestroy(im);
+
+	/* Blank ruled paper and a box with nothing in it hold no digit. */
+	im = on_paper('7', PE_RULED);
+	gdImageFilledRectangle(im, 80, 30, 250, 250, gdTrueColor(230, 230, 230));
+	gdImageSetThickness(im, 3);
+	for (int y = 10; y < 300; y += 36)
+		gdImageLine(im, 0, y, 279, y - 10, gdTrueColor(120, 135, 175));
+	b = encode(im, E_PNG);
+	is_int(run(b, NULL, NULL), DG_ERR_EMPTY, "ruled paper without a digit: no ink");
+	gdFree(b.p), gdImageDestroy(im);
+}
+
 /* PNG flavours libgd reads: palette, interlaced, hand-made 16-bit grey and
  * grey+alpha; JPEG progressive; EXIF orientations. */
 static void test_flavours(const float *ref7)
@@ -712,6 +840,7 @@ int main(void)
 	test_basics();
 	test_formats(refs);
 	test_variants(refs[0]);
+	test_photos(refs);
 	test_flavours(refs[0]);
 	test_cmyk(refs[0]);
 	test_errors();

@@ -1,0 +1,276 @@
+/*
+ * image_ink.c - where the ink is: polarity, the paper's brightness by
+ * region, and each pixel's ink strength against its own paper.
+ *
+ * A phone photo of a page is lit unevenly: a shadow across half of it,
+ * corners darker than the middle, a glare patch.  One "ground level" for
+ * the whole picture (the border's median, as the first edition used)
+ * reads a dark corner as ink and refuses pencil in a shadow as blank.
+ * Here the paper is estimated locally by a grey-level closing (running
+ * maximum, then running minimum) with a window wider than any stroke:
+ * the closing fills every dark feature narrower than the window, which
+ * is the ink, and keeps everything broader, which is the light.  A step
+ * (a shadow's edge) survives a closing exactly.
+ *
+ * Invariant for MNIST-like input (light ink on a ground of exactly 0):
+ * after inversion the paper is exactly 1 wherever the window sees any
+ * ground, and there the strength is exactly the input.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "image_priv.h"
+
+/* The paper window's half-width as a share of the shorter side: wider
+ * than the thickest marker stroke (the page's draw pad uses 1/12). */
+#define PAPER_WINDOW 0.10
+#define PAPER_MIN_R  6
+/* The polarity window: the local mean over a tenth of the picture. */
+#define POLARITY_WINDOW 0.10
+#define POLARITY_MIN_R  2
+#define POLARITY_SIDE   192
+/* A skewness this far from 0 decides; nearer, the border does. */
+#define POLARITY_SKEW 0.3
+/* Below this paper level (a black desk, a deep shadow) nothing is read. */
+#define PAPER_DARKEST 0.04f
+
+static inline float pick(float a, float b, int want_max)
+{
+	return want_max ? (a > b ? a : b) : (a < b ? a : b);
+}
+
+/* Inlined with a constant want_max, so each loop is a plain max or min. */
+static inline __attribute__((always_inline)) void run_extreme(float *x, size_t stride, int n, int r,
+                                                              int want_max, float *tmp)
+{
+	const int K = 2 * r + 1;
+	float *v = tmp, *pre = tmp + n, *suf = tmp + 2 * (size_t)n;
+
+	for (int i = 0; i < n; i++)
+		v[i] = x[i * stride];
+	/* Blocks of K: pre[] runs forward from each block's start, suf[]
+	 * backward from its end; any window of at most K spans one block
+	 * boundary at most. */
+	for (int s = 0; s < n; s += K) {
+		int e = s + K < n ? s + K : n;
+
+		pre[s] = v[s];
+		for (int i = s + 1; i < e; i++)
+			pre[i] = pick(pre[i - 1], v[i], want_max);
+		suf[e - 1] = v[e - 1];
+		for (int i = e - 2; i >= s; i--)
+			suf[i] = pick(suf[i + 1], v[i], want_max);
+	}
+	for (int i = 0; i < n; i++) {
+		int a = i - r < 0 ? 0 : i - r, b = i + r < n ? i + r : n - 1;
+
+		if (a / K != b / K)
+			x[i * stride] = pick(suf[a], pre[b], want_max);
+		else /* one block: the window starts at its start or ends at n */
+			x[i * stride] = a % K == 0 ? pre[b] : suf[a];
+	}
+}
+
+void image_run_extreme(float *x, size_t stride, int n, int r, int want_max, float *tmp)
+{
+	if (want_max)
+		run_extreme(x, stride, n, r, 1, tmp);
+	else
+		run_extreme(x, stride, n, r, 0, tmp);
+}
+
+/*
+ * The same along columns, all columns at once: each step of the running
+ * extreme is a whole row, so the loops run over contiguous memory and
+ * vectorise.  pre and suf hold w h floats each.
+ */
+static inline __attribute__((always_inline)) void
+run_extreme_cols(float *img, int w, int h, int r, int want_max, float *pre, float *suf)
+{
+	const int K = 2 * r + 1;
+
+	for (int s = 0; s < h; s += K) {
+		int e = s + K < h ? s + K : h;
+		float *p = pre + (size_t)s * w, *q = suf + (size_t)(e - 1) * w;
+
+		memcpy(p, img + (size_t)s * w, sizeof(float) * w);
+		for (int y = s + 1; y < e; y++) {
+			const float *v = img + (size_t)y * w, *a = pre + (size_t)(y - 1) * w;
+			float *o = pre + (size_t)y * w;
+
+			for (int x = 0; x < w; x++)
+				o[x] = pick(a[x], v[x], want_max);
+		}
+		memcpy(q, img + (size_t)(e - 1) * w, sizeof(float) * w);
+		for (int y = e - 2; y >= s; y--) {
+			const float *v = img + (size_t)y * w, *a = suf + (size_t)(y + 1) * w;
+			float *o = suf + (size_t)y * w;
+
+			for (int x = 0; x < w; x++)
+				o[x] = pick(a[x], v[x], want_max);
+		}
+	}
+	for (int y = 0; y < h; y++) {
+		int a = y - r < 0 ? 0 : y - r, b = y + r < h ? y + r : h - 1;
+		const float *sa = suf + (size_t)a * w, *pb = pre + (size_t)b * w;
+		float *o = img + (size_t)y * w;
+
+		if (a / K != b / K)
+			for (int x = 0; x < w; x++)
+				o[x] = pick(sa[x], pb[x], want_max);
+		else
+			memcpy(o, a % K == 0 ? pb : sa, sizeof(float) * w);
+	}
+}
+
+void image_morph(const float *img, int w, int h, int r, int closing, float *out, float *tmp)
+{
+	memcpy(out, img, sizeof(float) * w * h);
+	for (int pass = 0; pass < 2; pass++) {
+		int want_max = pass == 0 ? closing : !closing;
+
+		for (int y = 0; y < h; y++)
+			image_run_extreme(out + (size_t)y * w, 1, w, r, want_max, tmp);
+		if (want_max)
+			run_extreme_cols(out, w, h, r, 1, tmp, tmp + (size_t)w * h);
+		else
+			run_extreme_cols(out, w, h, r, 0, tmp, tmp + (size_t)w * h);
+	}
+}
+
+/* out = mean of img over the (2r+1)-square window clipped to the picture:
+ * running sums along rows, then along columns.  tmp holds max(w, h). */
+static void box_mean(const float *img, int w, int h, int r, float *out, float *tmp)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		int n = pass ? h : w, lines = pass ? w : h;
+		size_t step = pass ? (size_t)w : 1, next = pass ? 1 : (size_t)w;
+
+		for (int l = 0; l < lines; l++) {
+			const float *src = (pass ? out : img) + l * next;
+			float *dst = out + l * next;
+			double sum = 0;
+
+			for (int i = 0; i < n; i++)
+				tmp[i] = src[i * step];
+			for (int i = 0; i < r && i < n; i++)
+				sum += tmp[i];
+			for (int i = 0; i < n; i++) {
+				int a = i - r, b = i + r;
+
+				if (b < n)
+					sum += tmp[b];
+				if (a > 0)
+					sum -= tmp[a - 1];
+				dst[i * step] =
+				    (float)(sum / ((b < n ? b : n - 1) - (a > 0 ? a : 0) + 1));
+			}
+		}
+	}
+}
+
+/*
+ * The first edition's polarity test, for pictures whose narrow features
+ * do not decide: the ground is the border's median, and the ink is
+ * whichever tail (0.1 % darkest or brightest) lies further from it.
+ */
+static int dark_by_border(const float *lum, int w, int h)
+{
+	unsigned all[256] = {0}, ring[256] = {0};
+	size_t n = 0, seen = 0;
+	int b = 0, lo = 0, hi = 255;
+
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			int v = (int)(lum[(size_t)y * w + x] * 255.0f + 0.5f);
+
+			v = v < 0 ? 0 : v > 255 ? 255 : v;
+			all[v]++;
+			if (y == 0 || y == h - 1 || x == 0 || x == w - 1)
+				ring[v]++, n++;
+		}
+	}
+	while (b < 255 && (seen += ring[b]) < (n + 1) / 2)
+		b++;
+	n = (size_t)w * h / 1000 + 1;
+	for (seen = 0; lo < 255 && (seen += all[lo]) < n;)
+		lo++;
+	for (seen = 0; hi > 0 && (seen += all[hi]) < n;)
+		hi--;
+	return b - lo > hi - b;
+}
+
+/*
+ * Whether the ink is dark.  Ink is the sparse, high-contrast part of a
+ * picture: against the local mean, its departures are few and large,
+ * the paper's many and small.  So the skewness of lum - local mean has
+ * the ink's sign.  The size of the features does not enter (ruled and
+ * squared paper make small cells of bright paper, texture and noise
+ * small features of both signs), nor does light (a shadow's edge departs
+ * both ways alike).  When the skew is weak the border decides.  A global
+ * question, so large pictures are asked it at most POLARITY_SIDE pixels
+ * a side (block means).  buf holds 2 w h + max(w, h) floats.
+ */
+static int ink_is_dark(const float *lum, int w, int h, float *buf)
+{
+	int f = (((w > h ? w : h) + POLARITY_SIDE - 1) / POLARITY_SIDE), sw, sh, r;
+	float *small = buf, *mean;
+	const float *img = lum;
+	double m2 = 0, m3 = 0, skew;
+	size_t n;
+
+	if (f > 1) {
+		sw = (w + f - 1) / f, sh = (h + f - 1) / f;
+		memset(small, 0, sizeof(float) * sw * sh);
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++)
+				small[(size_t)(y / f) * sw + x / f] += lum[(size_t)y * w + x];
+		for (int y = 0; y < sh; y++)
+			for (int x = 0; x < sw; x++) {
+				int by = h - y * f < f ? h - y * f : f,
+				    bx = w - x * f < f ? w - x * f : f;
+
+				small[(size_t)y * sw + x] /= (float)(bx * by);
+			}
+		img = small;
+	} else {
+		sw = w, sh = h;
+	}
+	n = (size_t)sw * sh;
+	mean = buf + n;
+	r = (int)lround(POLARITY_WINDOW * (sw < sh ? sw : sh));
+	box_mean(img, sw, sh, r < POLARITY_MIN_R ? POLARITY_MIN_R : r, mean, mean + n);
+	for (size_t i = 0; i < n; i++) {
+		double d = img[i] - mean[i];
+
+		m2 += d * d;
+		m3 += d * d * d;
+	}
+	skew = m2 > 0 ? m3 / n / pow(m2 / n, 1.5) : 0;
+	if (skew < -POLARITY_SKEW)
+		return 1;
+	if (skew > POLARITY_SKEW)
+		return 0;
+	return dark_by_border(lum, w, h);
+}
+
+void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted, float *scratch)
+{
+	const size_t n = (size_t)w * h;
+	float *paper = scratch, *flip = scratch + n, *tmp = scratch + 2 * n;
+	int r = (int)lround(PAPER_WINDOW * (w < h ? w : h)), dark = ink_is_dark(lum, w, h, scratch);
+
+	if (inverted)
+		*inverted = dark;
+	/* Paper-bright copy, then its paper level by region. */
+	for (size_t i = 0; i < n; i++)
+		flip[i] = dark ? lum[i] : 1.0f - lum[i];
+	if (r < PAPER_MIN_R)
+		r = PAPER_MIN_R;
+	image_morph(flip, w, h, r, 1, paper, tmp);
+	for (size_t i = 0; i < n; i++) {
+		float p = paper[i], q = p > PAPER_DARKEST ? (p - flip[i]) / p : 0.0f;
+
+		s[i] = q < 0 ? 0 : q > 1 ? 1 : q;
+	}
+}

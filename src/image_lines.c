@@ -1,0 +1,380 @@
+/*
+ * image_lines.c - ruled and squared paper, boxes and underlines are not ink.
+ *
+ * Lines.  A pixel of ink lies on a straight segment when, walking through
+ * it along some direction within MAX_TILT degrees of horizontal (or of
+ * vertical), the ink goes on for SEGMENT of the picture's extent with gaps
+ * of at most GAP pixels, one pixel of wobble either side allowed (tilt
+ * between the sampled angles, perspective, a hand-drawn box).  Connected
+ * segment pixels make a line candidate.  Paper lines run (nearly) from
+ * edge to edge and come in families: when two or more candidates of one
+ * direction span LONG of the extent, every candidate of that direction
+ * over PART of it goes, except one much thicker than the family (the
+ * stem of a 1 on squared paper); a lone candidate goes only if it spans
+ * LONE (a margin, a fold).  A digit, even MNIST's 20-in-28, spans less.
+ * Where a stroke of the digit crossed a removed line, the pixels of the
+ * line between ink on both sides are put back.
+ *
+ * The segment search runs on a copy reduced to at most LINE_SIDE pixels a
+ * side (a 2x2 OR per step), which costs a quarter per halving and keeps
+ * even a 1-pixel line whole.
+ *
+ * Boxes and underlines are found afterwards, per connected piece: a box
+ * is a hollow piece whose bounding box is covered along three or four
+ * sides; an underline is a flat piece; see image_select.c for how a flat
+ * piece is kept out of the digit.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image_priv.h"
+
+#define MAX_TILT  6 /* degrees either way, in steps of TILT_STEP */
+#define TILT_STEP 2
+#define GAP       2    /* missing pixels a segment may jump */
+#define SEGMENT   0.12 /* of the extent: shortest straight run looked at */
+#define LONG      0.80 /* of the extent: a family member spans this */
+#define LONE      0.92 /* of the extent: a line without a family */
+#define THIN      3    /* pixels across, at LINE_SIDE: thicker ink is not a rule */
+#define CROSS     0.15 /* of the extent: the widest stroke a line may cross */
+#define LINE_SIDE 256
+#define MAX_CAND  4096 /* line candidates looked at */
+
+/* Mark bits. */
+#define M_INK     1
+#define M_SEG     2  /* thin ink on a straight run of the direction being searched */
+#define M_BRIDGE  16 /* thick ink the run crossed: joins its pieces, stays */
+#define M_RUN     (M_SEG | M_BRIDGE)
+#define M_LINE_H  4 /* removed as part of a horizontal line */
+#define M_LINE_V  8
+#define M_REMOVED (M_LINE_H | M_LINE_V)
+
+struct grid {
+	int w, h;
+	uint8_t *m;
+	uint8_t *across; /* per pixel, for the direction being searched */
+};
+
+static inline int ink_at(const struct grid *g, int x, int y)
+{
+	return x >= 0 && y >= 0 && x < g->w && y < g->h && (g->m[(size_t)y * g->w + x] & M_INK);
+}
+
+/* Ink at (a, c) of a direction: horizontal walks a = x, c = y. */
+static inline int ink_ac(const struct grid *g, int vertical, int a, int c)
+{
+	return vertical ? ink_at(g, c, a) : ink_at(g, a, c);
+}
+
+static inline uint8_t *cell(const struct grid *g, int vertical, int a, int c)
+{
+	return vertical ? &g->m[(size_t)a * g->w + c] : &g->m[(size_t)c * g->w + a];
+}
+
+/* Thin across the direction: ink whose run across is at most THIN. */
+static inline int thin_ac(const struct grid *g, int vertical, int a, int c)
+{
+	int x = vertical ? c : a, y = vertical ? a : c;
+
+	return x >= 0 && y >= 0 && x < g->w && y < g->h && (g->m[(size_t)y * g->w + x] & M_INK) &&
+	       g->across[(size_t)y * g->w + x] <= THIN;
+}
+
+/*
+ * Mark M_SEG on thin ink lying on a straight run at least min_len long
+ * along the digital line c = c0 + off[a], for every offset c0.  A step
+ * hits when the pixel or one of its two neighbours across is thin ink.
+ * The run jumps GAP steps of paper, and up to max_cross steps of thick
+ * ink: a stroke of the digit the line crosses, which is not marked.
+ */
+static void mark_runs(struct grid *g, int vertical, const int *off, int min_len, int max_cross)
+{
+	const int A = vertical ? g->h : g->w, C = vertical ? g->w : g->h;
+	const int lo = off[0] < off[A - 1] ? off[0] : off[A - 1];
+	const int hi = off[0] < off[A - 1] ? off[A - 1] : off[0];
+
+	for (int c0 = -hi - 1; c0 < C - lo + 1; c0++) {
+		int start = -1, last = -1, paper = 0, cross = 0, len = 0;
+
+		for (int a = 0; a <= A; a++) {
+			int c = a < A ? c0 + off[a] : -2, hit = 0, ink = 0;
+
+			if (c >= -1 && c <= C) {
+				hit = thin_ac(g, vertical, a, c) ||
+				      thin_ac(g, vertical, a, c - 1) ||
+				      thin_ac(g, vertical, a, c + 1);
+				ink = hit || ink_ac(g, vertical, a, c) ||
+				      ink_ac(g, vertical, a, c - 1) ||
+				      ink_ac(g, vertical, a, c + 1);
+			}
+			if (hit) {
+				if (start < 0)
+					start = a, len = 0;
+				last = a, len++, paper = cross = 0;
+				continue;
+			}
+			paper += !ink;
+			cross += ink;
+			if (start >= 0 && (paper > GAP || cross > max_cross || a == A)) {
+				if (len >= min_len * 3 / 4 && last - start + 1 >= min_len) {
+					for (int k = start; k <= last; k++) {
+						int ck = c0 + off[k];
+
+						if (thin_ac(g, vertical, k, ck))
+							*cell(g, vertical, k, ck) |= M_SEG;
+						else if (ink_ac(g, vertical, k, ck))
+							*cell(g, vertical, k, ck) |= M_BRIDGE;
+					}
+				}
+				start = -1;
+			}
+		}
+	}
+}
+
+/* across[] = length of the run of ink across the direction (capped). */
+static void measure_across(struct grid *g, int vertical)
+{
+	const int A = vertical ? g->h : g->w, C = vertical ? g->w : g->h;
+
+	for (int a = 0; a < A; a++) {
+		for (int c = 0; c < C;) {
+			int c1 = c;
+
+			if (!ink_ac(g, vertical, a, c)) {
+				c++;
+				continue;
+			}
+			while (c1 < C && ink_ac(g, vertical, a, c1))
+				c1++;
+			for (int k = c; k < c1; k++) {
+				size_t i = vertical ? (size_t)a * g->w + k : (size_t)k * g->w + a;
+
+				g->across[i] = c1 - c > 255 ? 255 : (uint8_t)(c1 - c);
+			}
+			c = c1;
+		}
+	}
+}
+
+struct candidate {
+	int a0, a1;   /* extent along the direction */
+	int area;     /* pixels */
+	double thick; /* area / length */
+	int remove;
+};
+
+/*
+ * Connected M_SEG pixels (8-neighbours) as candidates: lab gets 1 + index.
+ * Returns the count (at most max).
+ */
+static int candidates(struct grid *g, int vertical, int *lab, int *stack, struct candidate *cand,
+                      int max)
+{
+	const size_t n = (size_t)g->w * g->h;
+	int count = 0;
+
+	memset(lab, 0, n * sizeof(*lab));
+	for (size_t s = 0; s < n && count < max; s++) {
+		struct candidate *k = &cand[count];
+		size_t top = 0;
+
+		if (lab[s] || !(g->m[s] & M_RUN))
+			continue;
+		lab[s] = ++count;
+		stack[top++] = (int)s;
+		k->a0 = vertical ? (int)(s / g->w) : (int)(s % g->w);
+		k->a1 = k->a0;
+		k->area = 0;
+		while (top) {
+			int p = stack[--top], px = p % g->w, py = p / g->w, a = vertical ? py : px;
+
+			k->area += (g->m[p] & M_SEG) != 0; /* bridges are the digit's */
+			k->a0 = a < k->a0 ? a : k->a0;
+			k->a1 = a > k->a1 ? a : k->a1;
+			for (int dy = -1; dy <= 1; dy++) {
+				for (int dx = -1; dx <= 1; dx++) {
+					int qx = px + dx, qy = py + dy, q = qy * g->w + qx;
+
+					if (qx < 0 || qy < 0 || qx >= g->w || qy >= g->h ||
+					    lab[q] || !(g->m[q] & M_RUN))
+						continue;
+					lab[q] = count;
+					stack[top++] = q;
+				}
+			}
+		}
+		k->thick = (double)k->area / (k->a1 - k->a0 + 1);
+	}
+	return count;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Find the lines of one direction on g; mark them with bit. */
+static int find_lines(struct grid *g, int vertical, int *lab, int *stack, uint8_t bit)
+{
+	const size_t n = (size_t)g->w * g->h;
+	const int A = vertical ? g->h : g->w;
+	int min_len = (int)ceil(SEGMENT * A), count, n_long = 0, removed = 0, *off;
+	struct candidate *cand;
+	double *thick, family;
+
+	if (min_len < 8)
+		min_len = 8;
+	for (size_t i = 0; i < n; i++)
+		g->m[i] &= (uint8_t)~M_RUN;
+	measure_across(g, vertical);
+	cand = malloc(sizeof(*cand) * MAX_CAND + sizeof(double) * MAX_CAND + sizeof(int) * A);
+	if (!cand)
+		return 0; /* lines stay: the digit may still be found among them */
+	thick = (double *)(cand + MAX_CAND);
+	off = (int *)(thick + MAX_CAND);
+	for (int deg = -MAX_TILT; deg <= MAX_TILT; deg += TILT_STEP) {
+		double t = tan(deg * M_PI / 180.0);
+
+		for (int a = 0; a < A; a++)
+			off[a] = (int)lround(a * t);
+		mark_runs(g, vertical, off, min_len, (int)(CROSS * A));
+	}
+	count = candidates(g, vertical, lab, stack, cand, MAX_CAND);
+	for (int i = 0; i < count; i++)
+		if (cand[i].a1 - cand[i].a0 + 1 >= LONG * A)
+			thick[n_long++] = cand[i].thick;
+	qsort(thick, n_long, sizeof(*thick), cmp_double);
+	family = n_long ? thick[n_long / 2] : 0;
+	for (int i = 0; i < count; i++) {
+		int len = cand[i].a1 - cand[i].a0 + 1;
+
+		/* With a family, every thin straight piece goes: the pieces of
+		 * a line cut where it ran inside a stroke of the digit, along it,
+		 * or between two strokes.  A digit's own strokes are thicker, or
+		 * shorter than SEGMENT. */
+		cand[i].remove = n_long >= 2 ? cand[i].thick <= 2 * family + 1 : len >= LONE * A;
+		removed += cand[i].remove && len >= LONG * A;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (lab[i] && cand[lab[i] - 1].remove && (g->m[i] & M_SEG))
+			g->m[i] |= bit;
+	free(cand);
+	return removed;
+}
+
+/*
+ * Put back line pixels that join ink on both sides across the line: the
+ * stroke of a digit the line ran through.  Walks each column (for
+ * horizontal lines) through runs of removed pixels no thicker than max_t.
+ */
+static void restore_crossings(struct grid *g, int vertical, uint8_t bit, int max_t)
+{
+	const int A = vertical ? g->h : g->w, C = vertical ? g->w : g->h;
+
+	for (int a = 0; a < A; a++) {
+		for (int c = 0; c < C;) {
+			int c1 = c, before = 0, after = 0;
+
+			if (!(*cell(g, vertical, a, c) & bit)) {
+				c++;
+				continue;
+			}
+			while (c1 < C && (*cell(g, vertical, a, c1) & bit))
+				c1++;
+			for (int d = -1; d <= 1; d++) {
+				if (c > 0 && a + d >= 0 && a + d < A) {
+					uint8_t m = *cell(g, vertical, a + d, c - 1);
+					before |= (m & M_INK) && !(m & M_REMOVED);
+				}
+				if (c1 < C && a + d >= 0 && a + d < A) {
+					uint8_t m = *cell(g, vertical, a + d, c1);
+					after |= (m & M_INK) && !(m & M_REMOVED);
+				}
+			}
+			if (before && after && c1 - c <= max_t)
+				for (int k = c; k < c1; k++)
+					*cell(g, vertical, a, k) &= (uint8_t)~bit;
+			c = c1;
+		}
+	}
+}
+
+/* The ink of m[h][w] reduced by f: an f x f block is ink if any pixel is. */
+static void reduce_or(const uint8_t *m, int w, int h, int f, struct grid *r)
+{
+	memset(r->m, 0, (size_t)r->w * r->h);
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			if (m[(size_t)y * w + x] & M_INK)
+				r->m[(size_t)(y / f) * r->w + x / f] = M_INK;
+}
+
+int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct image_lines *found)
+{
+	const size_t n = (size_t)w * h;
+	int f = 1, *stack;
+	struct grid full = {w, h, mark, NULL}, small;
+
+	memset(found, 0, sizeof(*found));
+	while ((w + f - 1) / f > LINE_SIDE || (h + f - 1) / f > LINE_SIDE)
+		f++;
+	small.w = (w + f - 1) / f;
+	small.h = (h + f - 1) / f;
+	small.m = f > 1 ? malloc((size_t)small.w * small.h) : mark;
+	small.across = malloc((size_t)small.w * small.h);
+	stack = malloc(sizeof(int) * (size_t)small.w * small.h);
+	if (!small.m || !stack || !small.across) {
+		if (f > 1)
+			free(small.m);
+		free(small.across);
+		free(stack);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		mark[i] = v[i] >= INK_LEVEL ? M_INK : 0;
+	if (f > 1)
+		reduce_or(mark, w, h, f, &small);
+
+	found->horizontal = find_lines(&small, 0, lab, stack, M_LINE_H);
+	found->vertical = find_lines(&small, 1, lab, stack, M_LINE_V);
+	free(stack);
+	free(small.across);
+
+	/* Back to full size: ink under a removed cell is removed. */
+	if (f > 1) {
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++)
+				if (mark[(size_t)y * w + x] & M_INK)
+					mark[(size_t)y * w + x] |=
+					    small.m[(size_t)(y / f) * small.w + x / f] & M_REMOVED;
+		free(small.m);
+	}
+	if (!found->horizontal && !found->vertical)
+		return 0;
+	restore_crossings(&full, 0, M_LINE_H, 3 * f + 2);
+	restore_crossings(&full, 1, M_LINE_V, 3 * f + 2);
+	/* Removed pixels and the faint fringe beside them (anti-aliasing of
+	 * the line, below INK_LEVEL) go. */
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			size_t i = (size_t)y * w + x;
+
+			if (!(mark[i] & M_REMOVED))
+				continue;
+			v[i] = 0;
+			for (int d = -2; d <= 2; d++) {
+				int yy = mark[i] & M_LINE_H ? y + d : y,
+				    xx = mark[i] & M_LINE_H ? x : x + d;
+				size_t j = (size_t)yy * w + xx;
+
+				if (yy >= 0 && xx >= 0 && yy < h && xx < w && !(mark[j] & M_INK))
+					v[j] = 0;
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * image_priv.h - the steps of the normalisation, shared by the image
+ * module's own files and its tests; nothing outside src/image_* uses it.
+ *
+ * The pictures here are the decoder's working copy: w x h floats,
+ * row-major, at most a few hundred thousand pixels.  "Ink" is always
+ * bright (1 = full ink, 0 = paper) once image_ink_strength() has run.
+ */
+#ifndef IMAGE_PRIV_H
+#define IMAGE_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Stretched ink at or above this level is ink for the component and line
+ * analysis; fainter pixels are kept only beside it (anti-aliasing). */
+#define INK_LEVEL 0.35f
+
+/*
+ * Running maximum (want_max = 1) or minimum over the window [i - r, i + r]
+ * clipped to [0, n), for n values spaced stride apart, in place.  tmp holds
+ * 3 n floats.  Cost O(n) whatever r (van Herk / Gil-Werman).
+ */
+void image_run_extreme(float *x, size_t stride, int n, int r, int want_max, float *tmp);
+
+/* Grey-level closing (want_max = 1: max then min) or opening of img[h][w]
+ * with a (2r+1)-square window, into out; tmp holds 2 w h floats (and at
+ * least 3 w). */
+void image_morph(const float *img, int w, int h, int r, int closing, float *out, float *tmp);
+
+/*
+ * From luminance (0 = black, any polarity) to ink strength s[h][w] in
+ * [0, 1]: the polarity is found from which kind of narrow feature, dark or
+ * bright, the picture holds more of (*inverted = 1 for dark ink on light
+ * ground); the paper's brightness is estimated locally by a grey-level
+ * closing wide enough to swallow any stroke, so shadows, vignetting,
+ * glare and gradients are part of the paper; and the ink is how much
+ * darker than its own paper a pixel is, as a fraction of that paper
+ * (illumination multiplies, so a stroke in shadow keeps its strength).
+ * scratch holds 5 w h floats.
+ */
+void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted, float *scratch);
+
+/* What the line and frame finder removed, for tests and diagnostics. */
+struct image_lines {
+	int horizontal, vertical; /* ruled or squared-paper lines */
+	int frames;               /* boxes drawn around the digit */
+	int underlines;
+};
+
+/*
+ * Remove ruled and squared-paper lines, a box drawn round the digit and an
+ * underline from v[h][w] (stretched ink), restoring the strokes of the
+ * digit where a line crossed them.  mark and lab hold w h bytes and ints.
+ */
+int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct image_lines *found);
+
+/*
+ * Keep the digit: of the connected pieces of ink in v[h][w], the one that
+ * looks most like a digit (mass, not a line, not on the picture's edge)
+ * and the pieces that belong with it (the bar of a 5, a broken stroke);
+ * zero everything else (specks, texture, remnants of lines, page edges)
+ * but the faint pixels next to kept ink.  Returns the number of pieces
+ * kept, 0 when nothing looks like ink.  lab and stack hold w h ints.
+ */
+int image_keep_digit(float *v, int w, int h, int *lab, int *stack);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * image_select.c - of the ink left on the page, which is the digit.
+ *
+ * The ink is cut into connected pieces (8-neighbours, at INK_LEVEL).  A
+ * box drawn round the digit is one hollow piece covered along three or
+ * four sides of its bounding box: its sides are taken out first.  Then
+ * the digit is the heaviest piece that could be one: not flat (an
+ * underline or a line's remnant is much wider than tall and thin), not
+ * lying along the picture's edge (the page's edge, a dark desk) unless
+ * nothing else is there.  Pieces join it when they are near (a gap of at
+ * most NEAR of its size), not negligible (SPECK of its mass) and do not
+ * make it much larger: the bar of a 5, a stroke broken in two.  Faint
+ * pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept ink.
+ *
+ * On an MNIST digit every piece of 5 % of the mass or more lies within
+ * the digit's 20x20 box, so this keeps what the first edition kept.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image_priv.h"
+
+#define SPECK       0.05 /* of the digit's mass: lighter pieces are dirt */
+#define NEAR        0.30 /* of the digit's longer side: the widest gap to a piece */
+#define GROW        2.00 /* a joining piece may grow the longer side this much */
+#define HALO        2    /* faint pixels kept within this distance of ink */
+#define EDGE_SHARE  0.25 /* weight of a piece touching the picture's edge */
+#define FRAME_BAND  0.12 /* of a box's shorter side: the band its sides lie in */
+#define FRAME_FILL  0.80 /* share of a side's band positions holding the box */
+#define UNDER_FILL  0.85 /* share of a piece's columns an underline runs under */
+#define UNDER_PAST  0.06 /* share of its width it reaches past the digit, each end */
+#define UNDER_TOL   2    /* pixels off its straight line */
+#define UNDER_SLOPE 0.15 /* steepest underline: a slanted 1 is not one */
+#define UNDER_MIN                                                                                  \
+	40 /* narrowest piece looked at: at MNIST's size a 2's                                     \
+	    * foot and a touching underline look alike */
+
+struct piece {
+	int x0, y0, x1, y1, area;
+	double mass;
+};
+
+static int piece_w(const struct piece *p)
+{
+	return p->x1 - p->x0 + 1;
+}
+
+static int piece_h(const struct piece *p)
+{
+	return p->y1 - p->y0 + 1;
+}
+
+/* Connected pieces of v >= INK_LEVEL: lab gets 1 + index.  Returns the count. */
+static int label(const float *v, int w, int h, int *lab, int *stack, struct piece *pc)
+{
+	const size_t n = (size_t)w * h;
+	int count = 0;
+
+	memset(lab, 0, n * sizeof(*lab));
+	for (size_t s = 0; s < n; s++) {
+		struct piece *k = &pc[count];
+		size_t top = 0;
+
+		if (lab[s] || v[s] < INK_LEVEL)
+			continue;
+		lab[s] = ++count;
+		stack[top++] = (int)s;
+		*k = (struct piece){(int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0, 0};
+		while (top) {
+			int p = stack[--top], px = p % w, py = p / w;
+
+			k->area++;
+			k->mass += v[p];
+			k->x0 = px < k->x0 ? px : k->x0;
+			k->x1 = px > k->x1 ? px : k->x1;
+			k->y0 = py < k->y0 ? py : k->y0;
+			k->y1 = py > k->y1 ? py : k->y1;
+			for (int dy = -1; dy <= 1; dy++) {
+				for (int dx = -1; dx <= 1; dx++) {
+					int qx = px + dx, qy = py + dy, q = qy * w + qx;
+
+					if (qx < 0 || qy < 0 || qx >= w || qy >= h || lab[q] ||
+					    v[q] < INK_LEVEL)
+						continue;
+					lab[q] = count;
+					stack[top++] = q;
+				}
+			}
+		}
+	}
+	return count;
+}
+
+/* Much wider than tall, and thin for its length: an underline, a rule. */
+static int is_flat(const struct piece *p)
+{
+	int pw = piece_w(p), ph = piece_h(p);
+
+	return pw > 2.5 * ph && (double)pw * pw / p->area >= 6.0;
+}
+
+/* Least-squares line through (i, d[i]) for d[i] >= 0; the share of the
+ * n positions within UNDER_TOL of it (0 when there are too few). */
+static double straight_share(const int *d, int n)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, det;
+	int m = 0, fit = 0;
+
+	for (int i = 0; i < n; i++)
+		if (d[i] >= 0)
+			sx += i, sy += d[i], sxx += (double)i * i, sxy += (double)i * d[i], m++;
+	det = m * sxx - sx * sx;
+	if (m < 2 || det <= 0)
+		return 0;
+	b = (m * sxy - sx * sy) / det;
+	a = (sy - b * sx) / m;
+	for (int i = 0; i < n; i++)
+		fit += d[i] >= 0 && fabs(d[i] - (a + b * i)) <= UNDER_TOL;
+	return (double)fit / n;
+}
+
+/* Depth of the piece's first pixel from side s (0 top, 1 bottom, 2 left,
+ * 3 right) of its box at each position along that side, -1 where the
+ * band holds none; whether those lie on a straight line. */
+static int side_straight(const int *lab, int w, int id, const struct piece *p, int s, int band,
+                         int *d)
+{
+	int n = s < 2 ? piece_w(p) : piece_h(p);
+
+	for (int i = 0; i < n; i++) {
+		d[i] = -1;
+		for (int k = 0; k < band; k++) {
+			int x = s == 2 ? p->x0 + k : s == 3 ? p->x1 - k : p->x0 + i;
+			int y = s == 0 ? p->y0 + k : s == 1 ? p->y1 - k : p->y0 + i;
+
+			if (lab[(size_t)y * w + x] == id) {
+				d[i] = k;
+				break;
+			}
+		}
+	}
+	return straight_share(d, n) >= FRAME_FILL;
+}
+
+/*
+ * If piece id is a box round something, clear its sides from v and
+ * return 1.  A side is a band FRAME_BAND of the shorter side deep inside
+ * the bounding box; it counts when FRAME_FILL of its positions along the
+ * side hold the piece.  The inside must hold ink: a digit on its own, or
+ * one touching the box (then the same piece; it loses what lies in the
+ * bands).
+ */
+static int remove_frame(float *v, int w, const int *lab, int id, const struct piece *p, int *depth)
+{
+	int pw = piece_w(p), ph = piece_h(p), band, sides = 0, inside = 0;
+	int cover[4] = {0}; /* top, bottom, left, right */
+
+	if (pw < 12 || ph < 12 || p->area > 0.4 * pw * ph)
+		return 0;
+	band = (int)(FRAME_BAND * (pw < ph ? pw : ph) + 0.5);
+	band = band < 2 ? 2 : band;
+	for (int x = p->x0; x <= p->x1; x++) {
+		int top = 0, bottom = 0;
+
+		for (int d = 0; d < band; d++) {
+			top |= lab[(size_t)(p->y0 + d) * w + x] == id;
+			bottom |= lab[(size_t)(p->y1 - d) * w + x] == id;
+		}
+		cover[0] += top, cover[1] += bottom;
+	}
+	for (int y = p->y0; y <= p->y1; y++) {
+		int left = 0, right = 0;
+
+		for (int d = 0; d < band; d++) {
+			left |= lab[(size_t)y * w + p->x0 + d] == id;
+			right |= lab[(size_t)y * w + p->x1 - d] == id;
+		}
+		cover[2] += left, cover[3] += right;
+	}
+	/* A side is covered, and straight: the arcs of a 3 are not. */
+	for (int s = 0; s < 4; s++) {
+		if (cover[s] >= FRAME_FILL * (s < 2 ? pw : ph) &&
+		    !side_straight(lab, w, id, p, s, band, depth))
+			cover[s] = 0;
+		sides += cover[s] >= FRAME_FILL * (s < 2 ? pw : ph);
+	}
+	if (sides < 3)
+		return 0;
+	/* Inside the bands: another piece, or the digit touching the box. */
+	for (int y = p->y0 + band; y <= p->y1 - band && !inside; y++)
+		for (int x = p->x0 + band; x <= p->x1 - band && !inside; x++)
+			inside = v[(size_t)y * w + x] >= INK_LEVEL;
+	if (!inside)
+		return 0; /* an empty box, or a 0 drawn square: not ours to remove */
+	for (int y = p->y0; y <= p->y1; y++) {
+		for (int x = p->x0; x <= p->x1; x++) {
+			size_t i = (size_t)y * w + x;
+			int in_band = (cover[0] >= FRAME_FILL * pw && y < p->y0 + band) ||
+			              (cover[1] >= FRAME_FILL * pw && y > p->y1 - band) ||
+			              (cover[2] >= FRAME_FILL * ph && x < p->x0 + band) ||
+			              (cover[3] >= FRAME_FILL * ph && x > p->x1 - band);
+
+			if (in_band && lab[i] == id)
+				v[i] = 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * If the piece id ends in a line drawn under it (an underline the digit
+ * touches), clear the line from v and return 1.  Column by column, the
+ * piece's lowest run of pixels: an underline is where those runs are
+ * thin, on one straight line across UNDER_FILL of the width, and
+ * reach past the rest of the piece at both ends (the foot of a 2 does
+ * not).  ybot and thick hold the piece's width in ints.
+ */
+static int remove_underline(float *v, int w, const int *lab, int id, const struct piece *p,
+                            int *ybot, int *thick)
+{
+	int pw = piece_w(p), ph = piece_h(p), m = 0, fit = 0, left = pw, right = -1;
+	int tmax = ph / 6 + 1;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, det;
+
+	if (pw < UNDER_MIN)
+		return 0;
+	for (int i = 0; i < pw; i++) {
+		int x = p->x0 + i, y = p->y1, t = 0;
+
+		while (y >= p->y0 && lab[(size_t)y * w + x] != id)
+			y--;
+		ybot[i] = y;
+		while (y >= p->y0 && lab[(size_t)y * w + x] == id)
+			y--, t++;
+		thick[i] = t;
+		while (y >= p->y0 && lab[(size_t)y * w + x] != id)
+			y--;
+		if (y >= p->y0) /* more of the piece above this run */
+			left = i < left ? i : left, right = i;
+		if (t > 0 && t <= tmax) {
+			sx += i, sy += ybot[i], sxx += (double)i * i, sxy += (double)i * ybot[i];
+			m++;
+		}
+	}
+	/* The line must reach past what stands on it at both ends. */
+	if (right < 0 || left < UNDER_PAST * pw || right > (1 - UNDER_PAST) * pw)
+		return 0;
+	det = m * sxx - sx * sx;
+	if (m < UNDER_FILL * pw || det <= 0)
+		return 0;
+	b = (m * sxy - sx * sy) / det;
+	a = (sy - b * sx) / m;
+	if (fabs(b) > UNDER_SLOPE)
+		return 0;
+	for (int i = 0; i < pw; i++)
+		fit += thick[i] > 0 && thick[i] <= tmax && fabs(ybot[i] - (a + b * i)) <= UNDER_TOL;
+	if (fit < UNDER_FILL * pw)
+		return 0;
+	for (int i = 0; i < pw; i++) {
+		if (thick[i] == 0 || thick[i] > tmax || fabs(ybot[i] - (a + b * i)) > UNDER_TOL)
+			continue;
+		for (int y = ybot[i]; y > ybot[i] - thick[i]; y--)
+			v[(size_t)y * w + p->x0 + i] = 0;
+	}
+	return 1;
+}
+
+/* Weight of a piece as the digit: its mass, less if it is unlikely. */
+static double digit_weight(const struct piece *p, int w, int h)
+{
+	double wt = p->mass;
+
+	if (is_flat(p))
+		return 0;
+	if (p->x0 == 0 || p->y0 == 0 || p->x1 == w - 1 || p->y1 == h - 1)
+		wt *= EDGE_SHARE;
+	return wt;
+}
+
+/* The piece most likely the digit, or -1. */
+static int heaviest(const struct piece *pc, int count, int w, int h)
+{
+	double best_wt = 0;
+	int best = -1;
+
+	for (int i = 0; i < count; i++) {
+		double wt = digit_weight(&pc[i], w, h);
+
+		if (wt > best_wt)
+			best_wt = wt, best = i;
+	}
+	return best;
+}
+
+/* Whether piece q joins the digit whose box so far is d (of mass m). */
+static int joins(const struct piece *d, double m, const struct piece *q, int floor)
+{
+	int side = piece_w(d) > piece_h(d) ? piece_w(d) : piece_h(d), dw = piece_w(d);
+	int gx = q->x0 > d->x1 ? q->x0 - d->x1 : d->x0 > q->x1 ? d->x0 - q->x1 : 0;
+	int gy = q->y0 > d->y1 ? q->y0 - d->y1 : d->y0 > q->y1 ? d->y0 - q->y1 : 0;
+	int ux = (q->x1 > d->x1 ? q->x1 : d->x1) - (q->x0 < d->x0 ? q->x0 : d->x0) + 1;
+	int uy = (q->y1 > d->y1 ? q->y1 : d->y1) - (q->y0 < d->y0 ? q->y0 : d->y0) + 1;
+
+	side = side > floor ? side : floor;
+	if (q->mass < SPECK * m || gx > NEAR * side || gy > NEAR * side)
+		return 0;
+	if ((ux > uy ? ux : uy) > GROW * side)
+		return 0;
+	/* A flat piece above the middle is the bar of a 5 or a 7; below, it is
+	 * the foot of a 2 or 5 if within the digit's width on one side at
+	 * least, and an underline if it reaches past both. */
+	if (is_flat(q) && q->y0 + q->y1 >= d->y0 + d->y1)
+		return q->x0 >= d->x0 - dw / 50 || q->x1 <= d->x1 + dw / 50;
+	return 1;
+}
+
+/* Grow the digit from piece best: pieces join while any does, each
+ * judged against the box of what has joined so far (a 1 drawn in dots).
+ * keep[1 + i] is set for each piece kept; returns their number. */
+static int grow_digit(const struct piece *pc, int count, int best, int floor, unsigned char *keep)
+{
+	struct piece d = pc[best];
+	int kept = 1, more = 1;
+
+	memset(keep, 0, (size_t)count + 1);
+	keep[best + 1] = 1;
+	while (more) {
+		more = 0;
+		for (int i = 0; i < count; i++) {
+			if (keep[i + 1] || !joins(&d, pc[best].mass, &pc[i], floor))
+				continue;
+			keep[i + 1] = 1, kept++, more = 1;
+			d.x0 = pc[i].x0 < d.x0 ? pc[i].x0 : d.x0;
+			d.y0 = pc[i].y0 < d.y0 ? pc[i].y0 : d.y0;
+			d.x1 = pc[i].x1 > d.x1 ? pc[i].x1 : d.x1;
+			d.y1 = pc[i].y1 > d.y1 ? pc[i].y1 : d.y1;
+		}
+	}
+	return kept;
+}
+
+int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
+{
+	struct piece *pc = malloc(sizeof(*pc) * ((size_t)(w + 1) * (h + 1) / 4 + 1));
+	unsigned char *keep;
+	int count, best, kept = 0, frames = 0;
+
+	if (!pc)
+		return -1;
+	count = label(v, w, h, lab, stack, pc);
+	for (int i = 0; i < count; i++)
+		frames += remove_frame(v, w, lab, i + 1, &pc[i], stack);
+	if (frames)
+		count = label(v, w, h, lab, stack, pc);
+	best = heaviest(pc, count, w, h);
+	/* The digit may stand on an underline: take it off, look again. */
+	if (best >= 0 &&
+	    remove_underline(v, w, lab, best + 1, &pc[best], stack, stack + piece_w(&pc[best]))) {
+		count = label(v, w, h, lab, stack, pc);
+		best = heaviest(pc, count, w, h);
+	}
+	if (best < 0) {
+		free(pc);
+		return 0;
+	}
+	/* The stack is free again: it holds the keep flags. */
+	keep = (unsigned char *)stack;
+	kept = grow_digit(pc, count, best, (w < h ? w : h) / 2, keep);
+	free(pc);
+
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			size_t i = (size_t)y * w + x;
+			int ok = 0;
+
+			if (v[i] <= 0)
+				continue;
+			if (lab[i]) {
+				ok = keep[lab[i]];
+			} else {
+				for (int qy = y - HALO; qy <= y + HALO && !ok; qy++)
+					for (int qx = x - HALO; qx <= x + HALO && !ok; qx++)
+						ok = qx >= 0 && qy >= 0 && qx < w && qy < h &&
+						     keep[lab[(size_t)qy * w + qx]];
+			}
+			if (!ok)
+				v[i] = 0;
+		}
+	}
+	return kept;
+}
