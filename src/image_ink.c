@@ -23,7 +23,7 @@
 
 /* The paper window's half-width as a share of the shorter side: wider
  * than the thickest marker stroke (the page's draw pad uses 1/12). */
-#define PAPER_WINDOW 0.10
+#define PAPER_WINDOW 0.15
 #define PAPER_MIN_R  6
 /* The polarity window: the local mean over a tenth of the picture. */
 #define POLARITY_WINDOW 0.10

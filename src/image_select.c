@@ -25,19 +25,27 @@
 #define NEAR        0.30 /* of the digit's longer side: the widest gap to a piece */
 #define GROW        2.00 /* a joining piece may grow the longer side this much */
 #define HALO        2    /* faint pixels kept within this distance of ink */
-#define EDGE_SHARE  0.25 /* weight of a piece touching the picture's edge */
+#define EDGE_SHARE  0.10 /* weight of a piece touching the picture's edge */
+#define SOLID       0.35 /* stroke width over size above which a piece is solid */
+#define SOLID_SHARE 0.25 /* and the weight of such a piece as the digit */
 #define FRAME_BAND  0.12 /* of a box's shorter side: the band its sides lie in */
+#define FRAME_TILT  0.07 /* a box turned up to 4 degrees */
 #define FRAME_FILL  0.80 /* share of a side's band positions holding the box */
 #define UNDER_FILL  0.85 /* share of a piece's columns an underline runs under */
-#define UNDER_PAST  0.06 /* share of its width it reaches past the digit, each end */
+#define UNDER_PAST  0.04 /* share of its width it reaches past the digit, each end */
 #define UNDER_TOL   2    /* pixels off its straight line */
+#define UNDER_BOW   0.03 /* and a hand's bow, as a share of its width */
 #define UNDER_SLOPE 0.15 /* steepest underline: a slanted 1 is not one */
-#define UNDER_MIN                                                                                  \
-	40 /* narrowest piece looked at: at MNIST's size a 2's                                     \
-	    * foot and a touching underline look alike */
+/* A box or an underline narrower than this (pixels; MNIST digits are 20)
+ * cannot be told from a
+ * digit's own strokes (a 3 drawn square, the foot of a 2), as at MNIST's
+ * size: smaller pieces are left as they are. */
+#define LINE_MIN 24
 
 struct piece {
 	int x0, y0, x1, y1, area;
+	int rim;  /* pixels with a 4-neighbour that is not ink */
+	int line; /* flat, long and straight: a rule or an underline */
 	double mass;
 };
 
@@ -66,12 +74,15 @@ static int label(const float *v, int w, int h, int *lab, int *stack, struct piec
 			continue;
 		lab[s] = ++count;
 		stack[top++] = (int)s;
-		*k = (struct piece){(int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0, 0};
+		*k = (struct piece){(int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0, 0, 0, 0};
 		while (top) {
 			int p = stack[--top], px = p % w, py = p / w;
 
 			k->area++;
 			k->mass += v[p];
+			k->rim += px == 0 || py == 0 || px == w - 1 || py == h - 1 ||
+			          v[p - 1] < INK_LEVEL || v[p + 1] < INK_LEVEL || v[p - w] < INK_LEVEL ||
+			          v[p + w] < INK_LEVEL;
 			k->x0 = px < k->x0 ? px : k->x0;
 			k->x1 = px > k->x1 ? px : k->x1;
 			k->y0 = py < k->y0 ? py : k->y0;
@@ -101,8 +112,8 @@ static int is_flat(const struct piece *p)
 }
 
 /* Least-squares line through (i, d[i]) for d[i] >= 0; the share of the
- * n positions within UNDER_TOL of it (0 when there are too few). */
-static double straight_share(const int *d, int n)
+ * n positions within tol of it (0 when there are too few). */
+static double straight_share(const int *d, int n, double tol)
 {
 	double sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, det;
 	int m = 0, fit = 0;
@@ -116,7 +127,7 @@ static double straight_share(const int *d, int n)
 	b = (m * sxy - sx * sy) / det;
 	a = (sy - b * sx) / m;
 	for (int i = 0; i < n; i++)
-		fit += d[i] >= 0 && fabs(d[i] - (a + b * i)) <= UNDER_TOL;
+		fit += d[i] >= 0 && fabs(d[i] - (a + b * i)) <= tol;
 	return (double)fit / n;
 }
 
@@ -140,7 +151,7 @@ static int side_straight(const int *lab, int w, int id, const struct piece *p, i
 			}
 		}
 	}
-	return straight_share(d, n) >= FRAME_FILL;
+	return straight_share(d, n, UNDER_TOL) >= FRAME_FILL;
 }
 
 /*
@@ -153,17 +164,23 @@ static int side_straight(const int *lab, int w, int id, const struct piece *p, i
  */
 static int remove_frame(float *v, int w, const int *lab, int id, const struct piece *p, int *depth)
 {
-	int pw = piece_w(p), ph = piece_h(p), band, sides = 0, inside = 0;
+	int pw = piece_w(p), ph = piece_h(p), sides = 0, inside = 0, base, band[4];
 	int cover[4] = {0}; /* top, bottom, left, right */
 
-	if (pw < 12 || ph < 12 || p->area > 0.4 * pw * ph)
+	if (pw < LINE_MIN || ph < LINE_MIN || p->area > 0.4 * pw * ph)
 		return 0;
-	band = (int)(FRAME_BAND * (pw < ph ? pw : ph) + 0.5);
-	band = band < 2 ? 2 : band;
+	/* A side's band: its stroke, and its run across a tilted box. */
+	base = (int)(FRAME_BAND * (pw < ph ? pw : ph) + 0.5);
+	base = base < 2 ? 2 : base;
+	band[0] = band[1] = base + (int)(FRAME_TILT * pw);
+	band[2] = band[3] = base + (int)(FRAME_TILT * ph);
+	/* A narrow box: the bands must leave its inside. */
+	band[0] = band[1] = band[0] < ph / 3 ? band[0] : ph / 3;
+	band[2] = band[3] = band[2] < pw / 3 ? band[2] : pw / 3;
 	for (int x = p->x0; x <= p->x1; x++) {
 		int top = 0, bottom = 0;
 
-		for (int d = 0; d < band; d++) {
+		for (int d = 0; d < band[0]; d++) {
 			top |= lab[(size_t)(p->y0 + d) * w + x] == id;
 			bottom |= lab[(size_t)(p->y1 - d) * w + x] == id;
 		}
@@ -172,7 +189,7 @@ static int remove_frame(float *v, int w, const int *lab, int id, const struct pi
 	for (int y = p->y0; y <= p->y1; y++) {
 		int left = 0, right = 0;
 
-		for (int d = 0; d < band; d++) {
+		for (int d = 0; d < band[2]; d++) {
 			left |= lab[(size_t)y * w + p->x0 + d] == id;
 			right |= lab[(size_t)y * w + p->x1 - d] == id;
 		}
@@ -180,26 +197,26 @@ static int remove_frame(float *v, int w, const int *lab, int id, const struct pi
 	}
 	/* A side is covered, and straight: the arcs of a 3 are not. */
 	for (int s = 0; s < 4; s++) {
-		if (cover[s] >= FRAME_FILL * (s < 2 ? pw : ph) &&
-		    !side_straight(lab, w, id, p, s, band, depth))
+		if (cover[s] < FRAME_FILL * (s < 2 ? pw : ph) ||
+		    !side_straight(lab, w, id, p, s, band[s], depth))
 			cover[s] = 0;
-		sides += cover[s] >= FRAME_FILL * (s < 2 ? pw : ph);
+		sides += cover[s] > 0;
 	}
 	if (sides < 3)
 		return 0;
 	/* Inside the bands: another piece, or the digit touching the box. */
-	for (int y = p->y0 + band; y <= p->y1 - band && !inside; y++)
-		for (int x = p->x0 + band; x <= p->x1 - band && !inside; x++)
+	for (int y = p->y0 + band[0]; y <= p->y1 - band[1] && !inside; y++)
+		for (int x = p->x0 + band[2]; x <= p->x1 - band[3] && !inside; x++)
 			inside = v[(size_t)y * w + x] >= INK_LEVEL;
 	if (!inside)
 		return 0; /* an empty box, or a 0 drawn square: not ours to remove */
 	for (int y = p->y0; y <= p->y1; y++) {
 		for (int x = p->x0; x <= p->x1; x++) {
 			size_t i = (size_t)y * w + x;
-			int in_band = (cover[0] >= FRAME_FILL * pw && y < p->y0 + band) ||
-			              (cover[1] >= FRAME_FILL * pw && y > p->y1 - band) ||
-			              (cover[2] >= FRAME_FILL * ph && x < p->x0 + band) ||
-			              (cover[3] >= FRAME_FILL * ph && x > p->x1 - band);
+			int in_band = (cover[0] && y < p->y0 + band[0]) ||
+			              (cover[1] && y > p->y1 - band[1]) ||
+			              (cover[2] && x < p->x0 + band[2]) ||
+			              (cover[3] && x > p->x1 - band[3]);
 
 			if (in_band && lab[i] == id)
 				v[i] = 0;
@@ -221,9 +238,9 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 {
 	int pw = piece_w(p), ph = piece_h(p), m = 0, fit = 0, left = pw, right = -1;
 	int tmax = ph / 6 + 1;
-	double sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, det;
+	double tol = UNDER_TOL + UNDER_BOW * pw, sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, det;
 
-	if (pw < UNDER_MIN)
+	if (pw < LINE_MIN)
 		return 0;
 	for (int i = 0; i < pw; i++) {
 		int x = p->x0 + i, y = p->y1, t = 0;
@@ -254,11 +271,11 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 	if (fabs(b) > UNDER_SLOPE)
 		return 0;
 	for (int i = 0; i < pw; i++)
-		fit += thick[i] > 0 && thick[i] <= tmax && fabs(ybot[i] - (a + b * i)) <= UNDER_TOL;
+		fit += thick[i] > 0 && thick[i] <= tmax && fabs(ybot[i] - (a + b * i)) <= tol;
 	if (fit < UNDER_FILL * pw)
 		return 0;
 	for (int i = 0; i < pw; i++) {
-		if (thick[i] == 0 || thick[i] > tmax || fabs(ybot[i] - (a + b * i)) > UNDER_TOL)
+		if (thick[i] == 0 || thick[i] > tmax || fabs(ybot[i] - (a + b * i)) > tol)
 			continue;
 		for (int y = ybot[i]; y > ybot[i] - thick[i]; y--)
 			v[(size_t)y * w + p->x0 + i] = 0;
@@ -266,15 +283,44 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 	return 1;
 }
 
+/* Mark the flat pieces that are straight lines (per column, the middle
+ * of the piece lies on one line): underlines and rules, where the foot of
+ * a 2 or a 5 is an arc.  mid holds the widest piece's width in ints. */
+static void find_lines(struct piece *pc, int count, const int *lab, int w, int *mid)
+{
+	for (int i = 0; i < count; i++) {
+		struct piece *p = &pc[i];
+		int pw = piece_w(p);
+
+		p->line = 0;
+		if (!is_flat(p) || pw < LINE_MIN)
+			continue;
+		for (int k = 0; k < pw; k++) {
+			int y0 = -1, y1 = -1;
+
+			for (int y = p->y0; y <= p->y1; y++)
+				if (lab[(size_t)y * w + p->x0 + k] == i + 1)
+					y1 = y, y0 = y0 < 0 ? y : y0;
+			mid[k] = y0 < 0 ? -1 : (y0 + y1) / 2 - p->y0;
+		}
+		p->line = straight_share(mid, pw, UNDER_TOL + UNDER_BOW * pw) >= UNDER_FILL;
+	}
+}
+
 /* Weight of a piece as the digit: its mass, less if it is unlikely. */
 static double digit_weight(const struct piece *p, int w, int h)
 {
+	int pw = piece_w(p), ph = piece_h(p);
 	double wt = p->mass;
 
 	if (is_flat(p))
 		return 0;
 	if (p->x0 == 0 || p->y0 == 0 || p->x1 == w - 1 || p->y1 == h - 1)
 		wt *= EDGE_SHARE;
+	/* Stroke width (twice the area over the rim) against the size: a
+	 * digit is drawn in strokes, a shadow's corner or a stain is solid. */
+	if (2.0 * p->area / p->rim > SOLID * (pw > ph ? pw : ph))
+		wt *= SOLID_SHARE;
 	return wt;
 }
 
@@ -311,7 +357,7 @@ static int joins(const struct piece *d, double m, const struct piece *q, int flo
 	 * the foot of a 2 or 5 if within the digit's width on one side at
 	 * least, and an underline if it reaches past both. */
 	if (is_flat(q) && q->y0 + q->y1 >= d->y0 + d->y1)
-		return q->x0 >= d->x0 - dw / 50 || q->x1 <= d->x1 + dw / 50;
+		return !q->line && (q->x0 >= d->x0 - dw / 50 || q->x1 <= d->x1 + dw / 50);
 	return 1;
 }
 
@@ -353,11 +399,13 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 		frames += remove_frame(v, w, lab, i + 1, &pc[i], stack);
 	if (frames)
 		count = label(v, w, h, lab, stack, pc);
+	find_lines(pc, count, lab, w, stack);
 	best = heaviest(pc, count, w, h);
 	/* The digit may stand on an underline: take it off, look again. */
 	if (best >= 0 &&
 	    remove_underline(v, w, lab, best + 1, &pc[best], stack, stack + piece_w(&pc[best]))) {
 		count = label(v, w, h, lab, stack, pc);
+		find_lines(pc, count, lab, w, stack);
 		best = heaviest(pc, count, w, h);
 	}
 	if (best < 0) {
