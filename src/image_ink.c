@@ -17,6 +17,7 @@
  * ground, and there the strength is exactly the input.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "image_priv.h"
@@ -25,10 +26,13 @@
  * than the thickest marker stroke (the page's draw pad uses 1/12). */
 #define PAPER_WINDOW 0.15
 #define PAPER_MIN_R  6
-/* The polarity window: the local mean over a tenth of the picture. */
+/* The polarity window: the local median over a tenth of the picture, at
+ * most POLARITY_SIDE a side. */
 #define POLARITY_WINDOW 0.10
-#define POLARITY_MIN_R  2
-#define POLARITY_SIDE   192
+#define POLARITY_MIN_R  4
+#define POLARITY_SIDE   128
+/* A border this even is the ground (luminance units). */
+#define FLAT_BORDER 0.04
 /* A skewness this far from 0 decides; nearer, the border does. */
 #define POLARITY_SKEW 0.3
 /* Below this paper level (a black desk, a deep shadow) nothing is read. */
@@ -138,47 +142,49 @@ void image_morph(const float *img, int w, int h, int r, int closing, float *out,
 	}
 }
 
-/* out = mean of img over the (2r+1)-square window clipped to the picture:
- * running sums along rows, then along columns.  tmp holds max(w, h). */
-static void box_mean(const float *img, int w, int h, int r, float *out, float *tmp)
+/*
+ * out = median of in over the (2r+1)-square window clipped to the
+ * picture, for 8-bit values: a running histogram per row (Huang), one
+ * column out and one in per step.
+ */
+static void median_filter(const uint8_t *in, int w, int h, int r, uint8_t *out)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		int n = pass ? h : w, lines = pass ? w : h;
-		size_t step = pass ? (size_t)w : 1, next = pass ? 1 : (size_t)w;
+	for (int y = 0; y < h; y++) {
+		int y0 = y - r < 0 ? 0 : y - r, y1 = y + r < h ? y + r : h - 1;
+		unsigned hist[256] = {0}, count = 0;
 
-		for (int l = 0; l < lines; l++) {
-			const float *src = (pass ? out : img) + l * next;
-			float *dst = out + l * next;
-			double sum = 0;
+		for (int x = 0; x <= r && x < w; x++)
+			for (int yy = y0; yy <= y1; yy++)
+				hist[in[(size_t)yy * w + x]]++, count++;
+		for (int x = 0; x < w; x++) {
+			unsigned seen = 0;
+			int v = 0;
 
-			for (int i = 0; i < n; i++)
-				tmp[i] = src[i * step];
-			for (int i = 0; i < r && i < n; i++)
-				sum += tmp[i];
-			for (int i = 0; i < n; i++) {
-				int a = i - r, b = i + r;
-
-				if (b < n)
-					sum += tmp[b];
-				if (a > 0)
-					sum -= tmp[a - 1];
-				dst[i * step] =
-				    (float)(sum / ((b < n ? b : n - 1) - (a > 0 ? a : 0) + 1));
-			}
+			if (x - r - 1 >= 0)
+				for (int yy = y0; yy <= y1; yy++)
+					hist[in[(size_t)yy * w + x - r - 1]]--, count--;
+			if (x > 0 && x + r < w)
+				for (int yy = y0; yy <= y1; yy++)
+					hist[in[(size_t)yy * w + x + r]]++, count++;
+			while ((seen += hist[v]) < (count + 1) / 2)
+				v++;
+			out[(size_t)y * w + x] = (uint8_t)v;
 		}
 	}
 }
 
 /*
- * The first edition's polarity test, for pictures whose narrow features
- * do not decide: the ground is the border's median, and the ink is
- * whichever tail (0.1 % darkest or brightest) lies further from it.
+ * The first edition's polarity test: the ground is the border's median,
+ * and the ink is whichever tail (0.1 % darkest or brightest) lies further
+ * from it.  Sets *flat when nine in ten border pixels lie within
+ * FLAT_BORDER of the median: a scan, a drawing, an MNIST digit, where
+ * the border is the ground and this test is exact.
  */
-static int dark_by_border(const float *lum, int w, int h)
+static int dark_by_border(const float *lum, int w, int h, int *flat)
 {
 	unsigned all[256] = {0}, ring[256] = {0};
-	size_t n = 0, seen = 0;
-	int b = 0, lo = 0, hi = 255;
+	size_t n = 0, seen = 0, near = 0;
+	int b = 0, lo = 0, hi = 255, tol = (int)(FLAT_BORDER * 255);
 
 	for (int y = 0; y < h; y++) {
 		for (int x = 0; x < w; x++) {
@@ -192,6 +198,9 @@ static int dark_by_border(const float *lum, int w, int h)
 	}
 	while (b < 255 && (seen += ring[b]) < (n + 1) / 2)
 		b++;
+	for (int v = b - tol < 0 ? 0 : b - tol; v <= b + tol && v < 256; v++)
+		near += ring[v];
+	*flat = near >= 0.9 * n;
 	n = (size_t)w * h / 1000 + 1;
 	for (seen = 0; lo < 255 && (seen += all[lo]) < n;)
 		lo++;
@@ -202,46 +211,48 @@ static int dark_by_border(const float *lum, int w, int h)
 
 /*
  * Whether the ink is dark.  Ink is the sparse, high-contrast part of a
- * picture: against the local mean, its departures are few and large,
- * the paper's many and small.  So the skewness of lum - local mean has
- * the ink's sign.  The size of the features does not enter (ruled and
- * squared paper make small cells of bright paper, texture and noise
- * small features of both signs), nor does light (a shadow's edge departs
- * both ways alike).  When the skew is weak the border decides.  A global
- * question, so large pictures are asked it at most POLARITY_SIDE pixels
- * a side (block means).  buf holds 2 w h + max(w, h) floats.
+ * picture: against the local median (the paper, where most of a window
+ * is paper), its departures are few and large, and the skewness of the
+ * departures has the ink's sign.  A median keeps a shadow's edge where
+ * it is, so light falls out; ruled and squared paper only add dark ink;
+ * noise is symmetric.  A flat border (a scan, a drawing) decides first,
+ * and the border decides too when the skew is weak.  A
+ * global question, so it is asked on a copy at most POLARITY_SIDE pixels
+ * a side (block means), in 8 bits.  buf holds w h floats.
  */
 static int ink_is_dark(const float *lum, int w, int h, float *buf)
 {
+	int flat, by_border = dark_by_border(lum, w, h, &flat);
 	int f = (((w > h ? w : h) + POLARITY_SIDE - 1) / POLARITY_SIDE), sw, sh, r;
-	float *small = buf, *mean;
-	const float *img = lum;
+	float *sum = buf;
+	uint8_t *small, *med;
 	double m2 = 0, m3 = 0, skew;
 	size_t n;
 
-	if (f > 1) {
-		sw = (w + f - 1) / f, sh = (h + f - 1) / f;
-		memset(small, 0, sizeof(float) * sw * sh);
-		for (int y = 0; y < h; y++)
-			for (int x = 0; x < w; x++)
-				small[(size_t)(y / f) * sw + x / f] += lum[(size_t)y * w + x];
-		for (int y = 0; y < sh; y++)
-			for (int x = 0; x < sw; x++) {
-				int by = h - y * f < f ? h - y * f : f,
-				    bx = w - x * f < f ? w - x * f : f;
-
-				small[(size_t)y * sw + x] /= (float)(bx * by);
-			}
-		img = small;
-	} else {
-		sw = w, sh = h;
-	}
+	if (flat)
+		return by_border;
+	sw = (w + f - 1) / f, sh = (h + f - 1) / f;
 	n = (size_t)sw * sh;
-	mean = buf + n;
+	small = (uint8_t *)(sum + n);
+	med = small + n;
+	memset(sum, 0, sizeof(float) * n);
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			sum[(size_t)(y / f) * sw + x / f] += lum[(size_t)y * w + x];
+	for (int y = 0; y < sh; y++) {
+		for (int x = 0; x < sw; x++) {
+			int by = h - y * f < f ? h - y * f : f, bx = w - x * f < f ? w - x * f : f;
+			float v = sum[(size_t)y * sw + x] / (float)(bx * by);
+
+			small[(size_t)y * sw + x] = (uint8_t)(v <= 0   ? 0
+			                                      : v >= 1 ? 255
+			                                               : v * 255 + 0.5f);
+		}
+	}
 	r = (int)lround(POLARITY_WINDOW * (sw < sh ? sw : sh));
-	box_mean(img, sw, sh, r < POLARITY_MIN_R ? POLARITY_MIN_R : r, mean, mean + n);
+	median_filter(small, sw, sh, r < POLARITY_MIN_R ? POLARITY_MIN_R : r, med);
 	for (size_t i = 0; i < n; i++) {
-		double d = img[i] - mean[i];
+		double d = ((double)small[i] - med[i]) / 255;
 
 		m2 += d * d;
 		m3 += d * d * d;
@@ -251,7 +262,7 @@ static int ink_is_dark(const float *lum, int w, int h, float *buf)
 		return 1;
 	if (skew > POLARITY_SKEW)
 		return 0;
-	return dark_by_border(lum, w, h);
+	return by_border;
 }
 
 void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted, float *scratch)

@@ -74,15 +74,16 @@ static int label(const float *v, int w, int h, int *lab, int *stack, struct piec
 			continue;
 		lab[s] = ++count;
 		stack[top++] = (int)s;
-		*k = (struct piece){(int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0, 0, 0, 0};
+		*k = (struct piece){
+		    (int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0, 0, 0, 0};
 		while (top) {
 			int p = stack[--top], px = p % w, py = p / w;
 
 			k->area++;
 			k->mass += v[p];
 			k->rim += px == 0 || py == 0 || px == w - 1 || py == h - 1 ||
-			          v[p - 1] < INK_LEVEL || v[p + 1] < INK_LEVEL || v[p - w] < INK_LEVEL ||
-			          v[p + w] < INK_LEVEL;
+			          v[p - 1] < INK_LEVEL || v[p + 1] < INK_LEVEL ||
+			          v[p - w] < INK_LEVEL || v[p + w] < INK_LEVEL;
 			k->x0 = px < k->x0 ? px : k->x0;
 			k->x1 = px > k->x1 ? px : k->x1;
 			k->y0 = py < k->y0 ? py : k->y0;
