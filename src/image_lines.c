@@ -53,7 +53,7 @@
 struct grid {
 	int w, h;
 	uint8_t *m;
-	uint8_t *across; /* per pixel, for the direction being searched */
+	uint8_t *walk; /* the walk map of the direction being searched */
 };
 
 static inline int ink_at(const struct grid *g, int x, int y)
@@ -72,73 +72,27 @@ static inline uint8_t *cell(const struct grid *g, int vertical, int a, int c)
 	return vertical ? &g->m[(size_t)a * g->w + c] : &g->m[(size_t)c * g->w + a];
 }
 
-/* Thin across the direction: ink whose run across is at most THIN. */
-static inline int thin_ac(const struct grid *g, int vertical, int a, int c)
-{
-	int x = vertical ? c : a, y = vertical ? a : c;
-
-	return x >= 0 && y >= 0 && x < g->w && y < g->h && (g->m[(size_t)y * g->w + x] & M_INK) &&
-	       g->across[(size_t)y * g->w + x] <= THIN;
-}
-
 /*
- * Mark M_SEG on thin ink lying on a straight run at least min_len long
- * along the digital line c = c0 + off[a], for every offset c0.  A step
- * hits when the pixel or one of its two neighbours across is thin ink.
- * The run jumps GAP steps of paper, and up to max_cross steps of thick
- * ink: a stroke of the digit the line crosses, which is not marked.
+ * The walk map of one direction: for each position a along it, the
+ * column of positions c across it, padded by one each side, so a walk
+ * reads one byte per step without bounds checks.  W_THIN is ink whose run
+ * across is at most THIN pixels (a rule is thin; a stroke along it, or
+ * a stroke it crosses, is not), W_INK any ink; W_HIT and W_ANY the same
+ * with one pixel of wobble across.
  */
-static void mark_runs(struct grid *g, int vertical, const int *off, int min_len, int max_cross)
-{
-	const int A = vertical ? g->h : g->w, C = vertical ? g->w : g->h;
-	const int lo = off[0] < off[A - 1] ? off[0] : off[A - 1];
-	const int hi = off[0] < off[A - 1] ? off[A - 1] : off[0];
+#define W_THIN 1
+#define W_INK  2
+#define W_HIT  4
+#define W_ANY  8
 
-	for (int c0 = -hi - 1; c0 < C - lo + 1; c0++) {
-		int start = -1, last = -1, paper = 0, cross = 0, len = 0;
-
-		for (int a = 0; a <= A; a++) {
-			int c = a < A ? c0 + off[a] : -2, hit = 0, ink = 0;
-
-			if (c >= -1 && c <= C) {
-				hit = thin_ac(g, vertical, a, c) ||
-				      thin_ac(g, vertical, a, c - 1) ||
-				      thin_ac(g, vertical, a, c + 1);
-				ink = hit || ink_ac(g, vertical, a, c) ||
-				      ink_ac(g, vertical, a, c - 1) ||
-				      ink_ac(g, vertical, a, c + 1);
-			}
-			if (hit) {
-				if (start < 0)
-					start = a, len = 0;
-				last = a, len++, paper = cross = 0;
-				continue;
-			}
-			paper += !ink;
-			cross += ink;
-			if (start >= 0 && (paper > GAP || cross > max_cross || a == A)) {
-				if (len >= min_len * 3 / 4 && last - start + 1 >= min_len) {
-					for (int k = start; k <= last; k++) {
-						int ck = c0 + off[k];
-
-						if (thin_ac(g, vertical, k, ck))
-							*cell(g, vertical, k, ck) |= M_SEG;
-						else if (ink_ac(g, vertical, k, ck))
-							*cell(g, vertical, k, ck) |= M_BRIDGE;
-					}
-				}
-				start = -1;
-			}
-		}
-	}
-}
-
-/* across[] = length of the run of ink across the direction (capped). */
-static void measure_across(struct grid *g, int vertical)
+static void build_walk(struct grid *g, int vertical)
 {
 	const int A = vertical ? g->h : g->w, C = vertical ? g->w : g->h;
 
+	memset(g->walk, 0, (size_t)A * (C + 2));
 	for (int a = 0; a < A; a++) {
+		uint8_t *col = g->walk + (size_t)a * (C + 2) + 1;
+
 		for (int c = 0; c < C;) {
 			int c1 = c;
 
@@ -148,12 +102,65 @@ static void measure_across(struct grid *g, int vertical)
 			}
 			while (c1 < C && ink_ac(g, vertical, a, c1))
 				c1++;
-			for (int k = c; k < c1; k++) {
-				size_t i = vertical ? (size_t)a * g->w + k : (size_t)k * g->w + a;
-
-				g->across[i] = c1 - c > 255 ? 255 : (uint8_t)(c1 - c);
-			}
+			for (int k = c; k < c1; k++)
+				col[k] = W_INK | (c1 - c <= THIN ? W_THIN : 0);
 			c = c1;
+		}
+		for (int c = 0; c < C; c++) {
+			uint8_t f = (uint8_t)((col[c - 1] | col[c] | col[c + 1]) << 2);
+
+			col[c] |= f & (W_HIT | W_ANY);
+		}
+		col[-1] |= (uint8_t)(col[0] << 2) & (W_HIT | W_ANY);
+		col[C] |= (uint8_t)(col[C - 1] << 2) & (W_HIT | W_ANY);
+	}
+}
+
+/*
+ * Mark M_SEG on thin ink lying on a straight run at least min_len long
+ * along the digital line c = c0 + off[a], for every offset c0.  A step
+ * hits when the pixel or one of its two neighbours across is thin ink.
+ * The run jumps GAP steps of paper, and up to max_cross steps of thick
+ * ink: a stroke of the digit the line crosses, marked M_BRIDGE (it joins
+ * the line's pieces, and stays).
+ */
+static void mark_runs(struct grid *g, int vertical, const int *off, int min_len, int max_cross)
+{
+	const int A = vertical ? g->h : g->w, C = vertical ? g->w : g->h;
+	const int lo = off[0] < off[A - 1] ? off[0] : off[A - 1];
+	const int hi = off[0] < off[A - 1] ? off[A - 1] : off[0];
+	const size_t stride = (size_t)C + 2;
+
+	for (int c0 = -hi - 1; c0 < C - lo + 1; c0++) {
+		int start = -1, last = -1, paper = 0, cross = 0, len = 0;
+
+		for (int a = 0; a <= A; a++) {
+			int c = a < A ? c0 + off[a] : -2;
+			uint8_t f = c >= -1 && c <= C ? g->walk[a * stride + c + 1] : 0;
+
+			if (f & W_HIT) {
+				if (start < 0)
+					start = a, len = 0;
+				last = a, len++, paper = cross = 0;
+				continue;
+			}
+			paper += !(f & W_ANY);
+			cross += (f & W_ANY) != 0;
+			if (start < 0 || (paper <= GAP && cross <= max_cross && a < A))
+				continue;
+			if (len >= min_len * 3 / 4 && last - start + 1 >= min_len) {
+				for (int k = start; k <= last; k++) {
+					int ck = c0 + off[k];
+					uint8_t fk =
+					    ck >= 0 && ck < C ? g->walk[k * stride + ck + 1] : 0;
+
+					if (fk & W_THIN)
+						*cell(g, vertical, k, ck) |= M_SEG;
+					else if (fk & W_INK)
+						*cell(g, vertical, k, ck) |= M_BRIDGE;
+				}
+			}
+			start = -1;
 		}
 	}
 }
@@ -230,7 +237,7 @@ static int find_lines(struct grid *g, int vertical, int *lab, int *stack, uint8_
 		min_len = 8;
 	for (size_t i = 0; i < n; i++)
 		g->m[i] &= (uint8_t)~M_RUN;
-	measure_across(g, vertical);
+	build_walk(g, vertical);
 	cand = malloc(sizeof(*cand) * MAX_CAND + sizeof(double) * MAX_CAND + sizeof(int) * A);
 	if (!cand)
 		return 0; /* lines stay: the digit may still be found among them */
@@ -325,12 +332,12 @@ int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct i
 	small.w = (w + f - 1) / f;
 	small.h = (h + f - 1) / f;
 	small.m = f > 1 ? malloc((size_t)small.w * small.h) : mark;
-	small.across = malloc((size_t)small.w * small.h);
+	small.walk = malloc(((size_t)small.w + 2) * (small.h + 2));
 	stack = malloc(sizeof(int) * (size_t)small.w * small.h);
-	if (!small.m || !stack || !small.across) {
+	if (!small.m || !stack || !small.walk) {
 		if (f > 1)
 			free(small.m);
-		free(small.across);
+		free(small.walk);
 		free(stack);
 		return -1;
 	}
@@ -342,7 +349,7 @@ int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct i
 	found->horizontal = find_lines(&small, 0, lab, stack, M_LINE_H);
 	found->vertical = find_lines(&small, 1, lab, stack, M_LINE_V);
 	free(stack);
-	free(small.across);
+	free(small.walk);
 
 	/* Back to full size: ink under a removed cell is removed. */
 	if (f > 1) {
