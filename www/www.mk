@@ -9,8 +9,9 @@ dist_www_DATA = www/index.html www/app.js www/style.css
 
 TESTS += tests/test_browser.mjs
 EXTRA_DIST += tests/test_browser.mjs tests/package.json tests/package-lock.json
-# Screenshots for the README (taken by the browser test), not served.
-EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png
+# Pictures for the README (screenshots taken by the browser test; the photo
+# before/after sheet from tests/photos --dump), not served.
+EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png www/photos-before-after.png
 
 # Screenshots the browser test saves (git-ignored too).
 clean-local: clean-www-artifacts
