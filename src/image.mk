@@ -7,7 +7,7 @@ check_PROGRAMS += tests/test_image
 UNIT_TESTS += tests/test_image
 TESTS += tests/test_image
 tests_test_image_SOURCES = tests/test_image.c tests/image_fixtures.h tests/tap.h
-tests_test_image_LDADD = $(LDADD) $(JPEG_LIBS)
+tests_test_image_LDADD = $(LDADD)
 
 # make bench: decode + normalise latency for a small PNG and two photos.
 EXTRA_PROGRAMS += tests/bench_image

@@ -10,7 +10,8 @@
  *      decompression bomb (a tiny PNG declaring 100000 x 100000) is never
  *      allocated;
  *   3. libgd decodes from memory with its error printer silenced (library
- *      code never prints);
+ *      code never prints); JPEG goes to libjpeg directly, scaled down in
+ *      the DCT to the size the normalisation works at;
  *   4. the decoded pixels are composited over white, turned into luminance,
  *      rotated by the JPEG EXIF orientation and shrunk by whole-block area
  *      averaging to at most WORK_SIDE pixels a side in one pass, so the
@@ -27,6 +28,12 @@
 #include <string.h>
 
 #include <gd.h>
+#ifdef HAVE_LIBJPEG
+#include <setjmp.h>
+#include <stdio.h> /* jpeglib.h needs FILE */
+
+#include <jpeglib.h>
+#endif
 
 #include "image.h"
 
@@ -111,6 +118,94 @@ static gdImagePtr gd_decode(enum image_format f, const void *data, int len)
 		return NULL;
 	}
 }
+
+#ifdef HAVE_LIBJPEG
+/*
+ * A JPEG through libjpeg itself, at the smallest of 1/1, 1/2, 1/4, 1/8 of
+ * its size that keeps the longer side at least WORK_SIDE: libjpeg scales in
+ * the DCT, so a 12 MP photo is never decoded pixel by pixel only to be
+ * averaged down.  Colours as libgd gives them (CMYK and YCCK as libgd
+ * converts them, inverted when an Adobe marker says so), so the picture is
+ * the one libgd would give, smaller.  libjpeg's errors jump back here and
+ * its messages are silenced: library code never prints.
+ */
+struct jpeg_quiet {
+	struct jpeg_error_mgr mgr;
+	jmp_buf back;
+};
+
+static void jpeg_fail(j_common_ptr cinfo)
+{
+	longjmp(((struct jpeg_quiet *)cinfo->err)->back, 1);
+}
+
+static void jpeg_silent(j_common_ptr cinfo)
+{
+}
+
+static gdImagePtr jpeg_decode_scaled(const void *data, size_t len)
+{
+	struct jpeg_decompress_struct cinfo;
+	struct jpeg_quiet err;
+	gdImagePtr volatile im = NULL;
+	JSAMPLE *volatile row = NULL;
+	int cmyk, inverted, longer;
+
+	cinfo.err = jpeg_std_error(&err.mgr);
+	err.mgr.error_exit = jpeg_fail;
+	err.mgr.output_message = jpeg_silent;
+	if (setjmp(err.back)) {
+		jpeg_destroy_decompress(&cinfo);
+		free(row);
+		if (im)
+			gdImageDestroy(im);
+		return NULL;
+	}
+	jpeg_create_decompress(&cinfo);
+	jpeg_mem_src(&cinfo, (const unsigned char *)data, (unsigned long)len);
+	jpeg_save_markers(&cinfo, JPEG_APP0 + 14, 0xffff); /* Adobe: CMYK inverted */
+	jpeg_read_header(&cinfo, TRUE);
+	cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+	inverted = cinfo.saw_Adobe_marker;
+	cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+	longer = cinfo.image_width > cinfo.image_height ? (int)cinfo.image_width
+	                                                : (int)cinfo.image_height;
+	cinfo.scale_num = 1;
+	cinfo.scale_denom = 1;
+	while (cinfo.scale_denom < 8 && longer / (int)(cinfo.scale_denom * 2) >= WORK_SIDE)
+		cinfo.scale_denom *= 2;
+	jpeg_start_decompress(&cinfo);
+	im = gdImageCreateTrueColor((int)cinfo.output_width, (int)cinfo.output_height);
+	row = malloc((size_t)cinfo.output_width * cinfo.output_components);
+	if (!im || !row)
+		longjmp(err.back, 1);
+	while (cinfo.output_scanline < cinfo.output_height) {
+		int *out = im->tpixels[cinfo.output_scanline];
+		JSAMPROW rows[1] = {row};
+
+		jpeg_read_scanlines(&cinfo, rows, 1);
+		for (unsigned x = 0; x < cinfo.output_width; x++) {
+			const JSAMPLE *p = row + (size_t)x * cinfo.output_components;
+
+			if (cmyk) {
+				int c = p[0], m = p[1], y = p[2], k = p[3];
+
+				if (inverted) /* Adobe writes CMYK inverted */
+					c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
+				out[x] = gdTrueColor((255 - c) * (255 - k) / 255,
+				                     (255 - m) * (255 - k) / 255,
+				                     (255 - y) * (255 - k) / 255);
+			} else {
+				out[x] = gdTrueColor(p[0], p[1], p[2]);
+			}
+		}
+	}
+	jpeg_finish_decompress(&cinfo);
+	jpeg_destroy_decompress(&cinfo);
+	free(row);
+	return im;
+}
+#endif
 
 /*
  * The decoded picture, composited over white, as luminance (Rec. 601) and
@@ -271,11 +366,16 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 		return dg_fail(err, DG_ERR_UNSUPPORTED, "%s: this libgd build cannot decode it",
 		               fmt);
 
-	im = gd_decode(hdr.format, data, (int)len);
+#ifdef HAVE_LIBJPEG
+	if (hdr.format == IMAGE_JPEG)
+		im = jpeg_decode_scaled(data, len);
+	else
+#endif
+		im = gd_decode(hdr.format, data, (int)len);
 	if (!im)
 		return dg_fail(err, DG_ERR_FORMAT, "%s: corrupt or truncated (%lux%lu declared)",
 		               fmt, hdr.width, hdr.height);
-	/* libgd followed the header we checked; this guards a disagreement. */
+	/* The decoder followed the header we checked; this guards a disagreement. */
 	if (gdImageSX(im) > lim->max_width || gdImageSY(im) > lim->max_height) {
 		W = gdImageSX(im);
 		H = gdImageSY(im);
@@ -298,6 +398,10 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 		wk.div[i] = i / wk.k;
 	any_alpha = work_fill(im, hdr.orientation, &wk);
 	gdImageDestroy(im);
+	if (hdr.format == IMAGE_JPEG) { /* decoded smaller: report its own size */
+		W = (int)(hdr.orientation >= 5 ? hdr.height : hdr.width);
+		H = (int)(hdr.orientation >= 5 ? hdr.width : hdr.height);
+	}
 	if (info) {
 		info->width = W;
 		info->height = H;

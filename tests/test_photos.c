@@ -132,7 +132,7 @@ int main(void)
 		double refused = (double)ev.all.refused / ev.all.n;
 
 		is_int(ev.errors, 0, "every refusal is 'no digit', never another error");
-		ok(right >= PHOTO_MIN_OVERALL, "overall %.1f %% right >= %.0f %% (%d of %d)",
+		ok(right >= PHOTO_MIN_OVERALL, "overall %.1f %% right >= %.1f %% (%d of %d)",
 		   100 * right, 100 * PHOTO_MIN_OVERALL, ev.all.right, ev.all.n);
 		ok(refused <= PHOTO_MAX_REFUSED, "refused as no digit: %.1f %% <= %.0f %%",
 		   100 * refused, 100 * PHOTO_MAX_REFUSED);
@@ -140,7 +140,7 @@ int main(void)
 			const struct photo_tally *t = &ev.alone[e];
 			double r = t->n ? (double)t->right / t->n : 0;
 
-			if (!ok(r >= PHOTO_MIN_EFFECT, "%s alone: %.1f %% right >= %.0f %%",
+			if (!ok(r >= PHOTO_MIN_EFFECT, "%s alone: %.1f %% right >= %.1f %%",
 			        photo_effect_name(e), 100 * r, 100 * PHOTO_MIN_EFFECT))
 				diag("  %d pictures: %d right, %d refused, %d wrong", t->n,
 				     t->right, t->refused, t->wrong);
