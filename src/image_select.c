@@ -112,6 +112,12 @@ static int is_flat(const struct piece *p)
 	return pw > 2.5 * ph && (double)pw * pw / p->area >= 6.0;
 }
 
+/* Whether label l is one of the (one or two) pieces id; id[1] may be -1. */
+static inline int of(int l, const int id[2])
+{
+	return l == id[0] || l == id[1];
+}
+
 /* Least-squares line through (i, d[i]) for d[i] >= 0; the share of the
  * n positions within tol of it (0 when there are too few). */
 static double straight_share(const int *d, int n, double tol)
@@ -135,8 +141,8 @@ static double straight_share(const int *d, int n, double tol)
 /* Depth of the piece's first pixel from side s (0 top, 1 bottom, 2 left,
  * 3 right) of its box at each position along that side, -1 where the
  * band holds none; whether those lie on a straight line. */
-static int side_straight(const int *lab, int w, int id, const struct piece *p, int s, int band,
-                         int *d)
+static int side_straight(const int *lab, int w, const int id[2], const struct piece *p, int s,
+                         int band, int *d)
 {
 	int n = s < 2 ? piece_w(p) : piece_h(p);
 
@@ -146,7 +152,7 @@ static int side_straight(const int *lab, int w, int id, const struct piece *p, i
 			int x = s == 2 ? p->x0 + k : s == 3 ? p->x1 - k : p->x0 + i;
 			int y = s == 0 ? p->y0 + k : s == 1 ? p->y1 - k : p->y0 + i;
 
-			if (lab[(size_t)y * w + x] == id) {
+			if (of(lab[(size_t)y * w + x], id)) {
 				d[i] = k;
 				break;
 			}
@@ -156,14 +162,16 @@ static int side_straight(const int *lab, int w, int id, const struct piece *p, i
 }
 
 /*
- * If piece id is a box round something, clear its sides from v and
- * return 1.  A side is a band FRAME_BAND of the shorter side deep inside
+ * If pieces id (one, or two: a box whose faint corners broke it in two)
+ * with bounding box p are a box round something, clear its sides from v
+ * and return 1.  A side is a band FRAME_BAND of the shorter side deep inside
  * the bounding box; it counts when FRAME_FILL of its positions along the
  * side hold the piece.  The inside must hold ink: a digit on its own, or
  * one touching the box (then the same piece; it loses what lies in the
  * bands).
  */
-static int remove_frame(float *v, int w, const int *lab, int id, const struct piece *p, int *depth)
+static int remove_frame(float *v, int w, const int *lab, const int id[2], const struct piece *p,
+                        int *depth)
 {
 	int pw = piece_w(p), ph = piece_h(p), sides = 0, inside = 0, base, band[4];
 	int cover[4] = {0}; /* top, bottom, left, right */
@@ -182,8 +190,8 @@ static int remove_frame(float *v, int w, const int *lab, int id, const struct pi
 		int top = 0, bottom = 0;
 
 		for (int d = 0; d < band[0]; d++) {
-			top |= lab[(size_t)(p->y0 + d) * w + x] == id;
-			bottom |= lab[(size_t)(p->y1 - d) * w + x] == id;
+			top |= of(lab[(size_t)(p->y0 + d) * w + x], id);
+			bottom |= of(lab[(size_t)(p->y1 - d) * w + x], id);
 		}
 		cover[0] += top, cover[1] += bottom;
 	}
@@ -191,8 +199,8 @@ static int remove_frame(float *v, int w, const int *lab, int id, const struct pi
 		int left = 0, right = 0;
 
 		for (int d = 0; d < band[2]; d++) {
-			left |= lab[(size_t)y * w + p->x0 + d] == id;
-			right |= lab[(size_t)y * w + p->x1 - d] == id;
+			left |= of(lab[(size_t)y * w + p->x0 + d], id);
+			right |= of(lab[(size_t)y * w + p->x1 - d], id);
 		}
 		cover[2] += left, cover[3] += right;
 	}
@@ -219,11 +227,52 @@ static int remove_frame(float *v, int w, const int *lab, int id, const struct pi
 			              (cover[2] && x < p->x0 + band[2]) ||
 			              (cover[3] && x > p->x1 - band[3]);
 
-			if (in_band && lab[i] == id)
+			if (in_band && of(lab[i], id))
 				v[i] = 0;
 		}
 	}
 	return 1;
+}
+
+/* A hollow piece, large enough to be (part of) a box. */
+static int box_part(const struct piece *p)
+{
+	return piece_w(p) >= LINE_MIN / 2 && piece_h(p) >= LINE_MIN / 2 &&
+	       p->area <= 0.4 * piece_w(p) * piece_h(p);
+}
+
+/*
+ * Boxes: each hollow piece alone, then pairs of them (a box drawn in two
+ * strokes, or in pencil whose corners faded), as the box their union
+ * bounds.  Returns how many were removed.
+ */
+static int find_frames(float *v, int w, const int *lab, const struct piece *pc, int count,
+                       int *depth)
+{
+	int frames = 0;
+
+	for (int i = 0; i < count; i++) {
+		int id[2] = {i + 1, -1};
+
+		frames += remove_frame(v, w, lab, id, &pc[i], depth);
+	}
+	for (int i = 0; i < count && !frames; i++) {
+		for (int j = i + 1; j < count && box_part(&pc[i]); j++) {
+			struct piece u = pc[i];
+			int id[2] = {i + 1, j + 1};
+
+			if (!box_part(&pc[j]))
+				continue;
+			u.x0 = pc[j].x0 < u.x0 ? pc[j].x0 : u.x0;
+			u.y0 = pc[j].y0 < u.y0 ? pc[j].y0 : u.y0;
+			u.x1 = pc[j].x1 > u.x1 ? pc[j].x1 : u.x1;
+			u.y1 = pc[j].y1 > u.y1 ? pc[j].y1 : u.y1;
+			u.area = pc[i].area + pc[j].area;
+			if (remove_frame(v, w, lab, id, &u, depth))
+				return 1;
+		}
+	}
+	return frames;
 }
 
 /*
@@ -396,8 +445,7 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	if (!pc)
 		return -1;
 	count = label(v, w, h, lab, stack, pc);
-	for (int i = 0; i < count; i++)
-		frames += remove_frame(v, w, lab, i + 1, &pc[i], stack);
+	frames = find_frames(v, w, lab, pc, count, stack);
 	if (frames)
 		count = label(v, w, h, lab, stack, pc);
 	find_lines(pc, count, lab, w, stack);
