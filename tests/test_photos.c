@@ -19,9 +19,9 @@
 #include "tap.h"
 
 /* The issue's targets are 97 % overall, 93 % per effect, 1 % refused.
- * Overall is held a little under what the normaliser reaches today (94.2 %
+ * Overall is held a little under what the normaliser reaches today (95.3 %
  * on this set), so a regression fails; raise it as the normaliser gains. */
-#define PHOTO_MIN_OVERALL 0.935 /* right, of all pictures */
+#define PHOTO_MIN_OVERALL 0.945 /* right, of all pictures */
 #define PHOTO_MIN_EFFECT  0.93  /* right, of the pictures with one effect, each effect */
 #define PHOTO_MAX_REFUSED 0.01  /* refused as "no digit", of all pictures */
 
