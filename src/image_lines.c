@@ -1,28 +1,29 @@
 /*
- * image_lines.c - ruled and squared paper, boxes and underlines are not ink.
+ * image_lines.c - ruled and squared paper are not ink.
  *
- * Lines.  A pixel of ink lies on a straight segment when, walking through
- * it along some direction within MAX_TILT degrees of horizontal (or of
- * vertical), the ink goes on for SEGMENT of the picture's extent with gaps
- * of at most GAP pixels, one pixel of wobble either side allowed (tilt
- * between the sampled angles, perspective, a hand-drawn box).  Connected
- * segment pixels make a line candidate.  Paper lines run (nearly) from
- * edge to edge and come in families: when two or more candidates of one
- * direction span LONG of the extent, every candidate of that direction
- * over PART of it goes, except one much thicker than the family (the
- * stem of a 1 on squared paper); a lone candidate goes only if it spans
- * LONE (a margin, a fold).  A digit, even MNIST's 20-in-28, spans less.
- * Where a stroke of the digit crossed a removed line, the pixels of the
- * line between ink on both sides are put back.
+ * Thin ink (at most THIN pixels across) lies on a straight segment when,
+ * walking through it along some direction within MAX_TILT degrees of
+ * horizontal (or of vertical), it goes on for SEGMENT of the picture's
+ * extent, with gaps of at most GAP pixels of paper and one pixel of
+ * wobble either side (tilt between the sampled angles, perspective).  The
+ * walk may also cross up to CROSS of the extent of thick ink: a stroke of
+ * the digit the line passes through, which is not marked as line but
+ * joins the line's two sides into one candidate.
  *
- * The segment search runs on a copy reduced to at most LINE_SIDE pixels a
- * side (a 2x2 OR per step), which costs a quarter per halving and keeps
- * even a 1-pixel line whole.
+ * Paper lines run (nearly) from edge to edge and come in families: when
+ * two or more candidates of one direction span LONG of the extent, every
+ * thin candidate of that direction goes (also the pieces cut where a line
+ * ran inside a stroke, along it, or between two strokes), except one much
+ * thicker than the family (the stem of a 1 on squared paper); a lone
+ * candidate goes only if it spans LONE (a margin, a fold).  A digit's own
+ * strokes are thicker than a rule or shorter than SEGMENT; even MNIST's
+ * 20-in-28 spans less than LONG.  Where a stroke of the digit crossed a
+ * removed line, the pixels of the line between ink on both sides are put
+ * back.
  *
- * Boxes and underlines are found afterwards, per connected piece: a box
- * is a hollow piece whose bounding box is covered along three or four
- * sides; an underline is a flat piece; see image_select.c for how a flat
- * piece is kept out of the digit.
+ * The search runs on a copy reduced to at most LINE_SIDE pixels a side
+ * (an f x f block is ink if any pixel is), which keeps a 1-pixel line
+ * whole.  Boxes and underlines are pieces, not lines: image_select.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -224,7 +225,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Find the lines of one direction on g; mark them with bit. */
+/* Find the lines of one direction on g and mark them with bit; returns how
+ * many of them span LONG of the picture (the rest are their pieces). */
 static int find_lines(struct grid *g, int vertical, int *lab, int *stack, uint8_t bit)
 {
 	const size_t n = (size_t)g->w * g->h;

@@ -1,19 +1,24 @@
 /*
  * image_select.c - of the ink left on the page, which is the digit.
  *
- * The ink is cut into connected pieces (8-neighbours, at INK_LEVEL).  A
- * box drawn round the digit is one hollow piece covered along three or
- * four sides of its bounding box: its sides are taken out first.  Then
- * the digit is the heaviest piece that could be one: not flat (an
- * underline or a line's remnant is much wider than tall and thin), not
- * lying along the picture's edge (the page's edge, a dark desk) unless
- * nothing else is there.  Pieces join it when they are near (a gap of at
- * most NEAR of its size), not negligible (SPECK of its mass) and do not
- * make it much larger: the bar of a 5, a stroke broken in two.  Faint
- * pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept ink.
+ * The ink is cut into connected pieces (8-neighbours, at INK_LEVEL).
+ * Boxes first: a box drawn round the digit is a hollow piece, or two (a
+ * box drawn in two strokes, faded pencil corners), covered along three or
+ * four straight sides of its bounding box; its sides are taken out, also
+ * where the digit touches them.  Then the digit is the heaviest piece
+ * that could be one: not flat (an underline or a line's remnant is much
+ * wider than tall and thin), not on the picture's edge (the page's edge,
+ * a dark desk), not solid (a shadow's corner, a stain).  If it stands on
+ * an underline it touches, the underline goes and the choice is made
+ * again.  Pieces join it when they are near (a gap of at most NEAR of its
+ * size), not negligible (SPECK of its mass) and do not make it much
+ * larger: the bar of a 5, a stroke broken in two; never an underline.
+ * Faint pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept
+ * ink.
  *
- * On an MNIST digit every piece of 5 % of the mass or more lies within
- * the digit's 20x20 box, so this keeps what the first edition kept.
+ * On an MNIST digit every piece of 5 % of the mass or more lies near the
+ * digit, and boxes and underlines are only looked for in pieces of
+ * LINE_MIN pixels or more, so this keeps what the first edition kept.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -37,9 +42,8 @@
 #define UNDER_BOW   0.03 /* and a hand's bow, as a share of its width */
 #define UNDER_SLOPE 0.15 /* steepest underline: a slanted 1 is not one */
 /* A box or an underline narrower than this (pixels; MNIST digits are 20)
- * cannot be told from a
- * digit's own strokes (a 3 drawn square, the foot of a 2), as at MNIST's
- * size: smaller pieces are left as they are. */
+ * cannot be told from a digit's own strokes (a 3 drawn square, the foot
+ * of a 2): smaller pieces are left as they are. */
 #define LINE_MIN 24
 
 struct piece {
