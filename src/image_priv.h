@@ -30,38 +30,38 @@ void image_morph(const float *img, int w, int h, int r, int closing, float *out,
 
 /*
  * From luminance (0 = black, any polarity) to ink strength s[h][w] in
- * [0, 1]: the polarity is found from which kind of narrow feature, dark or
- * bright, the picture holds more of (*inverted = 1 for dark ink on light
- * ground); the paper's brightness is estimated locally by a grey-level
+ * [0, 1]: the polarity from an even border, or else from the skew of the
+ * departures from the local median (*inverted = 1 for dark ink on light
+ * ground); the paper's brightness estimated locally by a grey-level
  * closing wide enough to swallow any stroke, so shadows, vignetting,
  * glare and gradients are part of the paper; and the ink is how much
  * darker than its own paper a pixel is, as a fraction of that paper
  * (illumination multiplies, so a stroke in shadow keeps its strength).
- * scratch holds 5 w h floats.
+ * scratch holds 5 w h + 3 max(w, h) floats.
  */
 void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted, float *scratch);
 
-/* What the line and frame finder removed, for tests and diagnostics. */
+/* What the line finder removed: lines spanning most of the picture. */
 struct image_lines {
-	int horizontal, vertical; /* ruled or squared-paper lines */
-	int frames;               /* boxes drawn around the digit */
-	int underlines;
+	int horizontal, vertical;
 };
 
 /*
- * Remove ruled and squared-paper lines, a box drawn round the digit and an
- * underline from v[h][w] (stretched ink), restoring the strokes of the
- * digit where a line crossed them.  mark and lab hold w h bytes and ints.
+ * Remove ruled and squared-paper lines from v[h][w] (stretched ink),
+ * restoring the strokes of the digit where a line crossed them.  mark and
+ * lab hold w h bytes and ints.  -1 when out of memory.
  */
 int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct image_lines *found);
 
 /*
- * Keep the digit: of the connected pieces of ink in v[h][w], the one that
- * looks most like a digit (mass, not a line, not on the picture's edge)
- * and the pieces that belong with it (the bar of a 5, a broken stroke);
- * zero everything else (specks, texture, remnants of lines, page edges)
- * but the faint pixels next to kept ink.  Returns the number of pieces
- * kept, 0 when nothing looks like ink.  lab and stack hold w h ints.
+ * Keep the digit: take out a box drawn round it and an underline; of the
+ * connected pieces of ink in v[h][w], the one that looks most like a
+ * digit (mass, not flat, not solid, not on the picture's edge) and the
+ * pieces that belong with it (the bar of a 5, a broken stroke); zero
+ * everything else (specks, texture, remnants of lines, page edges) but
+ * the faint pixels next to kept ink.  Returns the number of pieces kept,
+ * 0 when nothing looks like ink, -1 when out of memory.  lab and stack
+ * hold w h ints.
  */
 int image_keep_digit(float *v, int w, int h, int *lab, int *stack);
 
