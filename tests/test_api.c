@@ -395,9 +395,12 @@ static void test_request_errors(void)
 	expect(&c, 400, "bad_base64", "bad base64");
 	call(&c, "POST", P, NULL, "application/json; charset=utf-8", "{} ", 3);
 	expect(&c, 400, "missing_image", "JSON without image");
-	snprintf(json, sizeof(json), "%s", "[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]");
+	/* Inside an object, where only the depth limit refuses it (a top-level
+	 * array, or an image that is not a string, fail for other reasons). */
+	snprintf(json, sizeof(json), "%s", "{\"image\": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}");
 	call(&c, "POST", P, NULL, "application/json", json, strlen(json));
 	expect(&c, 400, "bad_json", "JSON nested too deep");
+	ok(strstr(c.res.body, "nesting too deep") != NULL, "JSON nested too deep: says so");
 
 	call(&c, "POST", P, "top=11", "image/png", "x", 1);
 	expect(&c, 400, "invalid_parameter", "top=11");
@@ -553,9 +556,22 @@ static void test_predict(void)
 		        ? json_object_array_get_idx(get(c.doc, "probabilities"), (size_t)i)
 		        : NULL);
 	is_near(sum, 1.0, 1e-4, "probabilities sum to 1");
-	ok(json_object_get_int(get(c.doc, "digit")) >= 0 &&
-	       json_object_get_int(get(c.doc, "digit")) <= 9,
-	   "a digit");
+	/* The model is untrained: the digit must be the argmax of the ten, and
+	 * "probability" that digit's own. */
+	{
+		struct json_object *probs = get(c.doc, "probabilities");
+		int digit = json_object_get_int(get(c.doc, "digit")), best = 0;
+
+		for (int i = 1; probs && i < 10; i++)
+			if (json_object_get_double(json_object_array_get_idx(probs, (size_t)i)) >
+			    json_object_get_double(json_object_array_get_idx(probs, (size_t)best)))
+				best = i;
+		is_int(digit, best, "digit is the most probable of the ten");
+		ok(probs && digit >= 0 && digit <= 9 &&
+		       json_object_get_double(get(c.doc, "probability")) ==
+		           json_object_get_double(json_object_array_get_idx(probs, (size_t)digit)),
+		   "probability is the digit's own");
+	}
 	is_str(json_object_get_string(get(c.doc, "model.name")), "cnn", "default model is cnn");
 	ok(strlen(json_object_get_string(get(c.doc, "model.version"))) == 8, "model version: crc");
 	is_str(json_object_get_string(get(c.doc, "image.format")), "png", "image.format");

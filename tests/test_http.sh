@@ -52,6 +52,15 @@ ok_cmd "models: params and macs" grep -q '"params":[0-9][0-9]*,"macs":[0-9]' "$T
 accuracy=$(field test_accuracy)
 call -I "$BASE_URL/api/v1/health"
 is "$status $ctype" "200 application/json" "HEAD health"
+# HEAD over a raw socket (curl -I never reads a body): the answer must end
+# with its headers.  HTTP/1.0, so the server closes when it is done.
+head_reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$SERVER_PORT" &&
+	printf 'HEAD /api/v1/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
+	timeout 5 cat <&3) | od -An -c | tr -d ' \n')
+case "$head_reply" in
+*'\r\n\r\n') ok_cmd "HEAD health: headers, then nothing" true ;;
+*) ok_cmd "HEAD health: headers, then nothing" false ;;
+esac
 call "$BASE_URL/api/v1/metrics"
 is "$status $ctype" "200 text/plain; version=0.0.4; charset=utf-8" "metrics: Prometheus text 0.0.4"
 ok_cmd "metrics: request counter by endpoint and status" \
