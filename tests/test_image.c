@@ -503,14 +503,16 @@ static void test_flavours(const float *ref7)
 #ifdef HAVE_LIBJPEG
 #include <jpeglib.h> /* libgd cannot write CMYK JPEG: made with libjpeg itself */
 
-/* im as a CMYK JPEG the way Photoshop stores one: an Adobe APP14 marker and
- * inverted samples (255 = no ink), so paper is (255, 255, 255, 255) and ink
- * is K = 0.  `stored` is JCS_YCCK or JCS_CMYK, the colour transform. */
-static struct blob cmyk_jpeg(gdImagePtr im, J_COLOR_SPACE stored)
+/* im as a JPEG libgd cannot write.  stored JCS_CMYK or JCS_YCCK: CMYK the
+ * way Photoshop stores it, an Adobe APP14 marker and inverted samples (255
+ * = no ink), so paper is (255, 255, 255, 255) and ink is K = 0; the colour
+ * transform is `stored`.  JCS_GRAYSCALE: one channel. */
+static struct blob jpeg_as(gdImagePtr im, J_COLOR_SPACE stored)
 {
+	const int k = stored == JCS_GRAYSCALE ? 1 : 4;
 	struct jpeg_compress_struct c;
 	struct jpeg_error_mgr jerr;
-	unsigned char *buf = NULL, *row = malloc((size_t)gdImageSX(im) * 4);
+	unsigned char *buf = NULL, *row = malloc((size_t)gdImageSX(im) * k);
 	unsigned long n = 0;
 	struct blob b;
 
@@ -518,49 +520,19 @@ static struct blob cmyk_jpeg(gdImagePtr im, J_COLOR_SPACE stored)
 	jpeg_create_compress(&c);
 	jpeg_mem_dest(&c, &buf, &n);
 	c.image_width = (JDIMENSION)gdImageSX(im), c.image_height = (JDIMENSION)gdImageSY(im);
-	c.input_components = 4, c.in_color_space = JCS_CMYK;
+	c.input_components = k, c.in_color_space = k == 1 ? JCS_GRAYSCALE : JCS_CMYK;
 	jpeg_set_defaults(&c);
 	jpeg_set_colorspace(&c, stored);
-	c.write_Adobe_marker = TRUE;
+	c.write_Adobe_marker = k == 4;
 	jpeg_set_quality(&c, 90, TRUE);
 	jpeg_start_compress(&c, TRUE);
 	while (c.next_scanline < c.image_height) {
 		for (int x = 0; x < gdImageSX(im); x++) {
 			int px = gdImageGetTrueColorPixel(im, x, (int)c.next_scanline);
 
-			memset(row + x * 4, 255, 3);
-			row[x * 4 + 3] = (unsigned char)gdTrueColorGetGreen(px);
+			memset(row + x * k, 255, k - 1);
+			row[x * k + k - 1] = (unsigned char)gdTrueColorGetGreen(px);
 		}
-		jpeg_write_scanlines(&c, &row, 1);
-	}
-	jpeg_finish_compress(&c);
-	jpeg_destroy_compress(&c);
-	free(row);
-	b.p = buf, b.n = (int)n;
-	return b;
-}
-
-/* im as a one-channel (greyscale) JPEG, which libgd never writes. */
-static struct blob grey_jpeg(gdImagePtr im)
-{
-	struct jpeg_compress_struct c;
-	struct jpeg_error_mgr jerr;
-	unsigned char *buf = NULL, *row = malloc((size_t)gdImageSX(im));
-	unsigned long n = 0;
-	struct blob b;
-
-	c.err = jpeg_std_error(&jerr);
-	jpeg_create_compress(&c);
-	jpeg_mem_dest(&c, &buf, &n);
-	c.image_width = (JDIMENSION)gdImageSX(im), c.image_height = (JDIMENSION)gdImageSY(im);
-	c.input_components = 1, c.in_color_space = JCS_GRAYSCALE;
-	jpeg_set_defaults(&c);
-	jpeg_set_quality(&c, 90, TRUE);
-	jpeg_start_compress(&c, TRUE);
-	while (c.next_scanline < c.image_height) {
-		for (int x = 0; x < gdImageSX(im); x++)
-			row[x] = (unsigned char)gdTrueColorGetGreen(
-			    gdImageGetTrueColorPixel(im, x, (int)c.next_scanline));
 		jpeg_write_scanlines(&c, &row, 1);
 	}
 	jpeg_finish_compress(&c);
@@ -585,7 +557,7 @@ static void test_cmyk(const float *ref7)
 	gdImagePtr up = reference('7');
 
 	for (int i = 0; i < 2; i++) {
-		struct blob b = cmyk_jpeg(up, stored[i]);
+		struct blob b = jpeg_as(up, stored[i]);
 		struct image_info info = {0};
 		char what[64];
 
@@ -598,7 +570,7 @@ static void test_cmyk(const float *ref7)
 	/* JPEGs are decoded by libjpeg itself, scaled: greyscale comes through
 	 * its own colour conversion. */
 	{
-		struct blob b = grey_jpeg(up);
+		struct blob b = jpeg_as(up, JCS_GRAYSCALE);
 		struct image_info info = {0};
 
 		check(b, ref7, enc_tol[E_JPEG], &info, "greyscale jpeg");
