@@ -43,9 +43,11 @@ need_server() {
 }
 
 # free_port: a TCP port nobody listens on at 127.0.0.1 (random, then checked).
+# Below Linux's ephemeral range (32768 up), so no client connection of a
+# test running beside us holds it as its local port when lighttpd binds.
 free_port() {
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
 		"$CURL" -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/"
 		if [ $? -eq 7 ]; then # connection refused
 			echo "$p"
@@ -58,17 +60,24 @@ free_port() {
 # start_server [VAR=value...]: lighttpd on a free port, waiting until the
 # API answers.  Extra arguments are environment settings for this server.
 start_server() {
-	SERVER_PORT=$(free_port) || { diag "no free port"; return 1; }
-	BASE_URL=http://127.0.0.1:$SERVER_PORT
-	env DIGITS_SOCKET="$TEST_TMP/run/fcgi.sock" "$@" \
-		sh "$top_srcdir/tests/serve.sh" "$SERVER_PORT" >>"$SERVER_LOG" 2>&1 &
-	server_pid=$!
-	for _ in $(seq 1 100); do
-		if "$CURL" -fs -o /dev/null "$BASE_URL/api/v1/health"; then
-			return 0
-		fi
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
+	# A port can still be taken between the check and lighttpd's bind (tests
+	# run in parallel): then lighttpd exits at once, and another port is tried.
+	for _ in 1 2 3; do
+		SERVER_PORT=$(free_port) || { diag "no free port"; return 1; }
+		BASE_URL=http://127.0.0.1:$SERVER_PORT
+		env DIGITS_SOCKET="$TEST_TMP/run/fcgi.sock" "$@" \
+			sh "$top_srcdir/tests/serve.sh" "$SERVER_PORT" >>"$SERVER_LOG" 2>&1 &
+		server_pid=$!
+		for _ in $(seq 1 100); do
+			if "$CURL" -fs -o /dev/null "$BASE_URL/api/v1/health"; then
+				return 0
+			fi
+			kill -0 "$server_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$server_pid" 2>/dev/null && break # up but not answering
+		wait "$server_pid" 2>/dev/null
+		grep -q "Address already in use" "$SERVER_LOG" || break
 	done
 	diag "lighttpd did not come up; its log:"
 	sed 's/^/#   /' "$SERVER_LOG"
