@@ -17,4 +17,5 @@ TESTS += tests/test_nn tests/test_model
 # make bench: engine latency and throughput per model.
 EXTRA_PROGRAMS += tests/bench_engine
 BENCHES += tests/bench_engine
+tests_bench_engine_SOURCES = tests/bench_engine.c tests/bench.h
 CLEANFILES += $(EXTRA_PROGRAMS)

@@ -13,4 +13,4 @@ tests_test_image_LDADD = $(LDADD)
 EXTRA_PROGRAMS += tests/bench_image
 BENCHES += tests/bench_image
 CLEANFILES += tests/bench_image
-tests_bench_image_SOURCES = tests/bench_image.c tests/image_fixtures.h
+tests_bench_image_SOURCES = tests/bench_image.c tests/image_fixtures.h tests/bench.h

@@ -340,7 +340,7 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 /* Mark the flat pieces that are straight lines (per column, the middle
  * of the piece lies on one line): underlines and rules, where the foot of
  * a 2 or a 5 is an arc.  mid holds the widest piece's width in ints. */
-static void find_lines(struct piece *pc, int count, const int *lab, int w, int *mid)
+static void mark_line_pieces(struct piece *pc, int count, const int *lab, int w, int *mid)
 {
 	for (int i = 0; i < count; i++) {
 		struct piece *p = &pc[i];
@@ -452,13 +452,13 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	frames = find_frames(v, w, lab, pc, count, stack);
 	if (frames)
 		count = label(v, w, h, lab, stack, pc);
-	find_lines(pc, count, lab, w, stack);
+	mark_line_pieces(pc, count, lab, w, stack);
 	best = heaviest(pc, count, w, h);
 	/* The digit may stand on an underline: take it off, look again. */
 	if (best >= 0 &&
 	    remove_underline(v, w, lab, best + 1, &pc[best], stack, stack + piece_w(&pc[best]))) {
 		count = label(v, w, h, lab, stack, pc);
-		find_lines(pc, count, lab, w, stack);
+		mark_line_pieces(pc, count, lab, w, stack);
 		best = heaviest(pc, count, w, h);
 	}
 	if (best < 0) {

@@ -13,21 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "nn.h"
 #include "nn_kernels.h"
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void print_machine(void)
 {
@@ -60,11 +48,11 @@ static void latency(const struct nn_graph *g, const float *params, const float *
 	for (int i = 0; i < 200; i++) /* warm caches and the thread pool */
 		nn_forward(g, params, ws, x, 1);
 	for (int i = 0; i < RUNS; i++) {
-		double t0 = now();
+		double t0 = bench_now_ms();
 		nn_forward(g, params, ws, x + (i % 64) * 784, 1);
-		t[i] = (now() - t0) * 1e3;
+		t[i] = bench_now_ms() - t0;
 	}
-	qsort(t, RUNS, sizeof(double), cmp_double);
+	qsort(t, RUNS, sizeof(double), bench_cmp_double);
 	*median = t[RUNS / 2];
 	*p99 = t[RUNS * 99 / 100];
 	nn_workspace_free(ws);
@@ -80,10 +68,10 @@ static double throughput(const struct nn_graph *g, const float *params, const fl
 
 	nn_forward(g, params, ws, x, batch);
 	for (int r = 0; r < 5; r++) { /* best of 5: the machine is shared */
-		double t0 = now();
+		double t0 = bench_now_ms();
 		for (int i = 0; i < 4; i++)
 			nn_forward(g, params, ws, x, batch);
-		double rate = 4.0 * batch / (now() - t0);
+		double rate = 4.0 * batch / ((bench_now_ms() - t0) * 1e-3);
 		best = rate > best ? rate : best;
 	}
 	nn_workspace_free(ws);
@@ -121,7 +109,7 @@ static void node_times(const struct nn_graph *g, const float *params, const floa
 			samples[(size_t)i * RUNS + r] = sec[i];
 	}
 	for (int i = 0; i < g->n_nodes; i++) {
-		qsort(samples + (size_t)i * RUNS, RUNS, sizeof(double), cmp_double);
+		qsort(samples + (size_t)i * RUNS, RUNS, sizeof(double), bench_cmp_double);
 		us[i] = samples[(size_t)i * RUNS + RUNS / 2] * 1e6;
 	}
 	nn_workspace_free(ws);

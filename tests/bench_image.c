@@ -18,22 +18,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "bench.h"
 #include "image_fixtures.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Paper lit from the top left (a 25 % fall-off), grain of +-6 levels, a
  * blue "7" of the given size at (x, y), softened by a small blur. */
@@ -62,7 +48,7 @@ static gdImagePtr photo(int w, int h, int x, int y, int size)
 
 static double median_ms(double *t, int runs)
 {
-	qsort(t, runs, sizeof(double), cmp_double);
+	qsort(t, runs, sizeof(double), bench_cmp_double);
 	return t[runs / 2];
 }
 
@@ -73,25 +59,25 @@ static void bench(const char *name, struct blob b, int runs)
 	struct dg_error err;
 
 	for (int i = 0; i < runs; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 		gdImagePtr im = image_detect(b.p, (size_t)b.n) == IMAGE_JPEG
 		                    ? gdImageCreateFromJpegPtrEx(b.n, b.p, 1)
 		                    : gdImageCreateFromPngPtr(b.n, b.p);
 
-		t[i] = now_ms() - t0;
+		t[i] = bench_now_ms() - t0;
 		if (im)
 			gdImageDestroy(im);
 	}
 	decode = median_ms(t, runs);
 	for (int i = 0; i < runs; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		if (image_to_mnist(b.p, (size_t)b.n, NULL, out, NULL, &err) < 0) {
 			printf("%-16s failed: %s\n", name, err.msg);
 			free(t);
 			return;
 		}
-		t[i] = now_ms() - t0;
+		t[i] = bench_now_ms() - t0;
 		total += t[i];
 	}
 	median_ms(t, runs);

@@ -26,6 +26,7 @@
 
 #include "image.h"
 #include "nn.h"
+#include "bench.h"
 #include "photo_gen.h"
 #include "rng.h"
 
@@ -974,26 +975,11 @@ struct result {
 	double ms, render_ms;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
 	if (n == 0)
 		return 0;
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	qsort(v, (size_t)n, sizeof(double), bench_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -1091,17 +1077,17 @@ int photo_evaluate(const struct model *m, const uint8_t *pixels, const uint8_t *
 			if (!ws || (o->only && !(fx & o->only)))
 				continue;
 			res[i].label = labels[d];
-			t0 = now_ms();
+			t0 = bench_now_ms();
 			if (photo_render(pixels + (size_t)d * IMAGE_PIXELS, fx,
 			                 train_seed3(o->seed, 0x706963ULL, (uint64_t)i), &ph)) {
 				failed |= 2;
 				continue;
 			}
-			res[i].render_ms = now_ms() - t0;
+			res[i].render_ms = bench_now_ms() - t0;
 			res[i].size_class = size_class(&ph);
-			t0 = now_ms();
+			t0 = bench_now_ms();
 			int rc = image_to_mnist(ph.bytes, ph.len, &lim, px, NULL, &e);
-			res[i].ms = now_ms() - t0;
+			res[i].ms = bench_now_ms() - t0;
 			if (rc) {
 				res[i].got = e.code == DG_ERR_EMPTY ? -1 : -2;
 			} else {

@@ -1,7 +1,7 @@
 # Phone photos of MNIST test digits (tests/photo_gen.[ch]): the seeded set of
 # the photo issue, its evaluation as a table (make bench) and as a test of
 # the targets.  Both need MNIST (make data) and link the trainer's IDX reader.
-PHOTO_SOURCES = tests/photo_gen.h tests/photo_gen.c
+PHOTO_SOURCES = tests/photo_gen.h tests/photo_gen.c tests/bench.h
 
 # make bench: the standard 1000-picture set, accuracy by effect.
 noinst_PROGRAMS += tests/photos
