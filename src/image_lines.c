@@ -322,13 +322,12 @@ static void reduce_or(const uint8_t *m, int w, int h, int f, struct grid *r)
 				r->m[(size_t)(y / f) * r->w + x / f] = M_INK;
 }
 
-int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct image_lines *found)
+int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab)
 {
 	const size_t n = (size_t)w * h;
-	int f = 1, *stack;
+	int f = 1, found, *stack;
 	struct grid full = {w, h, mark, NULL}, small;
 
-	memset(found, 0, sizeof(*found));
 	while ((w + f - 1) / f > LINE_SIDE || (h + f - 1) / f > LINE_SIDE)
 		f++;
 	small.w = (w + f - 1) / f;
@@ -348,8 +347,8 @@ int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct i
 	if (f > 1)
 		reduce_or(mark, w, h, f, &small);
 
-	found->horizontal = find_lines(&small, 0, lab, stack, M_LINE_H);
-	found->vertical = find_lines(&small, 1, lab, stack, M_LINE_V);
+	found = find_lines(&small, 0, lab, stack, M_LINE_H);
+	found += find_lines(&small, 1, lab, stack, M_LINE_V);
 	free(stack);
 	free(small.walk);
 
@@ -362,7 +361,7 @@ int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct i
 					    small.m[(size_t)(y / f) * small.w + x / f] & M_REMOVED;
 		free(small.m);
 	}
-	if (!found->horizontal && !found->vertical)
+	if (!found)
 		return 0;
 	restore_crossings(&full, 0, M_LINE_H, 3 * f + 2);
 	restore_crossings(&full, 1, M_LINE_V, 3 * f + 2);
@@ -385,5 +384,5 @@ int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct i
 			}
 		}
 	}
-	return 0;
+	return found;
 }

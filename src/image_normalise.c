@@ -162,7 +162,6 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 	uint8_t *mark;
 	double s, m = 0, mx = 0, my = 0;
 	size_t nink = 0;
-	struct image_lines lines;
 
 	if (w <= 0 || h <= 0 || n > (1u << 26))
 		return dg_fail(err, DG_ERR_INVALID, "cannot normalise a %dx%d picture", w, h);
@@ -198,7 +197,7 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 	}
 	stretch(v, n, lo, hi);
 
-	if (image_remove_lines(v, w, h, mark, lab, &lines) < 0 ||
+	if (image_remove_lines(v, w, h, mark, lab) < 0 ||
 	    (kept = image_keep_digit(v, w, h, lab, stack)) < 0) {
 		free(v);
 		return dg_fail(err, DG_ERR_NOMEM, "no memory to analyse a %dx%d picture", w, h);

@@ -41,17 +41,13 @@ void image_morph(const float *img, int w, int h, int r, int closing, float *out,
  */
 void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted, float *scratch);
 
-/* What the line finder removed: lines spanning most of the picture. */
-struct image_lines {
-	int horizontal, vertical;
-};
-
 /*
  * Remove ruled and squared-paper lines from v[h][w] (stretched ink),
- * restoring the strokes of the digit where a line crossed them.  mark and
- * lab hold w h bytes and ints.  -1 when out of memory.
+ * restoring the strokes of the digit where a line crossed them.  Returns
+ * how many lines spanning most of the picture went, -1 when out of
+ * memory.  mark and lab hold w h bytes and ints.
  */
-int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab, struct image_lines *found);
+int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab);
 
 /*
  * Keep the digit: take out a box drawn round it and an underline; of the
