@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "model.h"
-#include "nn.h"
+#include "service/api.h"
+#include "engine/model.h"
+#include "engine/nn.h"
 
 #define BATCH 16
 

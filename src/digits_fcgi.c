@@ -27,8 +27,8 @@
 #include <omp.h>
 #endif
 
-#include "api.h"
-#include "log.h"
+#include "service/api.h"
+#include "service/log.h"
 
 static volatile sig_atomic_t stopping;
 

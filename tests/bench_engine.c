@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "bench.h"
-#include "nn.h"
-#include "nn_kernels.h"
+#include "engine/nn.h"
+#include "engine/nn_kernels.h"
 
 static void print_machine(void)
 {

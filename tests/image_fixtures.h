@@ -18,7 +18,7 @@
 #include <gd.h>
 #include <zlib.h>
 
-#include "image.h"
+#include "image/image.h"
 
 struct blob {
 	unsigned char *p;

@@ -24,8 +24,8 @@
 
 #include <gd.h>
 
-#include "image.h"
-#include "nn.h"
+#include "image/image.h"
+#include "engine/nn.h"
 #include "bench.h"
 #include "photo_gen.h"
 #include "rng.h"

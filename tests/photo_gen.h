@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "digits.h"
-#include "model.h"
+#include "engine/model.h"
 
 enum photo_effect {
 	PHOTO_SHADOW,

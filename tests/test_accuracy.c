@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "idx.h"
-#include "image.h"
-#include "model.h"
+#include "image/image.h"
+#include "engine/model.h"
 #include "tap.h"
 #include "train.h"
 

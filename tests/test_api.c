@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "log.h"
-#include "model.h"
-#include "nn.h"
-#include "request.h"
+#include "service/api.h"
+#include "service/log.h"
+#include "engine/model.h"
+#include "engine/nn.h"
+#include "service/request.h"
 #include "tap.h"
 
 static struct span S(const char *s) {

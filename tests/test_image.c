@@ -27,7 +27,7 @@
 #include <gd.h>
 #include <zlib.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "tap.h"
 
 #include "image_fixtures.h"

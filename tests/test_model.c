@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "model.h"
+#include "engine/model.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/test_model.XXXXXX";

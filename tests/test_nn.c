@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn.h"
-#include "nn_kernels.h"
-#include "nn_layers.h"
+#include "engine/nn.h"
+#include "engine/nn_kernels.h"
+#include "engine/nn_layers.h"
 #include <json-c/json.h>
 
 #include "tap.h"

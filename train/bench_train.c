@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "augment.h"
-#include "nn.h"
+#include "engine/nn.h"
 #include "optim.h"
 #include "rng.h"
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "idx.h"
-#include "model.h"
+#include "engine/model.h"
 #include "report.h"
 #include "train.h"
 

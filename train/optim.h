@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn.h"
+#include "engine/nn.h"
 
 #define OPTIM_FINAL_FRACTION 0.01
 

@@ -22,7 +22,7 @@
 #include "augment.h"
 #include "digits.h"
 #include "idx.h"
-#include "nn.h"
+#include "engine/nn.h"
 #include "optim.h"
 
 #define TRAIN_CLASSES    10

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "nn.h"
+#include "engine/model.h"
+#include "engine/nn.h"
 
 struct params {
 	char model[API_PARAM_MAX];

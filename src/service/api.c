@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model.h"
-#include "nn.h"
+#include "engine/model.h"
+#include "engine/nn.h"
 
 #define METRICS_TEXT_MAX (64 * 1024)
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model.h"
-#include "nn.h"
+#include "engine/model.h"
+#include "engine/nn.h"
 
 #ifndef DIGITS_PKGDATADIR
 #define DIGITS_PKGDATADIR "/usr/local/share/digits"

@@ -6,11 +6,11 @@
 # build tree, where lighttpd.conf expects it, and installed in pkglibexecdir.
 noinst_LIBRARIES += src/libdigits_service.a
 src_libdigits_service_a_SOURCES = \
-	src/api.c src/api.h src/api_predict.c \
-	src/request.c src/request.h \
-	src/registry.c src/registry.h \
-	src/metrics.c src/metrics.h \
-	src/log.c src/log.h
+	src/service/api.c src/service/api.h src/service/api_predict.c \
+	src/service/request.c src/service/request.h \
+	src/service/registry.c src/service/registry.h \
+	src/service/metrics.c src/service/metrics.h \
+	src/service/log.c src/service/log.h
 # Where models are looked for when DIGITS_MODEL_DIR is unset: the installed
 # copy, else the source tree (so a build tree works without installing).
 src_libdigits_service_a_CPPFLAGS = $(AM_CPPFLAGS) \

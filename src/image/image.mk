@@ -1,7 +1,10 @@
 # The image pipeline (owned by the image module): bytes -> header check ->
-# libgd decode -> MNIST-style 28x28.  See src/image.h.
-src_libdigits_a_SOURCES += src/image.h src/image_priv.h src/image_probe.c src/image_decode.c \
-	src/image_normalise.c src/image_ink.c src/image_lines.c src/image_select.c
+# libgd decode -> MNIST-style 28x28.  See src/image/image.h.
+src_libdigits_a_SOURCES += \
+	src/image/image.h src/image/image_priv.h \
+	src/image/image_probe.c src/image/image_decode.c \
+	src/image/image_normalise.c src/image/image_ink.c \
+	src/image/image_lines.c src/image/image_select.c
 
 check_PROGRAMS += tests/test_image
 UNIT_TESTS += tests/test_image

@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "digits.h"
-#include "image.h"
+#include "image/image.h"
 #include "metrics.h"
 #include "registry.h"
 #include "request.h"

@@ -2,10 +2,12 @@
 noinst_LIBRARIES += src/libdigits.a
 src_libdigits_a_SOURCES = \
 	src/digits.c src/digits.h \
-	src/nn.h src/nn_graph.c src/nn_zoo.c src/nn_exec.c \
-	src/nn_ops.h src/nn_layers.h src/nn_layers.c src/nn_conv.c src/nn_dense.c \
-	src/nn_kernels.c src/nn_kernels.h \
-	src/model.c src/model.h
+	src/engine/nn.h src/engine/nn_ops.h \
+	src/engine/nn_graph.c src/engine/nn_zoo.c src/engine/nn_exec.c \
+	src/engine/nn_layers.h src/engine/nn_layers.c \
+	src/engine/nn_conv.c src/engine/nn_dense.c \
+	src/engine/nn_kernels.c src/engine/nn_kernels.h \
+	src/engine/model.c src/engine/model.h
 
 # Programs link the engine and what it uses.
 LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(JPEG_LIBS) $(ZLIB_LIBS) $(LIBS)
