@@ -3,6 +3,15 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
+
+double dg_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 int dg_fail(struct dg_error *err, enum dg_code code, const char *fmt, ...)
 {

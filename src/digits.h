@@ -38,4 +38,9 @@ int dg_fail(struct dg_error *err, enum dg_code code, const char *fmt, ...)
 /* Stable lowercase name of a code, for logs ("io", "format", ...). */
 const char *dg_code_name(enum dg_code code);
 
+/* Seconds on the monotonic clock: only differences mean anything.  The one
+ * clock every timing in the engine, the service, the trainer and the
+ * benchmarks reads. */
+double dg_seconds(void);
+
 #endif

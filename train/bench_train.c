@@ -24,14 +24,6 @@
 #define BATCH        64
 #define EPOCH_IMAGES 55000
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* A crude digit: a thick random line segment on black. */
 static void fake_digit(uint8_t *img, struct train_rng *r)
 {
@@ -98,7 +90,7 @@ int main(void)
 		int steps = 0;
 		double t0 = 0, t = 0, part[4] = {0}; /* augment, forward, backward, adam */
 		for (int s = 0;; s++) {
-			double a = now(), b, c, d, e;
+			double a = dg_seconds(), b, c, d, e;
 			if (s == 3) {
 				t0 = a; /* after warm-up */
 				memset(part, 0, sizeof(part));
@@ -110,17 +102,17 @@ int main(void)
 				              train_seed3(1, (uint64_t)s, (uint64_t)i));
 			memset(grads, 0, g->n_params * sizeof(float));
 			nn_workspace_seed(ws, (uint64_t)s);
-			b = now();
+			b = dg_seconds();
 			nn_forward(g, params, ws, input, BATCH);
-			c = now();
+			c = dg_seconds();
 			float loss;
 			if (nn_backward(g, params, grads, ws, labels, BATCH, &loss, &err)) {
 				fprintf(stderr, "bench_train: %s\n", err.msg);
 				return 1;
 			}
-			d = now();
+			d = dg_seconds();
 			adam_step(adam, params, grads, 0.0f);
-			e = now();
+			e = dg_seconds();
 			part[0] += b - a, part[1] += c - b, part[2] += d - c, part[3] += e - d;
 			if (s >= 3)
 				steps++;
@@ -133,11 +125,11 @@ int main(void)
 			augment_plain(src + (size_t)(i % BATCH) * AUGMENT_PIXELS,
 			              evin + (size_t)i * AUGMENT_PIXELS, AUGMENT_PIXELS);
 		int evals = 0;
-		double e0 = now(), e;
+		double e0 = dg_seconds(), e;
 		do {
 			nn_forward(g, params, ev, evin, 250);
 			evals++;
-			e = now();
+			e = dg_seconds();
 		} while (e - e0 < budget / 3 && evals < 1000);
 		printf("%-8s %8zu %8.2f %6d %8.2f %7.2f %7.2f %7.2f %7.2f %8.0f %8.1f %10.0f\n",
 		       g->name, g->n_params, g->n_macs / 1e6, steps, step_s * 1e3,

@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 	struct nn_graph *g = NULL;
 	struct dg_error err = {0};
 	struct report_run r = {0};
-	struct timespec t0, t1;
+	double t0;
 	char *cmd = NULL, date[32], *ckpt = NULL, canon[512];
 	int c, rc = 1, n_used;
 	long v;
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
 
 	snprintf(cfg.model, sizeof(cfg.model), "cnn");
 	augment_defaults(&cfg.aug);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = dg_seconds();
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c >= OPT_MODEL && c <= OPT_OUT && c != OPT_THREADS && c != OPT_DATA)
 			training_opt = options[c - OPT_MODEL].name;
@@ -533,9 +533,8 @@ int main(int argc, char **argv)
 		gmtime_r(&now, &tm);
 		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r.date = date;
-	r.total_seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	r.total_seconds = dg_seconds() - t0;
 	if (finish(&r, &err) < 0)
 		goto out;
 	ckpt = malloc(strlen(cfg.out) + 6);

@@ -29,14 +29,6 @@
 #define SEED_DROPOUT 0x64726f706f7574ull /* "dropout" */
 #define EVAL_BATCH   250
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int train_state_init(struct train_state *st, const struct train_config *cfg,
                      const struct nn_graph *g, struct dg_error *err)
 {
@@ -254,7 +246,7 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 	const long spe = train_steps_per_epoch(cfg, n_train), total = spe * cfg->epochs;
 	struct optim_schedule_config sched = {cfg->schedule, cfg->lr,
 	                                      train_warmup_steps(cfg, total), total};
-	struct progress pr = {isatty(STDERR_FILENO), cfg->quiet, 0, now(), st->step};
+	struct progress pr = {isatty(STDERR_FILENO), cfg->quiet, 0, dg_seconds(), st->step};
 	struct nn_workspace *ws = NULL;
 	float *input = malloc((size_t)B * px * sizeof(float));
 	float *grads = malloc((g->n_params ? g->n_params : 1) * sizeof(float));
@@ -278,7 +270,7 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 
 	while (st->epoch < cfg->epochs) {
 		long s = st->step - (long)st->epoch * spe; /* step within the epoch */
-		double t0 = now();
+		double t0 = dg_seconds();
 
 		if (perm_epoch != st->epoch) {
 			shuffle(perm, n_train, cfg->seed, st->epoch);
@@ -330,7 +322,7 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 			st->seen += n;
 			st->step++;
 		}
-		double t1 = now();
+		double t1 = dg_seconds();
 		st->seconds += t1 - t0;
 		progress_draw(&pr, cfg, st, spe, total, t1);
 

@@ -266,14 +266,6 @@ void nn_workspace_profile(struct nn_workspace *ws, double *seconds)
 	ws->profile = seconds;
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 const float *nn_activation(const struct nn_workspace *ws, int node)
 {
 	return node >= 0 && node < ws->n_nodes ? ws->act[node] : NULL;
@@ -284,7 +276,7 @@ static void forward_node(const struct nn_graph *g, const float *params, struct n
                          const float *input, int n, int i, int threads, float *scratch)
 {
 	const struct nn_node *node = &g->nodes[i];
-	double t0 = ws->profile ? now() : 0.0;
+	double t0 = ws->profile ? dg_seconds() : 0.0;
 
 	if (!ws->plan[i].skip) {
 		struct nn_op_args a = {
@@ -307,7 +299,7 @@ static void forward_node(const struct nn_graph *g, const float *params, struct n
 		nn_ops[node->op]->forward(&a);
 	}
 	if (ws->profile)
-		ws->profile[i] += now() - t0;
+		ws->profile[i] += dg_seconds() - t0;
 }
 
 /* The k branches numbered from b0, each whole on one thread, in parallel. */

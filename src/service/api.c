@@ -22,14 +22,6 @@
 
 #define METRICS_TEXT_MAX (64 * 1024)
 
-double api_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void api_config_default(struct api_config *c)
 {
 	c->max_body = 8 * 1024 * 1024;
@@ -79,7 +71,7 @@ int api_ctx_init(struct api_ctx *ctx, const struct api_config *cfg, struct regis
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->cfg = *cfg;
 	ctx->reg = reg;
-	ctx->started = api_now();
+	ctx->started = dg_seconds();
 	metrics_init(&ctx->metrics, reg);
 	ctx->pixels = calloc(n * IMAGE_PIXELS, sizeof(float));
 	ctx->info = calloc(n, sizeof(*ctx->info));
@@ -273,7 +265,7 @@ static void health(struct api_ctx *ctx, struct api_response *res)
 	json_object_object_add(doc, "status", json_object_new_string(ok ? "ok" : "unavailable"));
 	json_object_object_add(doc, "models", list);
 	json_object_object_add(doc, "pid", json_object_new_int((int)getpid()));
-	json_object_object_add(doc, "uptime_s", api_json_double(api_now() - ctx->started, "%.3f"));
+	json_object_object_add(doc, "uptime_s", api_json_double(dg_seconds() - ctx->started, "%.3f"));
 	json_object_object_add(doc, "requests",
 	                       json_object_new_int64((int64_t)ctx->metrics.requests_total + 1));
 	api_set_json(res, ok ? 200 : 503, doc);
@@ -352,7 +344,7 @@ void api_handle(struct api_ctx *ctx, const struct api_request *req, struct api_r
 {
 	const struct route *r;
 	const char *method = req->method ? req->method : "";
-	double t0 = api_now();
+	double t0 = dg_seconds();
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	res->digit = -1;
@@ -372,7 +364,7 @@ void api_handle(struct api_ctx *ctx, const struct api_request *req, struct api_r
 	} else {
 		api_predict(ctx, req, res);
 	}
-	res->total_ms = (api_now() - t0) * 1e3;
+	res->total_ms = (dg_seconds() - t0) * 1e3;
 	metrics_request(&ctx->metrics, r ? r->endpoint : METRICS_OTHER, res->status,
 	                res->total_ms / 1e3);
 }

@@ -121,7 +121,5 @@ struct json_object *api_prediction_json(const float *probs, int n_classes, int t
 struct json_object *api_model_json(const struct registry_model *rm);
 /* A number with a fixed printed form ("%.6g", "%.3f"). */
 struct json_object *api_json_double(double v, const char *fmt);
-/* Monotonic clock, seconds. */
-double api_now(void);
 
 #endif

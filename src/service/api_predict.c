@@ -412,7 +412,7 @@ void api_predict(struct api_ctx *ctx, const struct api_request *req, struct api_
 	struct registry_model *rm;
 	const float *probs = NULL;
 	int slot[ctx->cfg.max_images], n_ok = 0, status;
-	double t0 = api_now(), t1, t2;
+	double t0 = dg_seconds(), t1, t2;
 
 	if (query_params(req->query, &job.p, res) < 0 ||
 	    collect(ctx, req, &job, &json_doc, res) < 0)
@@ -446,10 +446,10 @@ void api_predict(struct api_ctx *ctx, const struct api_request *req, struct api_
 		}
 		slot[i] = n_ok++;
 	}
-	t1 = api_now();
+	t1 = dg_seconds();
 	if (n_ok)
 		probs = nn_forward(rm->model->graph, rm->model->params, rm->ws, ctx->pixels, n_ok);
-	t2 = api_now();
+	t2 = dg_seconds();
 	res->decode_ms = (t1 - t0) * 1e3;
 	res->inference_ms = (t2 - t1) * 1e3;
 	metrics_predictions(&ctx->metrics, (int)(rm - ctx->reg->models), n_ok, job.n - n_ok,
@@ -491,7 +491,7 @@ void api_predict(struct api_ctx *ctx, const struct api_request *req, struct api_
 	t = json_object_new_object();
 	json_object_object_add(t, "decode", api_json_double(res->decode_ms, "%.3f"));
 	json_object_object_add(t, "inference", api_json_double(res->inference_ms, "%.3f"));
-	json_object_object_add(t, "total", api_json_double((api_now() - t0) * 1e3, "%.3f"));
+	json_object_object_add(t, "total", api_json_double((dg_seconds() - t0) * 1e3, "%.3f"));
 	json_object_object_add(doc, "timing_ms", t);
 	status = 200;
 	api_set_json(res, status, doc);
