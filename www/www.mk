@@ -5,7 +5,11 @@
 # straight from the source tree. tests/test_browser.mjs drives it in headless
 # Chromium through playwright-core (tests/package*.json, `npm ci --prefix tests`).
 wwwdir = $(pkgdatadir)/www
-dist_www_DATA = www/index.html www/app.js www/style.css
+dist_www_DATA = www/index.html www/style.css
+# The page's ES modules (www/js/main.js wires the rest), loaded as they are.
+wwwjsdir = $(wwwdir)/js
+dist_wwwjs_DATA = www/js/main.js www/js/api.js www/js/page.js www/js/models.js \
+	www/js/cards.js www/js/queue.js www/js/drop.js www/js/camera.js www/js/draw.js
 
 TESTS += tests/test_browser.mjs
 EXTRA_DIST += tests/test_browser.mjs tests/package.json tests/package-lock.json

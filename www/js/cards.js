@@ -1,0 +1,127 @@
+// cards.js - a result card: built from #card-template, it shows one
+// upload's progress, then the digit, the ten probabilities, the 28x28 the
+// model saw and the timings, or a plain account of what went wrong.
+//
+// Invariants:
+// - A card's state is data-state: queued, loading, done or error; aria-busy
+//   follows it. data-digit holds the answer, data-error the server's error
+//   code (request_failed when the server named none).
+// - The only inline style is the CSS custom property --p of each bar, set
+//   through the CSSOM, which the page's Content-Security-Policy
+//   (style-src 'self') allows.
+
+import { TIMEOUT_MS, postImage } from './api.js';
+import { $, percent } from './page.js';
+
+const template = $('#card-template');
+
+function span(className, text = '') {
+  const s = document.createElement('span');
+  s.className = className;
+  s.textContent = text;
+  return s;
+}
+
+// A new card (not yet in the document) titled `name`.
+export function makeCard(name) {
+  const el = template.content.firstElementChild.cloneNode(true);
+  $('.card-name', el).textContent = name;
+  $('.card-name', el).title = name;
+  const bars = $('.bars', el);
+  for (let d = 0; d < 10; d++) {
+    const li = document.createElement('li');
+    li.className = 'bar';
+    const track = span('bar-track');
+    track.append(span('bar-fill'));
+    li.append(span('bar-label', String(d)), track, span('bar-value'));
+    bars.append(li);
+  }
+  return el;
+}
+
+export function setCardState(el, state, progressText) {
+  el.dataset.state = state;
+  el.setAttribute('aria-busy', String(state === 'loading' || state === 'queued'));
+  if (progressText) $('.card-progress-text', el).textContent = progressText;
+}
+
+function showResult(el, r, roundTripMs) {
+  const digit = r.digit;
+  el.dataset.digit = String(digit);
+  $('.card-digit', el).textContent = String(digit);
+  $('.card-prob', el).textContent = `${percent(r.probability)} sure`;
+  const probs = Array.isArray(r.probabilities) ? r.probabilities : [];
+  el.querySelectorAll('.bar').forEach((li, d) => {
+    const p = Number(probs[d]) || 0;
+    li.classList.toggle('bar-top', d === digit);
+    li.style.setProperty('--p', String(Math.min(1, Math.max(0, p))));
+    $('.bar-value', li).textContent = percent(p);
+    li.setAttribute('aria-label', `${d}: ${percent(p)}`);
+  });
+  const preview = $('.card-preview', el);
+  if (typeof r.preview === 'string' && r.preview.startsWith('data:image/')) {
+    preview.src = r.preview;
+    preview.hidden = false;
+  }
+  const parts = [];
+  if (r.model && r.model.name) parts.push(r.model.name);
+  if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
+  parts.push(`${Math.round(roundTripMs)} ms round trip`);
+  $('.card-meta', el).textContent = parts.join(' · ');
+  setCardState(el, 'done');
+}
+
+// What to tell a person about a failed upload (an outcome of postImage): a
+// plain first sentence, then the server's own message when it sent one.
+function describeFailure({ status, error }) {
+  const ours = (plain) => ({ plain, detail: '', code: 'request_failed' });
+  if (status === null) {
+    if (error.code === 'timeout') return ours(`The server did not answer within ${TIMEOUT_MS / 1000} s.`);
+    return ours('The server could not be reached. Check that it is running, then retry.');
+  }
+  if (status >= 200 && status < 300) return ours('The server answered something this page does not understand.');
+  let plain;
+  if (status === 413) plain = 'This file is too large for the server.';
+  else if (status === 415) plain = 'This is not an image the server can read (PNG, JPEG, GIF, BMP or WebP).';
+  else if (status === 422) plain = 'No digit could be found in this image.';
+  else if (status === 400) plain = 'The server could not use this request.';
+  else if (status === 503) plain = 'The server is busy or not ready; try again in a moment.';
+  else if (status >= 500) plain = `The server failed (${status}).`;
+  else plain = `Unexpected answer from the server (${status}).`;
+  return { plain, detail: error.message, code: error.code || 'request_failed' };
+}
+
+function showError(el, failure) {
+  $('.card-error-text', el).textContent = failure.plain;
+  $('.card-error-detail', el).textContent = failure.detail ? `Server: ${failure.detail}` : '';
+  el.dataset.error = failure.code;
+  setCardState(el, 'error');
+}
+
+// Sends `blob` (called `name`) with `model` and shows the outcome on card
+// `el`; `signal` cancels the request. Resolves to the sentence for the live
+// region, or null when cancelled.
+export async function runCard(el, blob, name, { model, signal } = {}) {
+  const bar = $('progress', el);
+  bar.value = 0;
+  setCardState(el, 'loading', 'Uploading…');
+  const res = await postImage(blob, name, {
+    model,
+    signal,
+    onProgress: (f) => {
+      bar.value = f;
+      if (f >= 1) {
+        bar.removeAttribute('value'); // indeterminate while the model runs
+        $('.card-progress-text', el).textContent = 'Recognising…';
+      }
+    },
+  });
+  if (res.ok) {
+    showResult(el, res.prediction, res.ms);
+    return `${name}: ${res.prediction.digit}, ${percent(res.prediction.probability)} sure.`;
+  }
+  if (res.error.code === 'aborted') return null;
+  const failure = describeFailure(res);
+  showError(el, failure);
+  return `${name}: ${failure.plain}`;
+}
