@@ -263,6 +263,20 @@ async function drawnResult(page) {
   return page.$eval('#draw-result', (c) => ({ state: c.dataset.state, digit: c.querySelector('.card-digit').textContent, text: c.querySelector('.card-error-text').textContent }));
 }
 
+// The formats the server decodes, as src/image/image_probe.c names them
+// (its format_names table), so the page's texts cannot fall behind it.
+function serverFormats() {
+  let probe = '';
+  try {
+    probe = fs.readFileSync(path.join(srcdir, 'src', 'image', 'image_probe.c'), 'utf8');
+  } catch {
+    /* none found: the check that the list is there fails */
+  }
+  return [...probe.matchAll(/\[IMAGE_\w+\]\s*=\s*"(\w+)"/g)].map((m) => m[1]).filter((f) => f !== 'unknown');
+}
+
+const missingFormats = (text, formats) => formats.filter((f) => !new RegExp(`\\b${f}\\b`, 'i').test(text));
+
 const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 
 async function main() {
@@ -326,6 +340,10 @@ async function desktop(browser, base) {
   is(await page.inputValue('#model'), 'cnn', 'the default model is chosen first');
   ok(/%/.test(await page.textContent('#model option[value="cnn"]')), 'each model shows its accuracy');
   is(consoleErrors.length, 0, 'no console errors or CSP violations while loading', ...consoleErrors);
+  const formats = serverFormats();
+  ok(formats.length >= 6, 'the server\'s format list is found in src/image/image_probe.c', `got: ${formats}`);
+  const helpMissing = missingFormats(await page.textContent('#dropzone-help'), formats);
+  ok(helpMissing.length === 0, 'the drop zone names every format the server reads', `missing: ${helpMissing}`);
   await shot(page, '01-empty');
 
   await check('a dropped PNG of a 7 is recognised as 7', async () => {
@@ -421,6 +439,8 @@ async function desktop(browser, base) {
     is(bad && bad.state, 'error', 'the text file card is in the error state');
     is(bad && bad.error, 'unsupported_image', 'the card keeps the server error code');
     ok(bad && /not an image/.test(bad.text), 'the error is said plainly', bad && bad.text);
+    const textMissing = missingFormats(bad ? bad.text : '', serverFormats());
+    ok(textMissing.length === 0, 'the error names every format the server reads', `missing: ${textMissing}`, `text: ${bad && bad.text}`);
     const retry = page.locator('#cards .card[data-state="error"] .card-retry').first();
     ok(await retry.isVisible(), 'the error card has a Retry button');
     const again = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));

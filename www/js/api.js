@@ -12,6 +12,10 @@ const API = 'api/v1/';
 
 export const TIMEOUT_MS = 30000;
 
+// What src/image/image_probe.c recognises from the magic bytes and libgd
+// decodes (HEIF and AVIF where the libgd build has them, as Debian's does).
+export const IMAGE_FORMATS = ['PNG', 'JPEG', 'GIF', 'BMP', 'WebP', 'TIFF', 'HEIF', 'AVIF'];
+
 // The models the server offers: {models: [...]} or {why: 'a reason'}.
 export async function fetchModels() {
   try {

@@ -10,7 +10,7 @@
 //   through the CSSOM, which the page's Content-Security-Policy
 //   (style-src 'self') allows.
 
-import { TIMEOUT_MS, postImage } from './api.js';
+import { IMAGE_FORMATS, TIMEOUT_MS, postImage } from './api.js';
 import { $, percent } from './page.js';
 
 const template = $('#card-template');
@@ -71,6 +71,10 @@ function showResult(el, r, roundTripMs) {
   setCardState(el, 'done');
 }
 
+function formatList(names) {
+  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
 // What to tell a person about a failed upload (an outcome of postImage): a
 // plain first sentence, then the server's own message when it sent one.
 function describeFailure({ status, error }) {
@@ -82,7 +86,7 @@ function describeFailure({ status, error }) {
   if (status >= 200 && status < 300) return ours('The server answered something this page does not understand.');
   let plain;
   if (status === 413) plain = 'This file is too large for the server.';
-  else if (status === 415) plain = 'This is not an image the server can read (PNG, JPEG, GIF, BMP or WebP).';
+  else if (status === 415) plain = `This is not an image the server can read (${formatList(IMAGE_FORMATS)}).`;
   else if (status === 422) plain = 'No digit could be found in this image.';
   else if (status === 400) plain = 'The server could not use this request.';
   else if (status === 503) plain = 'The server is busy or not ready; try again in a moment.';
