@@ -326,6 +326,8 @@ async function desktop(browser, base) {
   const consoleErrors = [];
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const scripts = [];
+  page.on('response', (r) => /\.m?js$/.test(new URL(r.url()).pathname) && scripts.push(r));
 
   const response = await page.goto(base);
   is(response.status(), 200, 'GET / answers 200');
@@ -340,6 +342,11 @@ async function desktop(browser, base) {
   is(await page.inputValue('#model'), 'cnn', 'the default model is chosen first');
   ok(/%/.test(await page.textContent('#model option[value="cnn"]')), 'each model shows its accuracy');
   is(consoleErrors.length, 0, 'no console errors or CSP violations while loading', ...consoleErrors);
+  const shipped = fs.readdirSync(path.join(srcdir, 'www', 'js')).filter((f) => f.endsWith('.js')).sort();
+  const loaded = scripts.map((r) => new URL(r.url()).pathname.replace(/.*\/js\//, '')).sort();
+  is(JSON.stringify(loaded), JSON.stringify(shipped), 'the page loads every module in www/js/, each once');
+  const badType = scripts.filter((r) => r.status() !== 200 || !/^text\/javascript\b/.test(r.headers()['content-type'] || ''));
+  ok(badType.length === 0, 'the modules are served as text/javascript', ...badType.map((r) => `${r.url()}: ${r.status()} ${r.headers()['content-type']}`));
   const formats = serverFormats();
   ok(formats.length >= 6, 'the server\'s format list is found in src/image/image_probe.c', `got: ${formats}`);
   const helpMissing = missingFormats(await page.textContent('#dropzone-help'), formats);
