@@ -78,12 +78,13 @@ function formatList(names) {
 // What to tell a person about a failed upload (an outcome of postImage): a
 // plain first sentence, then the server's own message when it sent one.
 function describeFailure({ status, error }) {
-  const ours = (plain) => ({ plain, detail: '', code: 'request_failed' });
+  // Failures the server did not name itself are request_failed.
+  const unnamed = (plain) => ({ plain, detail: '', code: 'request_failed' });
   if (status === null) {
-    if (error.code === 'timeout') return ours(`The server did not answer within ${TIMEOUT_MS / 1000} s.`);
-    return ours('The server could not be reached. Check that it is running, then retry.');
+    if (error.code === 'timeout') return unnamed(`The server did not answer within ${TIMEOUT_MS / 1000} s.`);
+    return unnamed('The server could not be reached. Check that it is running, then retry.');
   }
-  if (status >= 200 && status < 300) return ours('The server answered something this page does not understand.');
+  if (status >= 200 && status < 300) return unnamed('The server answered something this page does not understand.');
   let plain;
   if (status === 413) plain = 'This file is too large for the server.';
   else if (status === 415) plain = `This is not an image the server can read (${formatList(IMAGE_FORMATS)}).`;
