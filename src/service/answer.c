@@ -67,6 +67,15 @@ int answer_top_classes(const float *probs, int n, int k, int *out)
 	return k;
 }
 
+bool answer_both(struct json_object *a, struct json_object *b)
+{
+	if (a && b)
+		return true;
+	json_object_put(a);
+	json_object_put(b);
+	return false;
+}
+
 struct json_object *answer_number(double v, const char *fmt)
 {
 	char s[40];
@@ -75,15 +84,24 @@ struct json_object *answer_number(double v, const char *fmt)
 	return json_object_new_double_s(v, s);
 }
 
+struct json_object *answer_timings(double decode_ms, double inference_ms, double total_ms)
+{
+	struct json_object *t = json_object_new_object();
+
+	if (!t)
+		return NULL;
+	json_object_object_add(t, "decode", answer_number(decode_ms, "%.3f"));
+	json_object_object_add(t, "inference", answer_number(inference_ms, "%.3f"));
+	json_object_object_add(t, "total", answer_number(total_ms, "%.3f"));
+	return t;
+}
+
 struct json_object *answer_error(int status, const char *code, const char *message)
 {
 	struct json_object *doc = json_object_new_object(), *e = json_object_new_object();
 
-	if (!doc || !e) {
-		json_object_put(doc);
-		json_object_put(e);
+	if (!answer_both(doc, e))
 		return NULL;
-	}
 	json_object_object_add(e, "status", json_object_new_int(status));
 	json_object_object_add(e, "code", json_object_new_string(code));
 	json_object_object_add(e, "message", json_object_new_string(message));
@@ -115,11 +133,8 @@ struct json_object *answer_prediction(const float *probs, int n_classes, int top
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	int best;
 
-	if (!o || !arr) {
-		json_object_put(o);
-		json_object_put(arr);
+	if (!answer_both(o, arr))
 		return NULL;
-	}
 	answer_top_classes(probs, n_classes, 1, &best);
 	for (int c = 0; c < n_classes; c++)
 		json_object_array_add(arr, answer_number(probs[c], "%.6g"));

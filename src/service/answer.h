@@ -39,8 +39,13 @@ const char *answer_status_text(int status);
  * class first), into out[k]; returns min(k, n).  out[0] is the argmax. */
 int answer_top_classes(const float *probs, int n, int k, int *out);
 
+/* Whether two new containers were both allocated; if not, the one that was
+ * is freed, so the caller only has to give up. */
+bool answer_both(struct json_object *a, struct json_object *b);
 /* A number with a fixed printed form ("%.6g", "%.3f"). */
 struct json_object *answer_number(double v, const char *fmt);
+/* {"decode", "inference", "total"} in milliseconds, "%.3f". */
+struct json_object *answer_timings(double decode_ms, double inference_ms, double total_ms);
 /* {"error": {"status", "code", "message"}} */
 struct json_object *answer_error(int status, const char *code, const char *message);
 /* {"digit", "probability", "probabilities", "top" if top > 0} for one

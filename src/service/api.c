@@ -216,9 +216,7 @@ static void models(struct api_ctx *ctx, const struct api_request *req, struct sp
 	    registry_model_info(ctx->reg, registry_find(ctx->reg, NULL));
 
 	(void)req, (void)body;
-	if (!doc || !list) {
-		json_object_put(list);
-		json_object_put(doc);
+	if (!answer_both(doc, list)) {
 		api_set_json(res, 500, NULL);
 		return;
 	}
@@ -242,9 +240,7 @@ static void health(struct api_ctx *ctx, const struct api_request *req, struct sp
 	int n = registry_count(ctx->reg);
 
 	(void)req, (void)body;
-	if (!doc || !list) {
-		json_object_put(list);
-		json_object_put(doc);
+	if (!answer_both(doc, list)) {
 		api_set_json(res, 500, NULL);
 		return;
 	}

@@ -494,7 +494,7 @@ static void respond(struct api_ctx *ctx, const struct job *job, const float *pro
                     struct api_response *res)
 {
 	const struct registry_model_info *m = registry_model_info(ctx->reg, job->model);
-	struct json_object *doc = NULL, *list = NULL, *t;
+	struct json_object *doc = NULL, *list = NULL;
 
 	if (!job->list && job->in[0].status) {
 		api_error(res, job->in[0].status, job->in[0].code, "image: %s",
@@ -504,9 +504,7 @@ static void respond(struct api_ctx *ctx, const struct job *job, const float *pro
 	if (job->list) {
 		doc = json_object_new_object();
 		list = json_object_new_array();
-		if (!doc || !list) {
-			json_object_put(list);
-			json_object_put(doc);
+		if (!answer_both(doc, list)) {
 			api_set_json(res, 500, NULL);
 			return;
 		}
@@ -522,16 +520,9 @@ static void respond(struct api_ctx *ctx, const struct job *job, const float *pro
 	}
 	if (doc) {
 		json_object_object_add(doc, "model", answer_model(m));
-		t = json_object_new_object();
-		if (t) {
-			json_object_object_add(t, "decode",
-			                       answer_number(ctx->call.decode_ms, "%.3f"));
-			json_object_object_add(t, "inference",
-			                       answer_number(ctx->call.inference_ms, "%.3f"));
-			json_object_object_add(
-			    t, "total", answer_number((dg_seconds() - job->t0) * 1e3, "%.3f"));
-		}
-		json_object_object_add(doc, "timing_ms", t);
+		json_object_object_add(doc, "timing_ms",
+		                       answer_timings(ctx->call.decode_ms, ctx->call.inference_ms,
+		                                      (dg_seconds() - job->t0) * 1e3));
 	}
 	api_set_json(res, 200, doc);
 }

@@ -13,18 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void add_timings(struct json_object *o, const struct log_entry *e)
-{
-	struct json_object *t = json_object_new_object();
-
-	if (!t)
-		return;
-	json_object_object_add(t, "decode", answer_number(e->decode_ms, "%.3f"));
-	json_object_object_add(t, "inference", answer_number(e->inference_ms, "%.3f"));
-	json_object_object_add(t, "total", answer_number(e->total_ms, "%.3f"));
-	json_object_object_add(o, "ms", t);
-}
-
 static struct json_object *entry_json(const struct log_entry *e)
 {
 	struct json_object *o = json_object_new_object();
@@ -60,7 +48,7 @@ static struct json_object *entry_json(const struct log_entry *e)
 	if (e->images)
 		json_object_object_add(o, "images", json_object_new_int(e->images));
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)e->bytes));
-	add_timings(o, e);
+	json_object_object_add(o, "ms", answer_timings(e->decode_ms, e->inference_ms, e->total_ms));
 	if (e->unsent)
 		json_object_object_add(o, "sent", json_object_new_boolean(0));
 	return o;
