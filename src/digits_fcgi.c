@@ -104,7 +104,7 @@ static void serve(struct api_ctx *ctx, struct conn *c)
 {
 	struct api_request req = {0};
 	struct api_response res;
-	char path[512];
+	char path[API_PATH_MAX];
 	bool sent;
 
 	req.method = param(c, "REQUEST_METHOD");

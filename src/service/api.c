@@ -18,7 +18,9 @@
 
 #include "log.h"
 
-#define METRICS_TEXT_MAX (64 * 1024)
+#define METRICS_TEXT_MAX (64 * 1024) /* arena room for the metrics text */
+#define ARENA_SLACK      4096        /* for the 16-byte rounding of each allocation */
+#define READ_CHUNK       (1 << 20)   /* body bytes asked of the front end at a time */
 
 void api_config_default(struct api_config *c)
 {
@@ -87,7 +89,7 @@ int api_ctx_create(struct api_ctx **out, const struct api_config *cfg, struct re
 	 * preview per image and the metrics text. */
 	if (req_arena_init(&ctx->arena,
 	                   cfg->max_body + cfg->max_body / 4 * 3 + n * API_PREVIEW_MAX +
-	                       METRICS_TEXT_MAX + 4096,
+	                       METRICS_TEXT_MAX + ARENA_SLACK,
 	                   err) < 0) {
 		api_ctx_free(ctx);
 		return -1;
@@ -192,7 +194,7 @@ static int read_body(struct api_ctx *ctx, const struct api_request *req, struct 
 		return -1;
 	}
 	while (got < len && req->read) {
-		size_t want = len - got > (1 << 20) ? (1 << 20) : len - got;
+		size_t want = len - got > READ_CHUNK ? READ_CHUNK : len - got;
 		long n = req->read(req->source, buf + got, want);
 
 		if (n <= 0)
@@ -308,11 +310,12 @@ static const struct route *route_find(const char *path)
 void api_route_path(const char *path_info, const char *request_uri, const char *script_name,
                     char *out, size_t cap)
 {
-	char cand[3][512] = {"", "", ""};
+	char cand[3][API_PATH_MAX] = {"", "", ""};
 	struct span uri = span_cstr(request_uri), path;
 
 	span_cut(&uri, '?', &path);
-	snprintf(cand[0], sizeof(cand[0]), "%.*s", (int)(path.n < 511 ? path.n : 511), path.p);
+	snprintf(cand[0], sizeof(cand[0]), "%.*s",
+	         (int)(path.n < API_PATH_MAX - 1 ? path.n : API_PATH_MAX - 1), path.p);
 	snprintf(cand[1], sizeof(cand[1]), "%s", path_info ? path_info : "");
 	snprintf(cand[2], sizeof(cand[2]), "%s%s", script_name ? script_name : "",
 	         path_info ? path_info : "");

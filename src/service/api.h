@@ -41,6 +41,7 @@ struct registry;
 struct json_object;
 
 #define API_MAX_BODY_LIMIT (1L << 30) /* the largest DIGITS_MAX_BODY accepted */
+#define API_PATH_MAX       512        /* route paths are cut to this, with the NUL */
 
 struct api_config {
 	size_t max_body; /* request body bytes (DIGITS_MAX_BODY, default 8 MiB) */

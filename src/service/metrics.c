@@ -14,8 +14,10 @@
 /* Seconds; a digit takes about a millisecond, a huge photo far longer. */
 static const double bounds[METRICS_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {"predict", "recognize", "models",
-                                                                "health",  "metrics",   "other"};
+static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {
+    [METRICS_PREDICT] = "predict", [METRICS_RECOGNIZE] = "recognize", [METRICS_MODELS] = "models",
+    [METRICS_HEALTH] = "health",   [METRICS_METRICS] = "metrics",     [METRICS_OTHER] = "other",
+};
 
 void metrics_init(struct metrics *m, const struct registry *r)
 {

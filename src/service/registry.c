@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,7 +174,7 @@ int registry_load(struct registry **out, const char *dir, int max_batch, struct 
 		return dg_fail(err, DG_ERR_IO, "%s: %s", dir, strerror(errno));
 	rc = registry_create(&r, max_batch, err);
 	for (int i = 0; i < n; i++) {
-		char path[4096];
+		char path[PATH_MAX];
 
 		if (rc == 0 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		                                names[i]->d_name) >= sizeof(path))
