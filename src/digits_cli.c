@@ -114,6 +114,7 @@ static bool print_result(const struct opts *o, const struct registry_model_info 
 		json_object_object_add(j, "model", answer_model(m));
 		return print_json(j);
 	}
+	/* --top is at most ANSWER_TOP_MAX (main checks it). */
 	k = answer_top_classes(p, m->n_classes, o->top > 0 ? o->top : 1, order);
 	printf("%s %d %.4f", file, order[0], p[order[0]]);
 	if (o->top > 0) {

@@ -1,5 +1,6 @@
 /*
- * api.c - routing, the small endpoints, limits and error documents.
+ * api.c - the context, limits, reading the body, routing, the small
+ * endpoints, and api_finish, where every request is counted and logged.
  *
  * Routes (exact paths; anything else under the API is 404 not_found):
  *   POST     /api/v1/predict, /recognize.json   api_predict (api_predict.c)
