@@ -4,7 +4,7 @@
  *   digits predict [--model M] [--json] [--top N] FILE...   ("-" is stdin)
  *   digits models [--json]
  *
- * Files go through the same image_to_mnist and nn_forward as the server,
+ * Files go through the same image_to_mnist and registry_predict as the server,
  * in batches.  One line (or one JSON object) per file on stdout, in the
  * order given; a file that cannot be read or recognised is reported on
  * stderr with its name, and the exit status is then 1.  Usage errors exit 2.
@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/image.h"
+#include "service/answer.h"
 #include "service/api.h"
-#include "engine/model.h"
-#include "engine/nn.h"
+#include "service/registry.h"
+#include "service/request.h"
 
-#define BATCH 16
+#define BATCH 16 /* images per forward pass */
 
 static void usage(FILE *f)
 {
@@ -85,129 +87,128 @@ struct opts {
 	size_t max_bytes;
 };
 
-static void print_result(const struct opts *o, struct registry_model *rm, const char *file,
-                         const float *p, const struct image_info *info)
+/* The line is printed, or stdout failed: false. */
+static bool print_json(struct json_object *j)
 {
-	int c = rm->model->graph->n_classes, best = 0;
+	size_t len;
+	const char *text = answer_text(j, &len);
+	bool ok = text && fwrite(text, 1, len, stdout) == len && putchar('\n') != EOF;
+
+	json_object_put(j);
+	return ok;
+}
+
+static bool print_result(const struct opts *o, const struct registry_model_info *m,
+                         const char *file, const float *p, const struct image_info *info)
+{
+	int order[ANSWER_TOP_MAX];
+	int k;
 
 	if (o->json) {
-		struct json_object *j = api_prediction_json(p, c, o->top), *im;
+		struct json_object *j = answer_prediction(p, m->n_classes, o->top);
 
+		if (!j)
+			return false;
 		json_object_object_add(j, "file", json_object_new_string(file));
-		im = json_object_new_object();
-		json_object_object_add(im, "format",
-		                       json_object_new_string(image_format_name(info->format)));
-		json_object_object_add(im, "width", json_object_new_int(info->width));
-		json_object_object_add(im, "height", json_object_new_int(info->height));
-		json_object_object_add(j, "image", im);
-		json_object_object_add(j, "model", api_model_json(rm));
-		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-		                                           JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(j);
-		return;
+		json_object_object_add(j, "image", answer_image(info, false));
+		json_object_object_add(j, "model", answer_model(m));
+		return print_json(j);
 	}
-	for (int k = 1; k < c; k++)
-		if (p[k] > p[best])
-			best = k;
-	printf("%s %d %.4f", file, best, p[best]);
+	/* --top is at most ANSWER_TOP_MAX (main checks it). */
+	k = answer_top_classes(p, m->n_classes, o->top > 0 ? o->top : 1, order);
+	printf("%s %d %.4f", file, order[0], p[order[0]]);
 	if (o->top > 0) {
-		float q[64];
-
-		memcpy(q, p, sizeof(float) * (size_t)(c < 64 ? c : 64));
 		printf(" top:");
-		for (int t = 0; t < o->top && t < c && t < 64; t++) {
-			int b = 0;
-
-			for (int k = 1; k < c && k < 64; k++)
-				if (q[k] > q[b])
-					b = k;
-			printf(" %d=%.4f", b, q[b]);
-			q[b] = -1;
-		}
+		for (int t = 0; t < k; t++)
+			printf(" %d=%.4f", order[t], p[order[t]]);
 	}
-	putchar('\n');
+	return putchar('\n') != EOF;
+}
+
+/* Decode files[*i...] until a batch is full; the failures said on stderr
+ * (*failed set).  Returns how many were decoded. */
+static int decode_batch(const struct opts *o, char **files, int n_files, int *i, float *pixels,
+                        struct image_info *info, const char **names, int *failed)
+{
+	int n = 0;
+
+	for (; *i < n_files && n < BATCH; (*i)++) {
+		unsigned char *data = NULL;
+		size_t len = 0;
+		struct dg_error err = {0};
+		int rc = read_file(files[*i], o->max_bytes, &data, &len, &err);
+
+		if (rc == 0) {
+			rc = image_to_mnist(data, len, &o->lim, pixels + (size_t)n * IMAGE_PIXELS,
+			                    &info[n], &err);
+			free(data);
+		}
+		if (rc < 0) {
+			fprintf(stderr, "digits: %s: %s\n", files[*i], err.msg);
+			*failed = 1;
+			continue;
+		}
+		names[n++] = files[*i];
+	}
+	return n;
 }
 
 static int predict(struct registry *reg, const struct opts *o, char **files, int n_files)
 {
-	struct registry_model *rm = registry_find(reg, o->model);
+	const struct registry_model_info *m =
+	    registry_model_info(reg, registry_find(reg, o->model));
 	static float pixels[BATCH * IMAGE_PIXELS];
 	struct image_info info[BATCH];
 	const char *names[BATCH];
 	int failed = 0;
 
-	if (!rm) {
+	if (!m) {
 		fprintf(stderr, "digits: no model \"%s\" (try: digits models)\n", o->model);
 		return 2;
 	}
 	for (int i = 0; i < n_files;) {
-		int n = 0;
+		int n = decode_batch(o, files, n_files, &i, pixels, info, names, &failed);
+		const float *p;
+		struct dg_error err;
 
-		/* Decode up to a batch of files, then run them together. */
-		for (; i < n_files && n < BATCH; i++) {
-			unsigned char *data = NULL;
-			size_t len = 0;
-			struct dg_error err = {0};
-			int rc;
-
-			if (read_file(files[i], o->max_bytes, &data, &len, &err) == 0) {
-				rc = image_to_mnist(data, len, &o->lim,
-				                    pixels + (size_t)n * IMAGE_PIXELS, &info[n],
-				                    &err);
-				free(data);
-			} else {
-				rc = -1;
-			}
-			if (rc < 0) {
-				fprintf(stderr, "digits: %s: %s\n", files[i], err.msg);
-				failed = 1;
-				continue;
-			}
-			names[n++] = files[i];
+		if (n == 0)
+			continue;
+		if (registry_predict(reg, m->index, pixels, n, &p, &err) < 0) {
+			fprintf(stderr, "digits: %s\n", err.msg);
+			return 1;
 		}
-		if (n) {
-			const float *p =
-			    nn_forward(rm->model->graph, rm->model->params, rm->ws, pixels, n);
-			int c = rm->model->graph->n_classes;
-
-			for (int k = 0; k < n; k++)
-				print_result(o, rm, names[k], p + (size_t)k * c, &info[k]);
+		for (int k = 0; k < n; k++) {
+			if (!print_result(o, m, names[k], p + (size_t)k * (size_t)m->n_classes,
+			                  &info[k])) {
+				fprintf(stderr, "digits: %s: cannot write the result\n", names[k]);
+				return 1;
+			}
 		}
 	}
-	fflush(stdout);
 	return failed;
 }
 
 static int list_models(struct registry *reg, int json)
 {
-	struct registry_model *def = registry_find(reg, NULL);
-
 	if (!json)
 		printf("%-8s %-8s %10s %12s %9s  %s\n", "model", "version", "params", "macs/image",
 		       "test acc", "file");
-	for (int i = 0; i < reg->n; i++) {
-		struct registry_model *rm = &reg->models[i];
+	for (int i = 0; i < registry_count(reg); i++) {
+		const struct registry_model_info *m = registry_model_info(reg, i);
 		char acc[16] = "-";
 
 		if (json) {
-			struct json_object *j = api_model_json(rm);
-
-			json_object_object_add(j, "default", json_object_new_boolean(rm == def));
-			json_object_object_add(j, "file", json_object_new_string(rm->file));
-			json_object_object_add(
-			    j, "params",
-			    json_object_new_int64((int64_t)rm->model->graph->n_params));
-			json_object_object_add(
-			    j, "macs", json_object_new_int64((int64_t)rm->model->graph->n_macs));
-			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
-			json_object_put(j);
+			if (!print_json(answer_model_card(m))) {
+				fprintf(stderr, "digits: %s: cannot write the model card\n",
+				        m->name);
+				return 1;
+			}
 			continue;
 		}
-		if (rm->test_accuracy >= 0)
-			snprintf(acc, sizeof(acc), "%.2f%%", rm->test_accuracy * 100);
-		printf("%-8s %-8s %10zu %12zu %9s  %s%s\n", rm->name, rm->version,
-		       rm->model->graph->n_params, rm->model->graph->n_macs, acc, rm->file,
-		       rm == def ? " (default)" : "");
+		if (m->test_accuracy >= 0)
+			snprintf(acc, sizeof(acc), "%.2f%%", m->test_accuracy * 100);
+		printf("%-8s %-8s %10zu %12zu %9s  %s%s\n", m->name, m->version, m->n_params,
+		       m->n_macs, acc, m->file, m->is_default ? " (default)" : "");
 	}
 	return 0;
 }
@@ -242,10 +243,13 @@ int main(int argc, char **argv)
 			o.model = argv[++i];
 		} else if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) {
 			dir = argv[++i];
-		} else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc &&
-		           span_to_long(span_cstr(argv[i + 1]), 1, 10, &v) == 0) {
-			o.top = (int)v;
-			i++;
+		} else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
+			if (span_to_long(span_cstr(argv[++i]), 1, ANSWER_TOP_MAX, &v) < 0) {
+				fprintf(stderr, "digits: --top %s: want an integer from 1 to %d\n",
+				        argv[i], ANSWER_TOP_MAX);
+				return 2;
+			}
+			o.top = (int)v; /* <= ANSWER_TOP_MAX */
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -274,5 +278,9 @@ int main(int argc, char **argv)
 	else
 		rc = predict(reg, &o, argv + i, argc - i);
 	registry_free(reg);
+	if (fflush(stdout) != 0 && rc != 2) {
+		fprintf(stderr, "digits: stdout: %s\n", strerror(errno));
+		rc = 1;
+	}
 	return rc;
 }

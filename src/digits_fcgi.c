@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,8 @@
 #endif
 
 #include "service/api.h"
-#include "service/log.h"
+#include "service/registry.h"
+#include "service/request.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -49,35 +51,33 @@ static const char *param(struct conn *c, const char *name)
 	return c->fcgi ? FCGX_GetParam(name, c->fcgi->envp) : getenv(name);
 }
 
-static size_t read_body(struct conn *c, unsigned char *buf, size_t len)
+/* api_read_fn over the request's input stream. */
+static long read_body(void *source, unsigned char *buf, size_t len)
 {
-	size_t got = 0;
+	struct conn *c = source;
+	int want = len > INT_MAX ? INT_MAX : (int)len;
 
-	while (got < len) {
-		size_t want = len - got > (1 << 20) ? (1 << 20) : len - got;
-		int n;
-
-		if (c->fcgi) {
-			n = FCGX_GetStr((char *)buf + got, (int)want, c->fcgi->in);
-		} else {
-			n = (int)fread(buf + got, 1, want, stdin);
-		}
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
-static void put(struct conn *c, const char *data, size_t len)
-{
 	if (c->fcgi)
-		FCGX_PutStr(data, (int)len, c->fcgi->out);
-	else
-		fwrite(data, 1, len, stdout);
+		return FCGX_GetStr((char *)buf, want, c->fcgi->in);
+	return (long)fread(buf, 1, (size_t)want, stdin);
 }
 
-static void respond(struct conn *c, const struct api_response *res, const char *id, bool head)
+/* All of data, or -1 once a write fails (the client is gone). */
+static int put(struct conn *c, const char *data, size_t len)
+{
+	while (len > 0) {
+		int n = len > INT_MAX ? INT_MAX : (int)len;
+
+		if (c->fcgi ? FCGX_PutStr(data, n, c->fcgi->out) != n
+		            : fwrite(data, 1, (size_t)n, stdout) != (size_t)n)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int respond(struct conn *c, const struct api_response *res, bool head)
 {
 	char hdr[1024];
 	int n;
@@ -86,22 +86,26 @@ static void respond(struct conn *c, const struct api_response *res, const char *
 	             "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	             "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
 	             "X-Request-Id: %s\r\n%s%s%s\r\n",
-	             res->status, api_status_text(res->status), res->content_type, res->len, id,
+	             res->status, res->reason, res->content_type, res->len, res->id,
 	             res->allow ? "Allow: " : "", res->allow ? res->allow : "",
 	             res->allow ? "\r\n" : "");
-	put(c, hdr, (size_t)n < sizeof(hdr) ? (size_t)n : sizeof(hdr) - 1);
-	if (!head)
-		put(c, res->body, res->len);
-	if (!c->fcgi)
-		fflush(stdout);
+	/* Every field is bounded (an id is at most 64 characters, the rest
+	 * are our own constants), so the header always fits. */
+	if (n < 0 || (size_t)n >= sizeof(hdr) || put(c, hdr, (size_t)n) < 0)
+		return -1;
+	if (!head && put(c, res->body, res->len) < 0)
+		return -1;
+	if (!c->fcgi && fflush(stdout) != 0)
+		return -1;
+	return 0;
 }
 
 static void serve(struct api_ctx *ctx, struct conn *c)
 {
 	struct api_request req = {0};
-	struct api_response res = {.digit = -1};
-	char path[512], id[65];
-	size_t len = 0;
+	struct api_response res;
+	char path[API_PATH_MAX];
+	bool sent;
 
 	req.method = param(c, "REQUEST_METHOD");
 	api_route_path(param(c, "PATH_INFO"), param(c, "REQUEST_URI"), param(c, "SCRIPT_NAME"),
@@ -110,41 +114,12 @@ static void serve(struct api_ctx *ctx, struct conn *c)
 	req.query = param(c, "QUERY_STRING");
 	req.content_type = param(c, "CONTENT_TYPE");
 	req.content_length = param(c, "CONTENT_LENGTH");
-	log_request_id(param(c, "HTTP_X_REQUEST_ID"), id);
-
-	if (api_body_length(ctx, &req, &len, &res) == 0) {
-		unsigned char *body = len ? api_body_buffer(ctx, len) : NULL;
-		size_t got = body ? read_body(c, body, len) : 0;
-
-		if (len && !body) {
-			api_error(&res, 500, "internal", "no memory for a %zu-byte body", len);
-		} else if (got < len) {
-			api_error(&res, 400, "truncated_body", "body ended after %zu of %zu bytes",
-			          got, len);
-		} else {
-			req.body = body;
-			req.body_len = len;
-			api_handle(ctx, &req, &res);
-		}
-	} else {
-		metrics_request(&ctx->metrics, METRICS_OTHER, res.status, 0);
-	}
-	respond(c, &res, id, req.method && strcmp(req.method, "HEAD") == 0);
-	log_request(&(struct log_entry){
-	    .id = id,
-	    .method = req.method,
-	    .path = path,
-	    .status = res.status,
-	    .code = res.code,
-	    .model = res.model,
-	    .digit = res.digit,
-	    .images = res.images,
-	    .bytes = len,
-	    .decode_ms = res.decode_ms,
-	    .inference_ms = res.inference_ms,
-	    .total_ms = res.total_ms,
-	});
-	api_response_free(ctx, &res);
+	req.request_id = param(c, "HTTP_X_REQUEST_ID");
+	req.read = read_body;
+	req.source = c;
+	api_handle(ctx, &req, &res);
+	sent = respond(c, &res, req.method && strcmp(req.method, "HEAD") == 0) == 0;
+	api_finish(ctx, &res, sent);
 }
 
 static int serve_fastcgi(struct api_ctx *ctx, int sock)
@@ -193,27 +168,35 @@ static void usage(FILE *f)
 	      f);
 }
 
-int main(int argc, char **argv)
-{
-	const char *listen_addr = NULL, *dir = NULL;
-	int backlog = 64, check = 0, rc;
-	struct registry *reg;
-	struct api_config cfg;
-	struct api_ctx ctx;
-	struct dg_error err;
-	struct sigaction sa;
-	const char *env_threads = getenv("DIGITS_THREADS");
-	long threads = 1;
+struct options {
+	const char *listen_addr; /* NULL: spawned, or CGI */
+	const char *dir;         /* NULL: registry_default_dir() */
+	int backlog;
+	bool check;
+};
 
+/* -1 to go on, else the exit status (--help: 0, usage error: 2). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	*o = (struct options){.backlog = 64};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-			listen_addr = argv[++i];
+			o->listen_addr = argv[++i];
 		} else if (strcmp(argv[i], "--backlog") == 0 && i + 1 < argc) {
-			backlog = atoi(argv[++i]);
+			long v;
+
+			if (span_to_long(span_cstr(argv[++i]), 1, 65535, &v) < 0) {
+				fprintf(
+				    stderr,
+				    "digits.fcgi: --backlog %s: want an integer from 1 to 65535\n",
+				    argv[i]);
+				return 2;
+			}
+			o->backlog = (int)v; /* <= 65535 */
 		} else if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) {
-			dir = argv[++i];
+			o->dir = argv[++i];
 		} else if (strcmp(argv[i], "--check") == 0) {
-			check = 1;
+			o->check = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
@@ -223,38 +206,31 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (api_config_from_env(&cfg, &err) < 0) {
-		fprintf(stderr, "digits.fcgi: %s\n", err.msg);
-		return 2;
-	}
-	/* One request at a time per process: with max-procs = cores, one
-	 * thread each uses every core without oversubscribing. */
-	if (env_threads && *env_threads &&
-	    span_to_long(span_cstr(env_threads), 1, 1024, &threads) < 0) {
-		fprintf(stderr, "digits.fcgi: DIGITS_THREADS=%s: want 1 to 1024\n", env_threads);
-		return 2;
+	return -1;
+}
+
+/* One request at a time per process: with max-procs = cores, one thread
+ * each uses every core without oversubscribing. */
+static int set_threads(void)
+{
+	const char *env = getenv("DIGITS_THREADS");
+	long threads = 1;
+
+	if (env && *env && span_to_long(span_cstr(env), 1, 1024, &threads) < 0) {
+		fprintf(stderr, "digits.fcgi: DIGITS_THREADS=%s: want 1 to 1024\n", env);
+		return -1;
 	}
 #ifdef _OPENMP
-	omp_set_num_threads((int)threads);
+	omp_set_num_threads((int)threads); /* <= 1024 */
 #endif
-	if (!dir)
-		dir = registry_default_dir();
-	if (registry_load(&reg, dir, cfg.max_images, &err) < 0) {
-		fprintf(stderr, "digits.fcgi: refusing to start: %s\n", err.msg);
-		return 1;
-	}
-	if (api_ctx_init(&ctx, &cfg, reg, &err) < 0) {
-		fprintf(stderr, "digits.fcgi: %s\n", err.msg);
-		registry_free(reg);
-		return 1;
-	}
-	if (check) {
-		for (int i = 0; i < reg->n; i++)
-			printf("%s %s %s\n", reg->models[i].name, reg->models[i].version,
-			       reg->models[i].file);
-		rc = 0;
-		goto out;
-	}
+	return 0;
+}
+
+/* Answer requests the way the process was started; the exit status. */
+static int run(struct api_ctx *ctx, const struct options *o)
+{
+	struct sigaction sa;
+	int sock;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term; /* no SA_RESTART: accept() must return */
@@ -263,36 +239,76 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "digits.fcgi: FCGX_Init failed\n");
-		rc = 1;
-	} else if (listen_addr) {
-		int sock = FCGX_OpenSocket(listen_addr, backlog);
-
+		return 1;
+	}
+	if (o->listen_addr) {
+		sock = FCGX_OpenSocket(o->listen_addr, o->backlog);
 		if (sock < 0) {
-			fprintf(stderr, "digits.fcgi: cannot listen on %s: %s\n", listen_addr,
+			fprintf(stderr, "digits.fcgi: cannot listen on %s: %s\n", o->listen_addr,
 			        strerror(errno));
-			rc = 1;
-		} else {
-			fprintf(stderr, "digits.fcgi: pid %ld listening on %s\n", (long)getpid(),
-			        listen_addr);
-			rc = serve_fastcgi(&ctx, sock);
+			return 1;
 		}
-	} else if (FCGX_IsCGI()) {
+		fprintf(stderr, "digits.fcgi: pid %ld listening on %s\n", (long)getpid(),
+		        o->listen_addr);
+		return serve_fastcgi(ctx, sock);
+	}
+	if (FCGX_IsCGI()) {
 		struct conn c = {NULL};
 
 		if (!getenv("REQUEST_METHOD")) {
 			fprintf(stderr,
 			        "digits.fcgi: not started by a web server (no REQUEST_METHOD "
 			        "and stdin is not a FastCGI socket); see --help\n");
-			rc = 2;
-		} else {
-			serve(&ctx, &c);
-			rc = 0;
+			return 2;
 		}
-	} else {
-		rc = serve_fastcgi(&ctx, 0);
+		serve(ctx, &c);
+		return 0;
 	}
-out:
-	api_ctx_free(&ctx);
+	return serve_fastcgi(ctx, 0);
+}
+
+static void list_models(const struct registry *reg)
+{
+	for (int i = 0; i < registry_count(reg); i++) {
+		const struct registry_model_info *m = registry_model_info(reg, i);
+
+		printf("%s %s %s\n", m->name, m->version, m->file);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct registry *reg;
+	struct api_config cfg;
+	struct api_ctx *ctx;
+	struct dg_error err;
+	int rc = parse_args(argc, argv, &o);
+
+	if (rc >= 0)
+		return rc;
+	if (api_config_from_env(&cfg, &err) < 0) {
+		fprintf(stderr, "digits.fcgi: %s\n", err.msg);
+		return 2;
+	}
+	if (set_threads() < 0)
+		return 2;
+	if (registry_load(&reg, o.dir ? o.dir : registry_default_dir(), cfg.max_images, &err) < 0) {
+		fprintf(stderr, "digits.fcgi: refusing to start: %s\n", err.msg);
+		return 1;
+	}
+	if (api_ctx_create(&ctx, &cfg, reg, &err) < 0) {
+		fprintf(stderr, "digits.fcgi: %s\n", err.msg);
+		registry_free(reg);
+		return 1;
+	}
+	if (o.check) {
+		list_models(reg);
+		rc = fflush(stdout) == 0 ? 0 : 1;
+	} else {
+		rc = run(ctx, &o);
+	}
+	api_ctx_free(ctx);
 	registry_free(reg);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include "service/log.h"
 #include "engine/model.h"
 #include "engine/nn.h"
+#include "service/registry.h"
 #include "service/request.h"
 #include "tap.h"
 
@@ -258,23 +259,75 @@ struct call {
 	const char *code;
 };
 
-static struct api_ctx ctx;
+/* A body for api_read_fn: len bytes of p, or of zeros when p is NULL. */
+struct source {
+	const unsigned char *p;
+	size_t len, at;
+	int reads;
+};
 
-static void call(struct call *c, const char *method, const char *path, const char *query,
-                 const char *ctype, const void *body, size_t len)
+static long read_source(void *source, unsigned char *buf, size_t len)
 {
-	struct api_request req = {method, path, query, ctype, NULL, body, len};
+	struct source *s = source;
+	size_t n = s->len - s->at < len ? s->len - s->at : len;
+
+	if (s->p)
+		memcpy(buf, s->p + s->at, n);
+	else
+		memset(buf, 0, n);
+	s->at += n;
+	s->reads++;
+	return (long)n;
+}
+
+static struct api_ctx *ctx;
+static struct source src;
+
+/* The previous request of c is finished (counted, logged, freed) first. */
+static void call_cl(struct call *c, const char *method, const char *path, const char *query,
+                    const char *ctype, const char *content_length, const void *body, size_t len)
+{
+	struct api_request req = {
+	    .method = method,
+	    .path = path,
+	    .query = query,
+	    .content_type = ctype,
+	    .content_length = content_length,
+	    .read = read_source,
+	    .source = &src,
+	};
 	struct json_object *e, *code;
 
 	if (c->doc)
 		json_object_put(c->doc);
-	api_response_free(&ctx, &c->res);
+	api_finish(ctx, &c->res, true);
 	memset(c, 0, sizeof(*c));
-	api_handle(&ctx, &req, &c->res);
+	src = (struct source){body, len, 0, 0};
+	api_handle(ctx, &req, &c->res);
 	c->doc = json_tokener_parse(c->res.body);
 	if (c->doc && json_object_object_get_ex(c->doc, "error", &e) &&
 	    json_object_object_get_ex(e, "code", &code))
 		c->code = json_object_get_string(code);
+}
+
+/* With a Content-Length that matches the body (none for a GET without one). */
+static void call(struct call *c, const char *method, const char *path, const char *query,
+                 const char *ctype, const void *body, size_t len)
+{
+	char cl[32];
+
+	snprintf(cl, sizeof(cl), "%zu", len);
+	call_cl(c, method, path, query, ctype, len || strcmp(method, "POST") == 0 ? cl : NULL, body,
+	        len);
+}
+
+/* Finish c's last request. */
+static void done(struct call *c)
+{
+	if (c->doc)
+		json_object_put(c->doc);
+	c->doc = NULL;
+	api_finish(ctx, &c->res, true);
 }
 
 static void expect(struct call *c, int status, const char *code, const char *what)
@@ -289,9 +342,7 @@ static void expect(struct call *c, int status, const char *code, const char *wha
 static void test_routing(void)
 {
 	struct call c = {0};
-	struct api_request req = {"POST", "/api/v1/predict", NULL, "image/png", NULL, NULL, 0};
-	struct api_response res = {0};
-	size_t len;
+	const char *P = "/api/v1/predict";
 	char path[64];
 
 	call(&c, "GET", "/api/v1/nope", NULL, NULL, NULL, 0);
@@ -305,26 +356,17 @@ static void test_routing(void)
 	call(&c, "GET", "/api/v1/predict/", NULL, NULL, NULL, 0);
 	expect(&c, 404, "not_found", "trailing slash is another path");
 
-	ok(api_body_length(&ctx, &req, &len, &res) < 0 && res.status == 411 &&
-	       strcmp(res.code, "length_required") == 0,
-	   "POST without Content-Length: 411 length_required");
-	api_response_free(&ctx, &res);
-	req.content_length = "12x";
-	ok(api_body_length(&ctx, &req, &len, &res) < 0 && res.status == 400 &&
-	       strcmp(res.code, "bad_request") == 0,
-	   "malformed Content-Length: 400 bad_request");
-	api_response_free(&ctx, &res);
-	req.content_length = "8388609";
-	ok(api_body_length(&ctx, &req, &len, &res) < 0 && res.status == 413 &&
-	       strcmp(res.code, "payload_too_large") == 0,
-	   "Content-Length over the cap: 413 payload_too_large");
-	api_response_free(&ctx, &res);
-	req.content_length = "8388608";
-	ok(api_body_length(&ctx, &req, &len, &res) == 0 && len == 8388608,
-	   "Content-Length at the cap is read");
-	req.method = "GET";
-	req.content_length = NULL;
-	ok(api_body_length(&ctx, &req, &len, &res) == 0 && len == 0, "GET needs no body");
+	call_cl(&c, "POST", P, NULL, "image/png", NULL, "x", 1);
+	expect(&c, 411, "length_required", "POST without Content-Length");
+	call_cl(&c, "POST", P, NULL, "image/png", "12x", "x", 1);
+	expect(&c, 400, "bad_request", "malformed Content-Length");
+	call_cl(&c, "POST", P, NULL, "image/png", "8388609", NULL, 8388609);
+	expect(&c, 413, "payload_too_large", "Content-Length over the cap");
+	is_int(src.reads, 0, "413 before reading the body");
+	call_cl(&c, "POST", P, NULL, "image/png", "8388608", NULL, 8388608);
+	ok(c.res.status != 413 && src.at == 8388608, "Content-Length at the cap is read");
+	call_cl(&c, "GET", "/api/v1/models", NULL, NULL, NULL, NULL, 0);
+	ok(c.res.status == 200 && src.reads == 0, "GET needs no body");
 
 	api_route_path("/api/v1/models", "/cgi-bin/digits.fcgi/api/v1/models?x",
 	               "/cgi-bin/digits.fcgi", path, sizeof(path));
@@ -339,9 +381,36 @@ static void test_routing(void)
 	is_str(path, "/x/nope", "route path: no route, REQUEST_URI kept for the message");
 	api_route_path(NULL, NULL, NULL, path, sizeof(path));
 	is_str(path, "/", "route path: nothing given");
-	if (c.doc)
-		json_object_put(c.doc);
-	api_response_free(&ctx, &c.res);
+	done(&c);
+}
+
+/* The count of one digits_http_requests_total line ("endpoint=...,
+ * status=...") from /api/v1/metrics, 0 if absent. */
+static unsigned long counter(struct call *c, const char *labels)
+{
+	const char *at;
+
+	call(c, "GET", "/api/v1/metrics", NULL, NULL, NULL, 0);
+	at = c->res.status == 200 ? strstr(c->res.body, labels) : NULL;
+	return at ? strtoul(at + strlen(labels), NULL, 10) : 0;
+}
+
+/* A body that never arrives whole, or is refused before it is read, is
+ * counted like every other answer. */
+static void test_body_accounting(void)
+{
+	static const char l400[] = "endpoint=\"recognize\",status=\"400\"} ";
+	static const char l413[] = "endpoint=\"recognize\",status=\"413\"} ";
+	struct call c = {0};
+	unsigned long n400 = counter(&c, l400), n413 = counter(&c, l413);
+
+	call_cl(&c, "POST", "/recognize.json", NULL, "image/png", "10", "abc", 3);
+	expect(&c, 400, "truncated_body", "body shorter than its Content-Length");
+	call_cl(&c, "POST", "/recognize.json", NULL, "image/png", "8388609", NULL, 0);
+	expect(&c, 413, "payload_too_large", "body over the limit");
+	is_int(counter(&c, l400), n400 + 1, "metrics count a body cut short");
+	is_int(counter(&c, l413), n413 + 1, "metrics count a body over the limit");
+	done(&c);
 }
 
 /* Errors found before any model runs. */
@@ -427,9 +496,7 @@ static void test_request_errors(void)
 		expect(&c, 413, "too_many_images", "17 images");
 		free(many);
 	}
-	if (c.doc)
-		json_object_put(c.doc);
-	api_response_free(&ctx, &c.res);
+	done(&c);
 }
 
 /* The static error documents lighttpd sends must look like ours. */
@@ -654,9 +721,7 @@ static void test_predict(void)
 	       strstr(c.res.body, "process_start_time_seconds{"),
 	   "metrics: Prometheus text with statuses, models and histograms");
 
-	if (c.doc)
-		json_object_put(c.doc);
-	api_response_free(&ctx, &c.res);
+	done(&c);
 	free(b64);
 	free(body);
 	gdFree(img);
@@ -688,7 +753,7 @@ static int make_model(char *dir, size_t cap, struct dg_error *err)
 int main(void)
 {
 	struct api_config cfg;
-	struct registry *reg = registry_create(16), *loaded;
+	struct registry *reg, *loaded;
 	struct dg_error err;
 	char dir[4096], path[4200];
 
@@ -702,19 +767,21 @@ int main(void)
 	test_error_documents();
 
 	api_config_default(&cfg);
+	cfg.log = false; /* the log line has its own test */
 	/* No models: every request error is found before a model is needed. */
-	ok(api_ctx_init(&ctx, &cfg, reg, &err) == 0, "context with no models");
+	ok(registry_create(&reg, 16, &err) == 0 && api_ctx_create(&ctx, &cfg, reg, &err) == 0,
+	   "context with no models");
 	test_routing();
 	test_request_errors();
+	test_body_accounting();
 	{
 		struct call c = {0};
 
 		call(&c, "GET", "/api/v1/health", NULL, NULL, NULL, 0);
 		ok(c.res.status == 503, "health without models: 503");
-		json_object_put(c.doc);
-		api_response_free(&ctx, &c.res);
+		done(&c);
 	}
-	api_ctx_free(&ctx);
+	api_ctx_free(ctx);
 	registry_free(reg);
 
 	if (make_model(dir, sizeof(dir), &err) < 0) {
@@ -722,11 +789,11 @@ int main(void)
 		skip(1, "cannot make a test model");
 		return tap_done();
 	}
-	ok(registry_load(&loaded, dir, cfg.max_images, &err) == 0 && loaded->n == 1,
+	ok(registry_load(&loaded, dir, cfg.max_images, &err) == 0 && registry_count(loaded) == 1,
 	   "registry loads the model directory");
-	ok(api_ctx_init(&ctx, &cfg, loaded, &err) == 0, "context with a model");
+	ok(api_ctx_create(&ctx, &cfg, loaded, &err) == 0, "context with a model");
 	test_predict();
-	api_ctx_free(&ctx);
+	api_ctx_free(ctx);
 	registry_free(loaded);
 
 	snprintf(path, sizeof(path), "%s/bad.model", dir);

@@ -1,26 +1,27 @@
 /*
- * api.c - routing, the small endpoints, limits and error documents.
+ * api.c - the context, limits, reading the body, routing, the small
+ * endpoints, and api_finish, where every request is counted and logged.
  *
  * Routes (exact paths; anything else under the API is 404 not_found):
  *   POST     /api/v1/predict, /recognize.json   api_predict (api_predict.c)
  *   GET/HEAD /api/v1/models, /api/v1/health, /api/v1/metrics
  * A known path with another method is 405 method_not_allowed with Allow.
+ * A new endpoint is one entry of routes[] below and its function.
  */
-#include "api.h"
+#include "api_priv.h"
 
-#include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "engine/model.h"
-#include "engine/nn.h"
+#include "log.h"
 
-#define METRICS_TEXT_MAX (64 * 1024)
+#define METRICS_TEXT_MAX (64 * 1024) /* arena room for the metrics text */
+#define ARENA_SLACK      4096        /* for the 16-byte rounding of each allocation */
+#define READ_CHUNK       (1 << 20)   /* body bytes asked of the front end at a time */
 
 void api_config_default(struct api_config *c)
 {
@@ -28,6 +29,7 @@ void api_config_default(struct api_config *c)
 	c->max_images = 16;
 	image_limits_default(&c->image);
 	c->image.max_bytes = c->max_body;
+	c->log = true;
 }
 
 static int env_long(const char *name, long min, long max, long *out, struct dg_error *err)
@@ -48,7 +50,7 @@ int api_config_from_env(struct api_config *c, struct dg_error *err)
 	int r;
 
 	api_config_default(c);
-	if ((r = env_long("DIGITS_MAX_BODY", 1024, 1L << 30, &v, err)) < 0)
+	if ((r = env_long("DIGITS_MAX_BODY", 1024, API_MAX_BODY_LIMIT, &v, err)) < 0)
 		return -1;
 	if (r)
 		c->max_body = c->image.max_bytes = (size_t)v;
@@ -63,12 +65,15 @@ int api_config_from_env(struct api_config *c, struct dg_error *err)
 	return 0;
 }
 
-int api_ctx_init(struct api_ctx *ctx, const struct api_config *cfg, struct registry *reg,
-                 struct dg_error *err)
+int api_ctx_create(struct api_ctx **out, const struct api_config *cfg, struct registry *reg,
+                   struct dg_error *err)
 {
 	size_t n = (size_t)cfg->max_images;
+	struct api_ctx *ctx = calloc(1, sizeof(*ctx));
 
-	memset(ctx, 0, sizeof(*ctx));
+	*out = NULL;
+	if (!ctx)
+		return dg_fail(err, DG_ERR_NOMEM, "out of memory for the API context");
 	ctx->cfg = *cfg;
 	ctx->reg = reg;
 	ctx->started = dg_seconds();
@@ -84,106 +89,65 @@ int api_ctx_init(struct api_ctx *ctx, const struct api_config *cfg, struct regis
 	/* The body, plus its base64 decoding (at most 3/4 of it), plus a
 	 * preview per image and the metrics text. */
 	if (req_arena_init(&ctx->arena,
-	                   cfg->max_body + cfg->max_body / 4 * 3 + n * 16384 + METRICS_TEXT_MAX +
-	                       4096,
+	                   cfg->max_body + cfg->max_body / 4 * 3 + n * API_PREVIEW_MAX +
+	                       METRICS_TEXT_MAX + ARENA_SLACK,
 	                   err) < 0) {
 		api_ctx_free(ctx);
 		return -1;
 	}
+	*out = ctx;
 	return 0;
 }
 
 void api_ctx_free(struct api_ctx *ctx)
 {
+	if (!ctx)
+		return;
 	free(ctx->pixels);
 	free(ctx->info);
 	free(ctx->img_err);
 	free(ctx->parts);
 	req_arena_free(&ctx->arena);
-	ctx->pixels = NULL;
-	ctx->info = NULL;
-	ctx->img_err = NULL;
-	ctx->parts = NULL;
-}
-
-const char *api_status_text(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 411:
-		return "Length Required";
-	case 413:
-		return "Payload Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 422:
-		return "Unprocessable Content";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 503:
-		return "Service Unavailable";
-	}
-	return "Error";
-}
-
-struct json_object *api_json_double(double v, const char *fmt)
-{
-	char s[40];
-
-	snprintf(s, sizeof(s), fmt, v);
-	return json_object_new_double_s(v, s);
+	free(ctx);
 }
 
 void api_set_json(struct api_response *res, int status, struct json_object *doc)
 {
-	if (res->doc)
-		json_object_put(res->doc);
+	static const char oom[] =
+	    "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
+
+	json_object_put(res->doc);
 	res->doc = doc;
 	res->status = status;
 	res->content_type = "application/json";
-	res->body = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-	                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
-	res->len = strlen(res->body);
+	res->body = answer_text(doc, &res->len);
+	if (!res->body) {
+		res->status = 500;
+		res->code = "internal";
+		res->allow = NULL;
+		res->body = oom;
+		res->len = sizeof(oom) - 1;
+	}
 }
 
 void api_error(struct api_response *res, int status, const char *code, const char *fmt, ...)
 {
-	struct json_object *doc = json_object_new_object(), *e = json_object_new_object();
 	char msg[DG_ERROR_MAX + 64];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_object_object_add(e, "status", json_object_new_int(status));
-	json_object_object_add(e, "code", json_object_new_string(code));
-	json_object_object_add(e, "message", json_object_new_string(msg));
-	json_object_object_add(doc, "error", e);
-	api_set_json(res, status, doc);
 	res->code = code;
 	res->allow = NULL;
+	api_set_json(res, status, answer_error(status, code, msg));
 }
 
-void api_response_free(struct api_ctx *ctx, struct api_response *res)
-{
-	if (res->doc)
-		json_object_put(res->doc);
-	memset(res, 0, sizeof(*res));
-	res->digit = -1;
-	req_arena_reset(&ctx->arena);
-}
-
-int api_body_length(struct api_ctx *ctx, const struct api_request *req, size_t *len,
-                    struct api_response *res)
+/* How many body bytes to read (0 for GET), or -1 with res holding the
+ * error (411 length_required, 413 payload_too_large, 400 for a malformed
+ * Content-Length). */
+static int body_length(struct api_ctx *ctx, const struct api_request *req, size_t *len,
+                       struct api_response *res)
 {
 	long v;
 
@@ -212,42 +176,59 @@ int api_body_length(struct api_ctx *ctx, const struct api_request *req, size_t *
 	return 0;
 }
 
-unsigned char *api_body_buffer(struct api_ctx *ctx, size_t len)
+/* The whole body into arena memory, in pieces of at most a MiB. */
+static int read_body(struct api_ctx *ctx, const struct api_request *req, struct span *body,
+                     struct api_response *res)
 {
-	if (len > ctx->cfg.max_body)
-		return NULL;
-	return req_arena_alloc(&ctx->arena, len ? len : 1);
+	unsigned char *buf;
+	size_t len, got = 0;
+
+	*body = SPAN_NULL;
+	if (body_length(ctx, req, &len, res) < 0)
+		return -1;
+	ctx->call.bytes = len;
+	if (len == 0)
+		return 0;
+	buf = req_arena_alloc(&ctx->arena, len);
+	if (!buf) {
+		api_error(res, 500, "internal", "no memory for a %zu-byte body", len);
+		return -1;
+	}
+	while (got < len && req->read) {
+		size_t want = len - got > READ_CHUNK ? READ_CHUNK : len - got;
+		long n = req->read(req->source, buf + got, want);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n < want ? (size_t)n : want;
+	}
+	if (got < len) {
+		api_error(res, 400, "truncated_body", "body ended after %zu of %zu bytes", got,
+		          len);
+		return -1;
+	}
+	*body = (struct span){(const char *)buf, len};
+	return 0;
 }
 
-struct json_object *api_model_json(const struct registry_model *rm)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(rm->name));
-	json_object_object_add(o, "version", json_object_new_string(rm->version));
-	json_object_object_add(o, "test_accuracy",
-	                       rm->test_accuracy >= 0 ? api_json_double(rm->test_accuracy, "%.4f")
-	                                              : NULL);
-	return o;
-}
-
-static void models(struct api_ctx *ctx, struct api_response *res)
+static void models(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                   struct api_response *res)
 {
 	struct json_object *doc = json_object_new_object(), *list = json_object_new_array();
-	struct registry_model *def = registry_find(ctx->reg, NULL);
+	const struct registry_model_info *def =
+	    registry_model_info(ctx->reg, registry_find(ctx->reg, NULL));
 
-	for (int i = 0; ctx->reg && i < ctx->reg->n; i++) {
-		struct registry_model *rm = &ctx->reg->models[i];
-		struct json_object *o = api_model_json(rm);
+	(void)req, (void)body;
+	if (!answer_both(doc, list)) {
+		api_set_json(res, 500, NULL);
+		return;
+	}
+	for (int i = 0; i < registry_count(ctx->reg); i++) {
+		const struct registry_model_info *m = registry_model_info(ctx->reg, i);
+		struct json_object *o = answer_model_card(m);
 
-		json_object_object_add(o, "default", json_object_new_boolean(rm == def));
-		json_object_object_add(o, "file", json_object_new_string(rm->file));
-		json_object_object_add(o, "params",
-		                       json_object_new_int64((int64_t)rm->model->graph->n_params));
-		json_object_object_add(o, "macs",
-		                       json_object_new_int64((int64_t)rm->model->graph->n_macs));
-		json_object_object_add(o, "classes",
-		                       json_object_new_int(rm->model->graph->n_classes));
+		if (o)
+			json_object_object_add(o, "classes", json_object_new_int(m->n_classes));
 		json_object_array_add(list, o);
 	}
 	json_object_object_add(doc, "models", list);
@@ -255,30 +236,39 @@ static void models(struct api_ctx *ctx, struct api_response *res)
 	api_set_json(res, 200, doc);
 }
 
-static void health(struct api_ctx *ctx, struct api_response *res)
+static void health(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                   struct api_response *res)
 {
 	struct json_object *doc = json_object_new_object(), *list = json_object_new_array();
-	int ok = ctx->reg && ctx->reg->n > 0;
+	int n = registry_count(ctx->reg);
 
-	for (int i = 0; ctx->reg && i < ctx->reg->n; i++)
-		json_object_array_add(list, json_object_new_string(ctx->reg->models[i].name));
-	json_object_object_add(doc, "status", json_object_new_string(ok ? "ok" : "unavailable"));
+	(void)req, (void)body;
+	if (!answer_both(doc, list)) {
+		api_set_json(res, 500, NULL);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		json_object_array_add(
+		    list, json_object_new_string(registry_model_info(ctx->reg, i)->name));
+	json_object_object_add(doc, "status", json_object_new_string(n ? "ok" : "unavailable"));
 	json_object_object_add(doc, "models", list);
 	json_object_object_add(doc, "pid", json_object_new_int((int)getpid()));
-	json_object_object_add(doc, "uptime_s", api_json_double(dg_seconds() - ctx->started, "%.3f"));
+	json_object_object_add(doc, "uptime_s", answer_number(dg_seconds() - ctx->started, "%.3f"));
 	json_object_object_add(doc, "requests",
 	                       json_object_new_int64((int64_t)ctx->metrics.requests_total + 1));
-	api_set_json(res, ok ? 200 : 503, doc);
-	if (!ok)
+	api_set_json(res, n ? 200 : 503, doc);
+	if (!n && res->status == 503)
 		res->code = "unavailable";
 }
 
-static void metrics(struct api_ctx *ctx, struct api_response *res)
+static void metrics(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                    struct api_response *res)
 {
 	struct dg_error err;
 	char *buf = req_arena_alloc(&ctx->arena, METRICS_TEXT_MAX);
 	size_t len;
 
+	(void)req, (void)body;
 	if (!buf || metrics_render(&ctx->metrics, buf, METRICS_TEXT_MAX, &len, &err) < 0) {
 		api_error(res, 500, "internal", "metrics: %s", buf ? err.msg : "no memory");
 		return;
@@ -289,18 +279,22 @@ static void metrics(struct api_ctx *ctx, struct api_response *res)
 	res->len = len;
 }
 
+/* An endpoint: a path, the methods it takes (Allow), its metrics label and
+ * the function that answers it. */
 struct route {
 	const char *path;
+	const char *allow; /* "POST" or "GET, HEAD" */
 	enum metrics_endpoint endpoint;
-	const char *allow;
+	void (*answer)(struct api_ctx *ctx, const struct api_request *req, struct span body,
+	               struct api_response *res);
 };
 
 static const struct route routes[] = {
-    {"/api/v1/predict", METRICS_PREDICT, "POST"},
-    {"/recognize.json", METRICS_RECOGNIZE, "POST"},
-    {"/api/v1/models", METRICS_MODELS, "GET, HEAD"},
-    {"/api/v1/health", METRICS_HEALTH, "GET, HEAD"},
-    {"/api/v1/metrics", METRICS_METRICS, "GET, HEAD"},
+    {"/api/v1/predict", "POST", METRICS_PREDICT, api_predict},
+    {"/recognize.json", "POST", METRICS_RECOGNIZE, api_predict},
+    {"/api/v1/models", "GET, HEAD", METRICS_MODELS, models},
+    {"/api/v1/health", "GET, HEAD", METRICS_HEALTH, health},
+    {"/api/v1/metrics", "GET, HEAD", METRICS_METRICS, metrics},
 };
 
 static const struct route *route_find(const char *path)
@@ -317,11 +311,12 @@ static const struct route *route_find(const char *path)
 void api_route_path(const char *path_info, const char *request_uri, const char *script_name,
                     char *out, size_t cap)
 {
-	char cand[3][512] = {"", "", ""};
+	char cand[3][API_PATH_MAX] = {"", "", ""};
 	struct span uri = span_cstr(request_uri), path;
 
 	span_cut(&uri, '?', &path);
-	snprintf(cand[0], sizeof(cand[0]), "%.*s", (int)(path.n < 511 ? path.n : 511), path.p);
+	snprintf(cand[0], sizeof(cand[0]), "%.*s",
+	         (int)(path.n < API_PATH_MAX - 1 ? path.n : API_PATH_MAX - 1), path.p);
 	snprintf(cand[1], sizeof(cand[1]), "%s", path_info ? path_info : "");
 	snprintf(cand[2], sizeof(cand[2]), "%s%s", script_name ? script_name : "",
 	         path_info ? path_info : "");
@@ -340,31 +335,75 @@ void api_route_path(const char *path_info, const char *request_uri, const char *
 	snprintf(out, cap, "/");
 }
 
-void api_handle(struct api_ctx *ctx, const struct api_request *req, struct api_response *res)
+static void route(struct api_ctx *ctx, const struct route *r, const struct api_request *req,
+                  struct span body, struct api_response *res)
 {
-	const struct route *r;
 	const char *method = req->method ? req->method : "";
-	double t0 = dg_seconds();
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-	res->digit = -1;
-	r = route_find(req->path);
 	if (!r) {
 		api_error(res, 404, "not_found", "no endpoint %.200s", req->path ? req->path : "");
 	} else if (strcmp(r->allow, "POST") == 0 ? strcmp(method, "POST") != 0 : !get) {
 		api_error(res, 405, "method_not_allowed", "%.200s accepts %s, not %.16s", r->path,
 		          r->allow, method);
 		res->allow = r->allow;
-	} else if (r->endpoint == METRICS_MODELS) {
-		models(ctx, res);
-	} else if (r->endpoint == METRICS_HEALTH) {
-		health(ctx, res);
-	} else if (r->endpoint == METRICS_METRICS) {
-		metrics(ctx, res);
 	} else {
-		api_predict(ctx, req, res);
+		r->answer(ctx, req, body, res);
 	}
-	res->total_ms = (dg_seconds() - t0) * 1e3;
-	metrics_request(&ctx->metrics, r ? r->endpoint : METRICS_OTHER, res->status,
-	                res->total_ms / 1e3);
+}
+
+void api_handle(struct api_ctx *ctx, const struct api_request *req, struct api_response *res)
+{
+	const struct route *r = route_find(req->path);
+	struct span body;
+
+	memset(res, 0, sizeof(*res));
+	ctx->call = (struct api_call){
+	    .endpoint = r ? r->endpoint : METRICS_OTHER,
+	    .method = req->method,
+	    .path = req->path,
+	    .model = -1,
+	    .digit = -1,
+	};
+	log_request_id(req->request_id, res->id);
+	if (read_body(ctx, req, &body, res) == 0) {
+		double t0 = dg_seconds();
+
+		route(ctx, r, req, body, res);
+		ctx->call.total_ms = (dg_seconds() - t0) * 1e3;
+	}
+	res->reason = answer_status_text(res->status);
+}
+
+void api_finish(struct api_ctx *ctx, struct api_response *res, bool sent)
+{
+	const struct api_call *c = &ctx->call;
+	const struct registry_model_info *m = registry_model_info(ctx->reg, c->model);
+
+	if (res->status) {
+		metrics_request(&ctx->metrics, c->endpoint, res->status, c->total_ms / 1e3);
+		if (m)
+			metrics_predictions(&ctx->metrics, c->model, c->n_ok, c->n_failed,
+			                    c->decode_ms / 1e3, c->inference_ms / 1e3);
+		if (ctx->cfg.log)
+			log_request(&(struct log_entry){
+			    .id = res->id,
+			    .method = c->method,
+			    .path = c->path,
+			    .status = res->status,
+			    .code = res->code,
+			    .model = m ? m->name : NULL,
+			    .digit = c->digit,
+			    .images = c->images,
+			    .bytes = c->bytes,
+			    .decode_ms = c->decode_ms,
+			    .inference_ms = c->inference_ms,
+			    .total_ms = c->total_ms,
+			    .unsent = !sent,
+			});
+	}
+	json_object_put(res->doc);
+	memset(res, 0, sizeof(*res));
+	ctx->call = (struct api_call){.model = -1, .digit = -1};
+	req_arena_reset(&ctx->arena);
 }

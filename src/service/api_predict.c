@@ -15,15 +15,13 @@
  * be used gets its own error object and the status stays 200).  All images
  * of a request go through the network as one batch.
  */
-#include "api.h"
+#include "api_priv.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/model.h"
-#include "engine/nn.h"
 
 struct params {
 	char model[API_PARAM_MAX];
@@ -43,38 +41,82 @@ struct job {
 	struct input *in; /* ctx->cfg.max_images */
 	int n;
 	bool list; /* answer {"predictions": [...]} */
+	int model; /* registry index */
+	int *slot; /* per image: its row of the batch, or -1 */
+	int n_ok;  /* rows in the batch */
+	double t0; /* when the request reached api_predict */
 };
 
-static int set_param(struct params *p, const char *key, const char *val, struct api_response *res)
+/* The parameters, each with the function that checks and sets it.  A
+ * query string, a form field and a JSON member all go through param_set. */
+static int set_model(struct params *p, const char *val, struct api_response *res)
+{
+	(void)res;
+	snprintf(p->model, sizeof(p->model), "%s", val);
+	return 0;
+}
+
+static int set_top(struct params *p, const char *val, struct api_response *res)
 {
 	long v;
 
-	if (strcmp(key, "model") == 0) {
-		snprintf(p->model, sizeof(p->model), "%s", val);
-	} else if (strcmp(key, "top") == 0) {
-		if (span_to_long(span_cstr(val), 1, 10, &v) < 0) {
-			api_error(res, 400, "invalid_parameter",
-			          "top must be an integer from 1 to 10, not \"%.32s\"", val);
-			return -1;
-		}
-		p->top = (int)v;
-	} else if (strcmp(key, "preview") == 0) {
-		if (strcmp(val, "1") == 0 || strcmp(val, "true") == 0 || *val == '\0') {
-			p->preview = 1;
-		} else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0) {
-			p->preview = 0;
-		} else {
-			api_error(res, 400, "invalid_parameter",
-			          "preview must be 1, 0, true or false, not \"%.32s\"", val);
-			return -1;
-		}
-	} else if (strcmp(key, "explain") == 0) {
+	if (span_to_long(span_cstr(val), 1, ANSWER_TOP_MAX, &v) < 0) {
 		api_error(res, 400, "invalid_parameter",
-		          "explain is not implemented by this server yet");
+		          "top must be an integer from 1 to %d, not \"%.32s\"", ANSWER_TOP_MAX,
+		          val);
 		return -1;
 	}
-	/* Other names are ignored, so clients may send extra fields. */
+	p->top = (int)v; /* <= ANSWER_TOP_MAX */
 	return 0;
+}
+
+static int set_preview(struct params *p, const char *val, struct api_response *res)
+{
+	if (strcmp(val, "1") == 0 || strcmp(val, "true") == 0 || *val == '\0') {
+		p->preview = 1;
+	} else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0) {
+		p->preview = 0;
+	} else {
+		api_error(res, 400, "invalid_parameter",
+		          "preview must be 1, 0, true or false, not \"%.32s\"", val);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_explain(struct params *p, const char *val, struct api_response *res)
+{
+	(void)p, (void)val;
+	api_error(res, 400, "invalid_parameter", "explain is not implemented by this server yet");
+	return -1;
+}
+
+static const struct param {
+	const char *name;
+	int (*set)(struct params *p, const char *val, struct api_response *res);
+} params_table[] = {
+    {"model", set_model},
+    {"top", set_top},
+    {"preview", set_preview},
+    {"explain", set_explain},
+};
+
+#define N_PARAMS (sizeof(params_table) / sizeof(params_table[0]))
+
+static const struct param *param_find(const char *name)
+{
+	for (size_t i = 0; i < N_PARAMS; i++)
+		if (strcmp(name, params_table[i].name) == 0)
+			return &params_table[i];
+	return NULL;
+}
+
+/* Other names are ignored, so clients may send extra fields. */
+static int param_set(struct params *p, const char *key, const char *val, struct api_response *res)
+{
+	const struct param *def = param_find(key);
+
+	return def ? def->set(p, val, res) : 0;
 }
 
 static int query_params(const char *query, struct params *p, struct api_response *res)
@@ -84,16 +126,13 @@ static int query_params(const char *query, struct params *p, struct api_response
 	struct dg_error err;
 
 	while (req_query_next(&rest, &k, &v)) {
-		if (req_url_decode(k, key, sizeof(key), &err) < 0)
+		if (req_url_decode(k, key, sizeof(key), &err) < 0 || !param_find(key))
 			continue; /* not one of ours */
-		if (strcmp(key, "model") && strcmp(key, "top") && strcmp(key, "preview") &&
-		    strcmp(key, "explain"))
-			continue;
 		if (req_url_decode(v, val, sizeof(val), &err) < 0) {
 			api_error(res, 400, "invalid_parameter", "parameter %s: %s", key, err.msg);
 			return -1;
 		}
-		if (set_param(p, key, val, res) < 0)
+		if (param_set(p, key, val, res) < 0)
 			return -1;
 	}
 	return 0;
@@ -145,7 +184,7 @@ static int from_multipart(struct api_ctx *ctx, struct span body, struct span bou
 			api_error(res, 400, "invalid_parameter", "form field %s is too long", key);
 			return -1;
 		}
-		if (set_param(&job->p, key, val, res) < 0)
+		if (param_set(&job->p, key, val, res) < 0)
 			return -1;
 	}
 	job->list = job->n > 1;
@@ -188,23 +227,25 @@ static int json_param(struct json_object *doc, const char *key, struct params *p
 		snprintf(val, sizeof(val), "%s", json_object_get_string(v));
 	else
 		snprintf(val, sizeof(val), "(%s)", json_type_to_name(json_object_get_type(v)));
-	return set_param(p, key, val, res);
+	return param_set(p, key, val, res);
 }
 
-static int from_json(struct api_ctx *ctx, struct span body, struct job *job,
-                     struct json_object **docp, struct api_response *res)
+/* The body as one JSON object into *docp (owned by the caller, even on
+ * failure). */
+static int parse_json(struct span body, struct json_object **docp, struct api_response *res)
 {
-	static const char *const keys[] = {"model", "top", "preview", "explain"};
 	struct json_tokener *tok = json_tokener_new_ex(8);
-	struct json_object *doc, *image, *images;
-	struct dg_error err;
 	enum json_tokener_error jerr;
+	struct json_object *doc;
 	size_t used;
 
+	*docp = NULL;
 	if (!tok) {
 		api_error(res, 500, "internal", "out of memory");
 		return -1;
 	}
+	/* body.n <= cfg.max_body <= API_MAX_BODY_LIMIT (api_config_from_env). */
+	_Static_assert(API_MAX_BODY_LIMIT <= INT_MAX, "a body's length must fit json-c's int");
 	doc = json_tokener_parse_ex(tok, body.p, (int)body.n);
 	jerr = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);
@@ -222,34 +263,52 @@ static int from_json(struct api_ctx *ctx, struct span body, struct job *job,
 		api_error(res, 400, "bad_json", "request body must be a JSON object");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_param(doc, keys[i], &job->p, res) < 0)
-			return -1;
-	if (json_object_object_get_ex(doc, "images", &images)) {
-		if (!json_object_is_type(images, json_type_array)) {
-			api_error(res, 400, "bad_json", "\"images\" must be an array of strings");
-			return -1;
-		}
-		job->list = true;
-		for (size_t i = 0; i < json_object_array_length(images); i++) {
-			struct json_object *s = json_object_array_get_idx(images, i);
-			struct span data = SPAN_NULL;
+	return 0;
+}
 
-			if (!json_object_is_type(s, json_type_string)) {
-				api_error(res, 400, "bad_json", "images[%zu] is not a string", i);
-				return -1;
-			}
-			if (add_image(ctx, job, data, res) < 0)
-				return -1;
-			if (decode_base64(ctx, s, &job->in[job->n - 1].data, &err) < 0) {
-				job->in[job->n - 1].status = 400;
-				job->in[job->n - 1].code = "bad_base64";
-				ctx->img_err[job->n - 1] = err;
-			}
-		}
-		return 0;
+/* "images": [...]: a string that is not base64 gets its own error. */
+static int json_images(struct api_ctx *ctx, struct json_object *images, struct job *job,
+                       struct api_response *res)
+{
+	struct dg_error err;
+
+	if (!json_object_is_type(images, json_type_array)) {
+		api_error(res, 400, "bad_json", "\"images\" must be an array of strings");
+		return -1;
 	}
-	if (!json_object_object_get_ex(doc, "image", &image) ||
+	job->list = true;
+	for (size_t i = 0; i < json_object_array_length(images); i++) {
+		struct json_object *s = json_object_array_get_idx(images, i);
+
+		if (!json_object_is_type(s, json_type_string)) {
+			api_error(res, 400, "bad_json", "images[%zu] is not a string", i);
+			return -1;
+		}
+		if (add_image(ctx, job, SPAN_NULL, res) < 0)
+			return -1;
+		if (decode_base64(ctx, s, &job->in[job->n - 1].data, &err) < 0) {
+			job->in[job->n - 1].status = 400;
+			job->in[job->n - 1].code = "bad_base64";
+			ctx->img_err[job->n - 1] = err;
+		}
+	}
+	return 0;
+}
+
+static int from_json(struct api_ctx *ctx, struct span body, struct job *job,
+                     struct json_object **docp, struct api_response *res)
+{
+	struct json_object *image, *images;
+	struct dg_error err;
+
+	if (parse_json(body, docp, res) < 0)
+		return -1;
+	for (size_t i = 0; i < N_PARAMS; i++)
+		if (json_param(*docp, params_table[i].name, &job->p, res) < 0)
+			return -1;
+	if (json_object_object_get_ex(*docp, "images", &images))
+		return json_images(ctx, images, job, res);
+	if (!json_object_object_get_ex(*docp, "image", &image) ||
 	    json_object_is_type(image, json_type_null))
 		return 0;
 	if (!json_object_is_type(image, json_type_string)) {
@@ -286,51 +345,6 @@ static void image_status(enum dg_code c, int *status, const char **code)
 	}
 }
 
-static struct json_object *error_json(int status, const char *code, const char *msg)
-{
-	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
-
-	json_object_object_add(e, "status", json_object_new_int(status));
-	json_object_object_add(e, "code", json_object_new_string(code));
-	json_object_object_add(e, "message", json_object_new_string(msg));
-	json_object_object_add(o, "error", e);
-	return o;
-}
-
-struct json_object *api_prediction_json(const float *probs, int n_classes, int top)
-{
-	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-	int best = 0;
-
-	for (int c = 0; c < n_classes; c++) {
-		if (probs[c] > probs[best])
-			best = c;
-		json_object_array_add(arr, api_json_double(probs[c], "%.6g"));
-	}
-	json_object_object_add(o, "digit", json_object_new_int(best));
-	json_object_object_add(o, "probability", api_json_double(probs[best], "%.6g"));
-	json_object_object_add(o, "probabilities", arr);
-	if (top > 0) {
-		struct json_object *list = json_object_new_array();
-		bool used[64] = {false};
-
-		for (int k = 0; k < top && k < n_classes && k < 64; k++) {
-			struct json_object *e = json_object_new_object();
-			int b = -1;
-
-			for (int c = 0; c < n_classes && c < 64; c++)
-				if (!used[c] && (b < 0 || probs[c] > probs[b]))
-					b = c;
-			used[b] = true;
-			json_object_object_add(e, "digit", json_object_new_int(b));
-			json_object_object_add(e, "probability", api_json_double(probs[b], "%.6g"));
-			json_object_array_add(list, e);
-		}
-		json_object_object_add(o, "top", list);
-	}
-	return o;
-}
-
 static struct json_object *preview_json(struct api_ctx *ctx, const float *pixels)
 {
 	static const char prefix[] = "data:image/png;base64,";
@@ -338,7 +352,6 @@ static struct json_object *preview_json(struct api_ctx *ctx, const float *pixels
 	struct dg_error err;
 	size_t len;
 	char *text;
-	struct json_object *o;
 
 	if (image_preview_png(pixels, &png, &len, &err) < 0)
 		return NULL;
@@ -350,30 +363,16 @@ static struct json_object *preview_json(struct api_ctx *ctx, const float *pixels
 	memcpy(text, prefix, sizeof(prefix) - 1);
 	req_base64_encode(png, len, text + sizeof(prefix) - 1);
 	free(png);
-	o = json_object_new_string(text);
-	return o;
+	return json_object_new_string(text);
 }
 
-static struct json_object *image_json(const struct image_info *info)
+static int collect(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                   struct job *job, struct json_object **json_doc, struct api_response *res)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "format",
-	                       json_object_new_string(image_format_name(info->format)));
-	json_object_object_add(o, "width", json_object_new_int(info->width));
-	json_object_object_add(o, "height", json_object_new_int(info->height));
-	json_object_object_add(o, "inverted", json_object_new_boolean(info->inverted));
-	return o;
-}
-
-static int collect(struct api_ctx *ctx, const struct api_request *req, struct job *job,
-                   struct json_object **json_doc, struct api_response *res)
-{
-	struct span body = {(const char *)req->body, req->body_len};
 	struct req_content_type ct;
 	struct dg_error err;
 
-	if (req->body_len == 0) {
+	if (body.n == 0) {
 		api_error(res, 400, "empty_body", "the request has no body: send an image");
 		return -1;
 	}
@@ -404,98 +403,141 @@ static int collect(struct api_ctx *ctx, const struct api_request *req, struct jo
 	return -1;
 }
 
-void api_predict(struct api_ctx *ctx, const struct api_request *req, struct api_response *res)
+/* Parameters, images and the model: everything before decoding. */
+static int prepare(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                   struct job *job, struct json_object **json_doc, struct api_response *res)
 {
-	struct input in[ctx->cfg.max_images];
-	struct job job = {.in = in};
-	struct json_object *json_doc = NULL, *doc, *list = NULL, *t;
-	struct registry_model *rm;
-	const float *probs = NULL;
-	int slot[ctx->cfg.max_images], n_ok = 0, status;
-	double t0 = dg_seconds(), t1, t2;
+	bool have_models = registry_count(ctx->reg) > 0;
 
-	if (query_params(req->query, &job.p, res) < 0 ||
-	    collect(ctx, req, &job, &json_doc, res) < 0)
-		goto out;
-	if (job.n == 0) {
+	if (query_params(req->query, &job->p, res) < 0 ||
+	    collect(ctx, req, body, job, json_doc, res) < 0)
+		return -1;
+	if (job->n == 0) {
 		api_error(res, 400, "missing_image",
 		          "no image in the request (multipart field "
 		          "\"image\", or JSON \"image\" / \"images\")");
-		goto out;
+		return -1;
 	}
-	rm = registry_find(ctx->reg, job.p.model);
-	if (!rm) {
-		api_error(res, ctx->reg && ctx->reg->n ? 400 : 503,
-		          ctx->reg && ctx->reg->n ? "unknown_model" : "unavailable",
-		          "no model \"%.40s\" (GET /api/v1/models lists them)", job.p.model);
-		goto out;
+	job->model = registry_find(ctx->reg, job->p.model);
+	if (job->model < 0) {
+		api_error(res, have_models ? 400 : 503,
+		          have_models ? "unknown_model" : "unavailable",
+		          "no model \"%.40s\" (GET /api/v1/models lists them)", job->p.model);
+		return -1;
 	}
-	res->model = rm->name;
-	res->images = job.n;
+	ctx->call.model = job->model;
+	ctx->call.images = job->n;
+	return 0;
+}
 
-	/* Decode every image into consecutive rows of the batch. */
-	for (int i = 0; i < job.n; i++) {
-		slot[i] = -1;
-		if (job.in[i].status)
+/* Decode every usable image into consecutive rows of the batch and run
+ * them through the model together. */
+static int run_batch(struct api_ctx *ctx, struct job *job, const float **probs,
+                     struct api_response *res)
+{
+	struct dg_error err;
+	double t1, t2;
+	int rc = 0;
+
+	job->n_ok = 0;
+	for (int i = 0; i < job->n; i++) {
+		job->slot[i] = -1;
+		if (job->in[i].status)
 			continue;
-		if (image_to_mnist(job.in[i].data.p, job.in[i].data.n, &ctx->cfg.image,
-		                   ctx->pixels + (size_t)n_ok * IMAGE_PIXELS, &ctx->info[i],
+		if (image_to_mnist(job->in[i].data.p, job->in[i].data.n, &ctx->cfg.image,
+		                   ctx->pixels + (size_t)job->n_ok * IMAGE_PIXELS, &ctx->info[i],
 		                   &ctx->img_err[i]) < 0) {
-			image_status(ctx->img_err[i].code, &job.in[i].status, &job.in[i].code);
+			image_status(ctx->img_err[i].code, &job->in[i].status, &job->in[i].code);
 			continue;
 		}
-		slot[i] = n_ok++;
+		job->slot[i] = job->n_ok++;
 	}
 	t1 = dg_seconds();
-	if (n_ok)
-		probs = nn_forward(rm->model->graph, rm->model->params, rm->ws, ctx->pixels, n_ok);
-	t2 = dg_seconds();
-	res->decode_ms = (t1 - t0) * 1e3;
-	res->inference_ms = (t2 - t1) * 1e3;
-	metrics_predictions(&ctx->metrics, (int)(rm - ctx->reg->models), n_ok, job.n - n_ok,
-	                    t1 - t0, t2 - t1);
-
-	if (!job.list && job.in[0].status) {
-		api_error(res, job.in[0].status, job.in[0].code, "image: %s", ctx->img_err[0].msg);
-		goto out;
+	*probs = NULL;
+	if (job->n_ok &&
+	    registry_predict(ctx->reg, job->model, ctx->pixels, job->n_ok, probs, &err) < 0) {
+		api_error(res, 500, "internal", "%s", err.msg);
+		rc = -1;
 	}
-	doc = job.list ? json_object_new_object() : NULL;
-	if (job.list)
-		list = json_object_new_array();
-	for (int i = 0; i < job.n; i++) {
-		struct json_object *o;
-		int c = rm->model->graph->n_classes;
+	t2 = dg_seconds();
+	ctx->call.decode_ms = (t1 - job->t0) * 1e3;
+	ctx->call.inference_ms = (t2 - t1) * 1e3;
+	ctx->call.n_ok = job->n_ok;
+	ctx->call.n_failed = job->n - job->n_ok;
+	return rc;
+}
 
-		if (slot[i] < 0) {
-			o = error_json(job.in[i].status, job.in[i].code, ctx->img_err[i].msg);
-		} else {
-			o = api_prediction_json(probs + (size_t)slot[i] * c, c, job.p.top);
-			json_object_object_add(o, "image", image_json(&ctx->info[i]));
-			if (job.p.preview)
-				json_object_object_add(
-				    o, "preview",
-				    preview_json(ctx,
-				                 ctx->pixels + (size_t)slot[i] * IMAGE_PIXELS));
-			if (res->digit < 0)
-				res->digit =
-				    json_object_get_int(json_object_object_get(o, "digit"));
+/* Image i's answer: its prediction, or its own error. */
+static struct json_object *image_answer(struct api_ctx *ctx, const struct job *job, int i,
+                                        const float *probs, int n_classes)
+{
+	const float *p;
+	struct json_object *o;
+
+	if (job->slot[i] < 0)
+		return answer_error(job->in[i].status, job->in[i].code, ctx->img_err[i].msg);
+	p = probs + (size_t)job->slot[i] * (size_t)n_classes;
+	o = answer_prediction(p, n_classes, job->p.top);
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "image", answer_image(&ctx->info[i], true));
+	if (job->p.preview)
+		json_object_object_add(
+		    o, "preview",
+		    preview_json(ctx, ctx->pixels + (size_t)job->slot[i] * IMAGE_PIXELS));
+	if (ctx->call.digit < 0)
+		answer_top_classes(p, n_classes, 1, &ctx->call.digit);
+	return o;
+}
+
+static void respond(struct api_ctx *ctx, const struct job *job, const float *probs,
+                    struct api_response *res)
+{
+	const struct registry_model_info *m = registry_model_info(ctx->reg, job->model);
+	struct json_object *doc = NULL, *list = NULL;
+
+	if (!job->list && job->in[0].status) {
+		api_error(res, job->in[0].status, job->in[0].code, "image: %s",
+		          ctx->img_err[0].msg);
+		return;
+	}
+	if (job->list) {
+		doc = json_object_new_object();
+		list = json_object_new_array();
+		if (!answer_both(doc, list)) {
+			api_set_json(res, 500, NULL);
+			return;
 		}
+		json_object_object_add(doc, "predictions", list);
+	}
+	for (int i = 0; i < job->n; i++) {
+		struct json_object *o = image_answer(ctx, job, i, probs, m->n_classes);
+
 		if (list)
 			json_object_array_add(list, o);
 		else
 			doc = o;
 	}
-	if (list)
-		json_object_object_add(doc, "predictions", list);
-	json_object_object_add(doc, "model", api_model_json(rm));
-	t = json_object_new_object();
-	json_object_object_add(t, "decode", api_json_double(res->decode_ms, "%.3f"));
-	json_object_object_add(t, "inference", api_json_double(res->inference_ms, "%.3f"));
-	json_object_object_add(t, "total", api_json_double((dg_seconds() - t0) * 1e3, "%.3f"));
-	json_object_object_add(doc, "timing_ms", t);
-	status = 200;
-	api_set_json(res, status, doc);
-out:
-	if (json_doc)
-		json_object_put(json_doc);
+	if (doc) {
+		json_object_object_add(doc, "model", answer_model(m));
+		json_object_object_add(doc, "timing_ms",
+		                       answer_timings(ctx->call.decode_ms, ctx->call.inference_ms,
+		                                      (dg_seconds() - job->t0) * 1e3));
+	}
+	api_set_json(res, 200, doc);
+}
+
+void api_predict(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                 struct api_response *res)
+{
+	struct input in[ctx->cfg.max_images];
+	int slot[ctx->cfg.max_images];
+	struct job job = {.in = in, .slot = slot, .t0 = dg_seconds()};
+	struct json_object *json_doc = NULL;
+	const float *probs;
+
+	if (prepare(ctx, req, body, &job, &json_doc, res) == 0 &&
+	    run_batch(ctx, &job, &probs, res) == 0)
+		respond(ctx, &job, probs, res);
+	json_object_put(json_doc);
 }

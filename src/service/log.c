@@ -3,6 +3,8 @@
  */
 #include "log.h"
 
+#include "answer.h"
+
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdint.h>
@@ -11,23 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct json_object *ms(double v)
+static struct json_object *entry_json(const struct log_entry *e)
 {
-	char s[32];
-
-	snprintf(s, sizeof(s), "%.3f", v);
-	return json_object_new_double_s(v, s);
-}
-
-size_t log_format(const struct log_entry *e, char *buf, size_t cap)
-{
-	struct json_object *o = json_object_new_object(), *t;
+	struct json_object *o = json_object_new_object();
 	struct timespec ts;
 	struct tm tm;
 	char when[40];
-	const char *s;
 	size_t n;
 
+	if (!o)
+		return NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -35,6 +30,7 @@ size_t log_format(const struct log_entry *e, char *buf, size_t cap)
 	json_object_object_add(o, "time", json_object_new_string(when));
 	json_object_object_add(o, "id", json_object_new_string(e->id ? e->id : "-"));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+	/* strnlen bounds both lengths far below INT_MAX. */
 	if (e->method)
 		json_object_object_add(
 		    o, "method",
@@ -52,19 +48,33 @@ size_t log_format(const struct log_entry *e, char *buf, size_t cap)
 	if (e->images)
 		json_object_object_add(o, "images", json_object_new_int(e->images));
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)e->bytes));
-	t = json_object_new_object();
-	json_object_object_add(t, "decode", ms(e->decode_ms));
-	json_object_object_add(t, "inference", ms(e->inference_ms));
-	json_object_object_add(t, "total", ms(e->total_ms));
-	json_object_object_add(o, "ms", t);
-	s = json_object_to_json_string_ext(o,
-	                                   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	n = strlen(s);
-	if (n >= cap)
-		n = cap ? cap - 1 : 0;
-	if (cap) {
+	json_object_object_add(o, "ms", answer_timings(e->decode_ms, e->inference_ms, e->total_ms));
+	if (e->unsent)
+		json_object_object_add(o, "sent", json_object_new_boolean(0));
+	return o;
+}
+
+size_t log_format(const struct log_entry *e, char *buf, size_t cap)
+{
+	struct json_object *o = entry_json(e);
+	const char *s;
+	size_t n;
+	int w;
+
+	if (!cap)
+		return 0;
+	s = answer_text(o, &n);
+	if (s) {
+		if (n >= cap)
+			n = cap - 1;
 		memcpy(buf, s, n);
 		buf[n] = '\0';
+	} else {
+		/* json-c out of memory: what matters, without it.  Ids are
+		 * [A-Za-z0-9._:-] (log_request_id), safe inside quotes. */
+		w = snprintf(buf, cap, "{\"id\":\"%s\",\"status\":%d,\"log\":\"out of memory\"}",
+		             e->id ? e->id : "-", e->status);
+		n = w < 0 ? 0 : (size_t)w < cap ? (size_t)w : cap - 1;
 	}
 	json_object_put(o);
 	return n;

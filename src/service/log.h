@@ -8,6 +8,7 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct log_entry {
@@ -21,6 +22,7 @@ struct log_entry {
 	int images;        /* images in the request */
 	size_t bytes;      /* request body */
 	double decode_ms, inference_ms, total_ms;
+	bool unsent; /* the answer could not be written: adds "sent": false */
 };
 
 /* Write the entry to fd 2.  Never fails visibly: logging must not break a

@@ -3,19 +3,21 @@
  */
 #include "metrics.h"
 
+#include "answer.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-static const int statuses[METRICS_N_STATUS - 1] = {200, 400, 404, 405, 411, 413,
-                                                   415, 422, 500, 501, 503};
 /* Seconds; a digit takes about a millisecond, a huge photo far longer. */
 static const double bounds[METRICS_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {"predict", "recognize", "models",
-                                                                "health",  "metrics",   "other"};
+static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {
+    [METRICS_PREDICT] = "predict", [METRICS_RECOGNIZE] = "recognize", [METRICS_MODELS] = "models",
+    [METRICS_HEALTH] = "health",   [METRICS_METRICS] = "metrics",     [METRICS_OTHER] = "other",
+};
 
 void metrics_init(struct metrics *m, const struct registry *r)
 {
@@ -24,9 +26,10 @@ void metrics_init(struct metrics *m, const struct registry *r)
 	memset(m, 0, sizeof(*m));
 	gettimeofday(&tv, NULL);
 	m->start_time = (double)tv.tv_sec + tv.tv_usec / 1e6;
-	for (int i = 0; r && i < r->n; i++)
-		snprintf(m->model_names[i], sizeof(m->model_names[i]), "%s", r->models[i].name);
-	m->n_models = r ? r->n : 0;
+	m->n_models = registry_count(r);
+	for (int i = 0; i < m->n_models; i++)
+		snprintf(m->model_names[i], sizeof(m->model_names[i]), "%s",
+		         registry_model_info(r, i)->name);
 }
 
 const char *metrics_endpoint_name(enum metrics_endpoint e)
@@ -46,10 +49,10 @@ static void observe(struct metrics_histogram *h, double v)
 
 void metrics_request(struct metrics *m, enum metrics_endpoint e, int status, double seconds)
 {
-	int s = 0;
+	int s = answer_status_index(status);
 
-	while (s < METRICS_N_STATUS - 1 && statuses[s] != status)
-		s++;
+	if (s < 0)
+		s = METRICS_N_STATUS - 1; /* "other" */
 	if ((unsigned)e >= METRICS_N_ENDPOINTS)
 		e = METRICS_OTHER;
 	m->requests[e][s]++;
@@ -129,7 +132,7 @@ int metrics_render(const struct metrics *m, char *buf, size_t cap, size_t *len,
 				put(&o,
 				    "digits_http_requests_total{%s,endpoint=\"%s\",status=\"%d\"} "
 				    "%lu\n",
-				    pid, endpoint_names[e], statuses[s], m->requests[e][s]);
+				    pid, endpoint_names[e], answer_status(s), m->requests[e][s]);
 			else
 				put(&o,
 				    "digits_http_requests_total{%s,endpoint=\"%s\",status="

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "answer.h"
 #include "registry.h"
 
 enum metrics_endpoint {
@@ -24,8 +25,8 @@ enum metrics_endpoint {
 	METRICS_N_ENDPOINTS
 };
 
-#define METRICS_N_STATUS  12 /* the statuses we answer, plus "other" */
-#define METRICS_N_BUCKETS 14 /* finite histogram bounds */
+#define METRICS_N_STATUS  (ANSWER_N_STATUS + 1) /* the statuses we answer, plus "other" */
+#define METRICS_N_BUCKETS 14                    /* finite histogram bounds */
 
 struct metrics_histogram {
 	unsigned long count[METRICS_N_BUCKETS + 1]; /* last: +Inf */
@@ -37,7 +38,7 @@ struct metrics {
 	unsigned long requests[METRICS_N_ENDPOINTS][METRICS_N_STATUS];
 	unsigned long requests_total;
 	int n_models;
-	char model_names[REGISTRY_MAX_MODELS][32];
+	char model_names[REGISTRY_MAX_MODELS][NN_NAME_MAX];
 	unsigned long predictions[REGISTRY_MAX_MODELS]; /* images answered, per model */
 	unsigned long image_errors;                     /* images refused (per-image errors) */
 	struct metrics_histogram decode, inference, total;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "engine/model.h"
 #include "engine/nn.h"
+#include "image/image.h"
 
 #ifndef DIGITS_PKGDATADIR
 #define DIGITS_PKGDATADIR "/usr/local/share/digits"
@@ -33,13 +35,30 @@ const char *registry_default_dir(void)
 	return DIGITS_SRCDIR "/models";
 }
 
-struct registry *registry_create(int max_batch)
-{
-	struct registry *r = calloc(1, sizeof(*r));
+/* One loaded model: what callers see, and what only registry.c touches. */
+struct registry_model {
+	struct registry_model_info info;
+	struct model *model;
+	struct nn_workspace *ws;
+};
 
-	if (r)
-		r->max_batch = max_batch;
-	return r;
+struct registry {
+	int n;
+	int max_batch;
+	int default_index; /* REGISTRY_DEFAULT_NAME if present, else the first by name */
+	struct registry_model models[REGISTRY_MAX_MODELS];
+};
+
+int registry_create(struct registry **out, int max_batch, struct dg_error *err)
+{
+	*out = NULL;
+	if (max_batch < 1)
+		return dg_fail(err, DG_ERR_INVALID, "registry: batch of %d images", max_batch);
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return dg_fail(err, DG_ERR_NOMEM, "registry: out of memory");
+	(*out)->max_batch = max_batch;
+	return 0;
 }
 
 void registry_free(struct registry *r)
@@ -64,10 +83,38 @@ static double training_accuracy(const struct model *m)
 	return -1;
 }
 
+/* The service feeds every model what image_to_mnist makes. */
+static int check_input(const struct nn_graph *g, const char *path, struct dg_error *err)
+{
+	const struct nn_node *in = &g->nodes[0];
+
+	if (in->op != NN_INPUT || in->c * in->h * in->w != IMAGE_PIXELS)
+		return dg_fail(err, DG_ERR_UNSUPPORTED,
+		               "%s: the model takes %dx%dx%d inputs, the service makes 1x%dx%d",
+		               path, in->c, in->h, in->w, IMAGE_SIDE, IMAGE_SIDE);
+	return 0;
+}
+
+static void set_info(struct registry_model_info *info, int index, const struct model *m,
+                     const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	snprintf(info->name, sizeof(info->name), "%s", model_name(m));
+	snprintf(info->file, sizeof(info->file), "%s", base ? base + 1 : path);
+	snprintf(info->version, sizeof(info->version), "%08lx", m->crc & 0xffffffffUL);
+	info->test_accuracy = training_accuracy(m);
+	info->n_classes = m->graph->n_classes;
+	info->n_params = m->graph->n_params;
+	info->n_macs = m->graph->n_macs;
+}
+
 int registry_add_file(struct registry *r, const char *path, struct dg_error *err)
 {
 	struct registry_model *rm;
-	const char *base = strrchr(path, '/');
+	struct dg_error inner;
 	struct model *m;
 
 	if (r->n == REGISTRY_MAX_MODELS)
@@ -76,30 +123,30 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	if (model_load(&m, path, err) < 0)
 		return -1;
 	for (int i = 0; i < r->n; i++) {
-		if (strcmp(r->models[i].name, model_name(m)) == 0) {
+		if (strcmp(r->models[i].info.name, model_name(m)) == 0) {
 			dg_fail(err, DG_ERR_INVALID, "%s: model \"%s\" is already loaded from %s",
-			        path, model_name(m), r->models[i].file);
+			        path, model_name(m), r->models[i].info.file);
 			model_free(m);
 			return -1;
 		}
 	}
+	if (check_input(m->graph, path, err) < 0) {
+		model_free(m);
+		return -1;
+	}
 	rm = &r->models[r->n];
 	memset(rm, 0, sizeof(*rm));
 	rm->model = m;
-	snprintf(rm->name, sizeof(rm->name), "%s", model_name(m));
-	snprintf(rm->file, sizeof(rm->file), "%s", base ? base + 1 : path);
-	snprintf(rm->version, sizeof(rm->version), "%08lx", m->crc & 0xffffffffUL);
-	rm->test_accuracy = training_accuracy(m);
-	if (nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, err)) {
-		char inner[DG_ERROR_MAX];
-
-		snprintf(inner, sizeof(inner), "%s", err ? err->msg : "");
+	set_info(&rm->info, r->n, m, path);
+	if (nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
 		model_free(m);
-		return dg_fail(err, err ? err->code : DG_ERR_NOMEM, "%s: %s", path, inner);
+		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
 	}
 	r->n++;
-	if (strcmp(rm->name, "cnn") == 0 || r->n == 1)
+	if (strcmp(rm->info.name, REGISTRY_DEFAULT_NAME) == 0 || r->n == 1)
 		r->default_index = r->n - 1;
+	for (int i = 0; i < r->n; i++)
+		r->models[i].info.is_default = i == r->default_index;
 	return 0;
 }
 
@@ -125,11 +172,9 @@ int registry_load(struct registry **out, const char *dir, int max_batch, struct 
 	n = scandir(dir, &names, is_model_file, by_name);
 	if (n < 0)
 		return dg_fail(err, DG_ERR_IO, "%s: %s", dir, strerror(errno));
-	r = registry_create(max_batch);
-	if (!r)
-		rc = dg_fail(err, DG_ERR_NOMEM, "out of memory");
+	rc = registry_create(&r, max_batch, err);
 	for (int i = 0; i < n; i++) {
-		char path[4096];
+		char path[PATH_MAX];
 
 		if (rc == 0 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		                                names[i]->d_name) >= sizeof(path))
@@ -149,14 +194,42 @@ int registry_load(struct registry **out, const char *dir, int max_batch, struct 
 	return 0;
 }
 
-struct registry_model *registry_find(struct registry *r, const char *name)
+int registry_count(const struct registry *r)
+{
+	return r ? r->n : 0;
+}
+
+int registry_find(const struct registry *r, const char *name)
 {
 	if (!r || r->n == 0)
-		return NULL;
+		return -1;
 	if (!name || !*name)
-		return &r->models[r->default_index];
+		return r->default_index;
 	for (int i = 0; i < r->n; i++)
-		if (strcmp(r->models[i].name, name) == 0)
-			return &r->models[i];
-	return NULL;
+		if (strcmp(r->models[i].info.name, name) == 0)
+			return i;
+	return -1;
+}
+
+const struct registry_model_info *registry_model_info(const struct registry *r, int index)
+{
+	return r && index >= 0 && index < r->n ? &r->models[index].info : NULL;
+}
+
+int registry_predict(struct registry *r, int index, const float *pixels, int n, const float **probs,
+                     struct dg_error *err)
+{
+	struct registry_model *rm;
+
+	*probs = NULL;
+	if (!registry_model_info(r, index))
+		return dg_fail(err, DG_ERR_INVALID, "no model number %d", index);
+	if (n < 1 || n > r->max_batch)
+		return dg_fail(err, DG_ERR_INVALID, "%s: batch of %d images, want 1 to %d",
+		               r->models[index].info.name, n, r->max_batch);
+	rm = &r->models[index];
+	*probs = nn_forward(rm->model->graph, rm->model->params, rm->ws, pixels, n);
+	if (!*probs)
+		return dg_fail(err, DG_ERR_INVALID, "%s: forward pass failed", rm->info.name);
+	return 0;
 }

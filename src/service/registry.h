@@ -1,51 +1,71 @@
 /*
- * registry.h - the models one server process serves.
+ * registry.h - the models one server process serves, and the only door
+ * from the service to the engine.
  *
  * At start the process loads every "*.model" file of the model directory
  * with model_load (mmap'ed, validated) and makes one forward workspace per
- * model for up to max_batch images.  A model that fails to load fails the whole registry: the
- * server refuses to start rather than serve without it.  After loading, the registry is read-only
- * except for the workspaces, which a process uses for one request at a time.
+ * model for up to max_batch images.  A model that fails to load fails the
+ * whole registry: the server refuses to start rather than serve without it.
+ * After loading, the registry is read-only except for the workspaces, which
+ * a process uses for one request at a time.
+ *
+ * A model is named by its index (0 .. registry_count - 1, in file-name
+ * order), which is also its slot in the metrics.  Callers see a model
+ * through registry_model_info and run it through registry_predict; the
+ * graph, the weights and the workspace stay inside registry.c.
  */
 #ifndef REGISTRY_H
 #define REGISTRY_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "digits.h"
+#include "engine/nn.h"
 
-struct model;
-struct nn_workspace;
+#define REGISTRY_MAX_MODELS   16
+#define REGISTRY_FILE_MAX     64    /* longest file base name kept, with its NUL */
+#define REGISTRY_DEFAULT_NAME "cnn" /* the default model when it is loaded */
 
-#define REGISTRY_MAX_MODELS 16
+struct registry;
 
-struct registry_model {
-	char name[32];        /* graph name: "cnn" */
-	char file[64];        /* base name: "cnn.model" */
-	char version[9];      /* file CRC-32 as 8 hex digits */
-	double test_accuracy; /* from the training metadata; < 0 if unknown */
-	struct model *model;
-	struct nn_workspace *ws;
-};
-
-struct registry {
-	int n;
-	int max_batch;
-	int default_index; /* "cnn" if present, else the first by name */
-	struct registry_model models[REGISTRY_MAX_MODELS];
+/* What the API, the metrics and the CLI say about a model. */
+struct registry_model_info {
+	int index;
+	bool is_default;
+	char name[NN_NAME_MAX];       /* graph name: "cnn" */
+	char file[REGISTRY_FILE_MAX]; /* base name: "cnn.model" */
+	char version[9];              /* file CRC-32 as 8 hex digits */
+	double test_accuracy;         /* from the training metadata; < 0 if unknown */
+	int n_classes;                /* probabilities per image */
+	size_t n_params;              /* floats of weights */
+	size_t n_macs;                /* multiply-adds per image */
 };
 
 /* The model directory: $DIGITS_MODEL_DIR, else the installed one
  * ($pkgdatadir/models) if it exists, else the source tree's models/. */
 const char *registry_default_dir(void);
 
+/* An empty registry whose models will take batches of up to max_batch. */
+int registry_create(struct registry **out, int max_batch, struct dg_error *err);
 /* Load every *.model file in dir (in name order).  No models, a bad file,
  * or two files with the same model name are errors. */
 int registry_load(struct registry **out, const char *dir, int max_batch, struct dg_error *err);
 /* Add one model file (the registry takes nothing from path). */
 int registry_add_file(struct registry *r, const char *path, struct dg_error *err);
-struct registry *registry_create(int max_batch);
 void registry_free(struct registry *r);
 
-/* The model called name, or the default for NULL / "", or NULL. */
-struct registry_model *registry_find(struct registry *r, const char *name);
+int registry_count(const struct registry *r); /* 0 for NULL */
+/* Index of the model called name, of the default for NULL / "", or -1. */
+int registry_find(const struct registry *r, const char *name);
+/* Model index, or NULL if there is no such index. */
+const struct registry_model_info *registry_model_info(const struct registry *r, int index);
+
+/* Run n images (1 <= n <= max_batch, each IMAGE_PIXELS floats as
+ * image_to_mnist makes them) through model index.  *probs gets n x
+ * n_classes probabilities, owned by the registry and valid until the next
+ * registry_predict on that model. */
+int registry_predict(struct registry *r, int index, const float *pixels, int n, const float **probs,
+                     struct dg_error *err);
 
 #endif

@@ -1,12 +1,14 @@
 # The HTTP API, the FastCGI/CGI program and the CLI (owned by the service module).
 #
-# src/libdigits_service.a holds the API (routing, parsing, JSON), the model
-# registry, metrics and the request log; cgi-bin/digits.fcgi and src/digits
+# src/libdigits_service.a holds the API (routing, parsing, JSON answers), the
+# model registry (the service's one door to the engine), metrics and the
+# request log; cgi-bin/digits.fcgi and src/digits
 # are thin mains over it.  digits.fcgi is built at cgi-bin/digits.fcgi in the
 # build tree, where lighttpd.conf expects it, and installed in pkglibexecdir.
 noinst_LIBRARIES += src/libdigits_service.a
 src_libdigits_service_a_SOURCES = \
-	src/service/api.c src/service/api.h src/service/api_predict.c \
+	src/service/api.c src/service/api.h src/service/api_priv.h src/service/api_predict.c \
+	src/service/answer.c src/service/answer.h \
 	src/service/request.c src/service/request.h \
 	src/service/registry.c src/service/registry.h \
 	src/service/metrics.c src/service/metrics.h \

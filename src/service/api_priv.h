@@ -1,0 +1,56 @@
+/*
+ * api_priv.h - what api.c and api_predict.c share inside the API: the
+ * context, the record of the request being answered, and the helpers that
+ * set a response.  Nothing outside src/service/api*.c includes it.
+ */
+#ifndef API_PRIV_H
+#define API_PRIV_H
+
+#include "answer.h"
+#include "api.h"
+#include "metrics.h"
+#include "registry.h"
+#include "request.h"
+
+#define API_MAX_PARTS   64
+#define API_PARAM_MAX   64    /* longest parameter value */
+#define API_PREVIEW_MAX 16384 /* arena room for one preview: a 28x28 PNG as a data: URL */
+
+/* What the request being answered did, for api_finish. */
+struct api_call {
+	enum metrics_endpoint endpoint;
+	const char *method, *path; /* the request's, borrowed */
+	size_t bytes;              /* body length accepted */
+	int model;                 /* registry index of the model that ran, or -1 */
+	int images;                /* images in the request */
+	int n_ok, n_failed;        /* images answered and refused (once a model ran) */
+	int digit;                 /* first prediction, -1 if none */
+	double decode_ms, inference_ms, total_ms;
+};
+
+struct api_ctx {
+	struct api_config cfg;
+	struct registry *reg; /* borrowed */
+	struct metrics metrics;
+	struct req_arena arena;
+	double started; /* dg_seconds() at creation */
+	struct api_call call;
+	/* Per-request scratch, sized by cfg.max_images. */
+	float *pixels;            /* max_images x IMAGE_PIXELS */
+	struct image_info *info;  /* max_images */
+	struct dg_error *img_err; /* max_images */
+	struct req_part *parts;   /* API_MAX_PARTS */
+};
+
+/* The predict endpoint (api_handle routes POST /api/v1/predict and
+ * /recognize.json here; api_predict.c). */
+void api_predict(struct api_ctx *ctx, const struct api_request *req, struct span body,
+                 struct api_response *res);
+/* Make doc (consumed; may be NULL) the response; a document json-c cannot
+ * serialise becomes the fixed 500 answer. */
+void api_set_json(struct api_response *res, int status, struct json_object *doc);
+/* Make res the JSON error document. */
+void api_error(struct api_response *res, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
