@@ -440,6 +440,44 @@ static void test_photos(float refs[3][IMAGE_PIXELS])
 	check(b, refs[0], 0.03, NULL, "a 300-px 7 in a grainy 3000x2250 jpeg");
 	gdFree(b.p), gdImageDestroy(im);
 
+	/* A pencil 7 in a pen-drawn box, as forms are photographed: the box
+	 * turned 3 degrees, one corner left open, and the stubs of squared
+	 * paper's lines running out of it.  The box is darker than the
+	 * digit, so it set the contrast until it went. */
+	im = digit_image('7', 280, 280, 90, 40, 200, 24, gdTrueColor(160, 160, 160),
+	                 gdTrueColor(230, 230, 230));
+	{
+		int pen = gdTrueColor(20, 20, 20);
+		double t = tan(3 * M_PI / 180);
+
+		gdImageSetThickness(im, 4);
+		gdImageLine(im, 48, 14, 246, (int)(14 + t * 198), pen); /* top */
+		gdImageLine(im, 246, (int)(14 + t * 198), (int)(246 - t * 254), 268,
+		            pen); /* right */
+		gdImageLine(im, (int)(246 - t * 254), 268, (int)(48 - t * 254) + 40, 268 - 2, pen);
+		gdImageLine(im, 48, 14, (int)(48 - t * 254), 200, pen); /* left, open below */
+		gdImageSetThickness(im, 2);
+		for (int k = 60; k < 260; k += 60) { /* stubs through the sides */
+			gdImageLine(im, k, 0, k, 16, pen);
+			gdImageLine(im, 250, k, 279, k, pen);
+		}
+	}
+	gdImageSetThickness(im, 1);
+	b = encode(im, E_JPEG);
+	check(b, refs[0], 0.03, NULL, "a pencil 7 in a tilted, open pen box with line stubs");
+	gdFree(b.p), gdImageDestroy(im);
+
+	/* A 0 standing on the line drawn under it: where they touch, only
+	 * the line's own thickness goes. */
+	im = digit_image('0', 280, 280, 90, 40, 200, 24, gdTrueColor(20, 20, 20),
+	                 gdTrueColor(230, 230, 230));
+	gdImageSetThickness(im, 8);
+	gdImageLine(im, 20, 246, 260, 248, gdTrueColor(20, 20, 20));
+	gdImageSetThickness(im, 1);
+	b = encode(im, E_JPEG);
+	check(b, refs[2], 0.03, NULL, "a 0 standing on the line drawn under it");
+	gdFree(b.p), gdImageDestroy(im);
+
 	/* Blank ruled paper and a box with nothing in it hold no digit. */
 	im = on_paper('7', PE_RULED);
 	gdImageFilledRectangle(im, 80, 30, 250, 250, gdTrueColor(230, 230, 230));

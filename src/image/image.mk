@@ -4,7 +4,8 @@ src_libdigits_a_SOURCES += \
 	src/image/image.h src/image/image_priv.h \
 	src/image/image_probe.c src/image/image_decode.c \
 	src/image/image_normalise.c src/image/image_ink.c \
-	src/image/image_lines.c src/image/image_select.c
+	src/image/image_lines.c src/image/image_select.c \
+	src/image/image_frame.c
 
 check_PROGRAMS += tests/test_image
 UNIT_TESTS += tests/test_image

@@ -35,6 +35,7 @@
 #define HBINS        1024
 #define BOX          20    /* longer side of the digit, as in MNIST */
 #define MIN_CONTRAST 0.1   /* ink must differ from the paper by this much */
+#define OUTLIERS     0.005 /* share of the ink the second stretch sets aside */
 #define BOX_LEVEL    0.05f /* stretched level that counts for the bounding box */
 
 static int bin_of(float v)
@@ -151,6 +152,30 @@ static void stretch(float *v, size_t n, float lo, float hi)
 	}
 }
 
+void image_stretch_ink(float *v, size_t n)
+{
+	unsigned hist[HBINS] = {0};
+	size_t nink = 0, seen = 0, top;
+	float hi;
+	int b = HBINS - 1;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] > 0)
+			hist[bin_of(v[i])]++, nink++;
+	/* A few pixels far above the rest (what a box left at a corner) would
+	 * be a class of their own for Otsu: the top OUTLIERS join the bin
+	 * below them. */
+	top = (size_t)(OUTLIERS * (double)nink);
+	while (b > 0 && seen + hist[b] <= top) {
+		seen += hist[b];
+		hist[b--] = 0;
+	}
+	hist[b] += (unsigned)seen;
+	hi = ink_level(hist, nink);
+	if (hi > 0 && hi < 1)
+		stretch(v, n, 0, hi);
+}
+
 int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int *inverted,
                     struct dg_error *err)
 {
@@ -209,14 +234,7 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 
 	/* Lines and dirt may have set the first stretch: the digit's own
 	 * strokes set the second. */
-	memset(hist, 0, sizeof(hist));
-	nink = 0;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] > 0)
-			hist[bin_of(v[i])]++, nink++;
-	hi = ink_level(hist, nink);
-	if (hi > 0 && hi < 1)
-		stretch(v, n, 0, hi);
+	image_stretch_ink(v, n);
 
 	/* Crop: bounding box of the remaining ink, ignoring the faintest
 	 * levels (JPEG ringing) which would move it by a pixel or two. */

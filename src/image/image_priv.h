@@ -49,6 +49,33 @@ void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted,
  */
 int image_remove_lines(float *v, int w, int h, uint8_t *mark, int *lab);
 
+/* Stretch v[n] (ink at or above 0) again so the typical stroke among its
+ * ink reaches 1: once the digit is found, or a box that set the first
+ * stretch is gone (a pencil digit in a pen-drawn box). */
+void image_stretch_ink(float *v, size_t n);
+
+/* A box or an underline narrower than this (pixels; MNIST digits are 20)
+ * cannot be told from a digit's own strokes (a 3 drawn square, the foot
+ * of a 2): smaller pieces are left as they are. */
+#define LINE_MIN 24
+
+/* A connected piece of ink (8-neighbours, at INK_LEVEL) and its box. */
+struct image_piece {
+	int x0, y0, x1, y1, area;
+	int rim;  /* pixels with a 4-neighbour that is not ink */
+	int line; /* flat, long and straight: a rule or an underline */
+	double mass;
+};
+
+/*
+ * Boxes drawn round a digit: clusters of pieces (pc[count], labelled 1 +
+ * index in lab) with three or four straight sides and ink inside lose the
+ * sides and what lies outside them (image_frame.c).  scratch holds w h
+ * ints.  Returns how many boxes went, -1 when out of memory.
+ */
+int image_remove_frames(float *v, int w, int h, const int *lab, const struct image_piece *pc,
+                        int count, int *scratch);
+
 /*
  * Keep the digit: take out a box drawn round it and an underline; of the
  * connected pieces of ink in v[h][w], the one that looks most like a

@@ -2,10 +2,9 @@
  * image_select.c - of the ink left on the page, which is the digit.
  *
  * The ink is cut into connected pieces (8-neighbours, at INK_LEVEL).
- * Boxes first: a box drawn round the digit is a hollow piece, or two (a
- * box drawn in two strokes, faded pencil corners), covered along three or
- * four straight sides of its bounding box; its sides are taken out, also
- * where the digit touches them.  Then the digit is the heaviest piece
+ * Boxes first (image_frame.c): a box drawn round the digit loses its
+ * sides, and the ink is stretched again and cleared of lines in case the
+ * box's darker ink set the first stretch.  Then the digit is the heaviest piece
  * that could be one: not flat (an underline or a line's remnant is much
  * wider than tall and thin), not on the picture's edge (the page's edge,
  * a dark desk), not solid (a shadow's corner, a stain).  If it stands on
@@ -26,59 +25,47 @@
 
 #include "image_priv.h"
 
-#define SPECK       0.05 /* of the digit's mass: lighter pieces are dirt */
-#define NEAR        0.30 /* of the digit's longer side: the widest gap to a piece */
-#define GROW        2.00 /* a joining piece may grow the longer side this much */
-#define HALO        2    /* faint pixels kept within this distance of ink */
-#define EDGE_SHARE  0.10 /* weight of a piece touching the picture's edge */
-#define SOLID       0.35 /* stroke width over size above which a piece is solid */
-#define SOLID_SHARE 0.25 /* and the weight of such a piece as the digit */
-#define FRAME_BAND  0.12 /* of a box's shorter side: the band its sides lie in */
-#define FRAME_TILT  0.07 /* a box turned up to 4 degrees */
-#define FRAME_FILL  0.80 /* share of a side's band positions holding the box */
-#define UNDER_FILL  0.85 /* share of a piece's columns an underline runs under */
-#define UNDER_PAST  0.04 /* share of its width it reaches past the digit, each end */
-#define UNDER_TOL   2    /* pixels off its straight line */
-#define UNDER_BOW   0.03 /* and a hand's bow, as a share of its width */
-#define UNDER_SLOPE 0.15 /* steepest underline: a slanted 1 is not one */
-/* A box or an underline narrower than this (pixels; MNIST digits are 20)
- * cannot be told from a digit's own strokes (a 3 drawn square, the foot
- * of a 2): smaller pieces are left as they are. */
-#define LINE_MIN 24
+#define SPECK         0.05 /* of the digit's mass: lighter pieces are dirt */
+#define NEAR          0.30 /* of the digit's longer side: the widest gap to a piece */
+#define GROW          2.00 /* a joining piece may grow the longer side this much */
+#define HALO          2    /* faint pixels kept within this distance of ink */
+#define EDGE_SHARE    0.10 /* weight of a piece touching the picture's edge */
+#define SOLID         0.35 /* stroke width over size above which a piece is solid */
+#define SOLID_SHARE   0.25 /* and the weight of such a piece as the digit */
+#define UNDER_FILL    0.85 /* share of a piece's columns an underline runs under */
+#define UNDER_THIN    0.50 /* share of them where it runs on its own, thin */
+#define UNDER_PAST    0.04 /* share of its width it reaches past the digit, each end */
+#define UNDER_PAST_ON 0.10 /* and where the digit stands on it */
+#define UNDER_TOL     2    /* pixels off its straight line */
+#define UNDER_BOW     0.03 /* and a hand's bow, as a share of its width */
+#define UNDER_SLOPE   0.15 /* steepest underline: a slanted 1 is not one */
 
-struct piece {
-	int x0, y0, x1, y1, area;
-	int rim;  /* pixels with a 4-neighbour that is not ink */
-	int line; /* flat, long and straight: a rule or an underline */
-	double mass;
-};
-
-static int piece_w(const struct piece *p)
+static int piece_w(const struct image_piece *p)
 {
 	return p->x1 - p->x0 + 1;
 }
 
-static int piece_h(const struct piece *p)
+static int piece_h(const struct image_piece *p)
 {
 	return p->y1 - p->y0 + 1;
 }
 
 /* Connected pieces of v >= INK_LEVEL: lab gets 1 + index.  Returns the count. */
-static int label(const float *v, int w, int h, int *lab, int *stack, struct piece *pc)
+static int label(const float *v, int w, int h, int *lab, int *stack, struct image_piece *pc)
 {
 	const size_t n = (size_t)w * h;
 	int count = 0;
 
 	memset(lab, 0, n * sizeof(*lab));
 	for (size_t s = 0; s < n; s++) {
-		struct piece *k = &pc[count];
+		struct image_piece *k = &pc[count];
 		size_t top = 0;
 
 		if (lab[s] || v[s] < INK_LEVEL)
 			continue;
 		lab[s] = ++count;
 		stack[top++] = (int)s;
-		*k = (struct piece){
+		*k = (struct image_piece){
 		    (int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0, 0, 0, 0};
 		while (top) {
 			int p = stack[--top], px = p % w, py = p / w;
@@ -109,17 +96,11 @@ static int label(const float *v, int w, int h, int *lab, int *stack, struct piec
 }
 
 /* Much wider than tall, and thin for its length: an underline, a rule. */
-static int is_flat(const struct piece *p)
+static int is_flat(const struct image_piece *p)
 {
 	int pw = piece_w(p), ph = piece_h(p);
 
 	return pw > 2.5 * ph && (double)pw * pw / p->area >= 6.0;
-}
-
-/* Whether label l is one of the (one or two) pieces id; id[1] may be -1. */
-static inline int of(int l, const int id[2])
-{
-	return l == id[0] || l == id[1];
 }
 
 /* Least-squares line through (i, d[i]) for d[i] >= 0; the share of the
@@ -142,157 +123,22 @@ static double straight_share(const int *d, int n, double tol)
 	return (double)fit / n;
 }
 
-/* Depth of the piece's first pixel from side s (0 top, 1 bottom, 2 left,
- * 3 right) of its box at each position along that side, -1 where the
- * band holds none; whether those lie on a straight line. */
-static int side_straight(const int *lab, int w, const int id[2], const struct piece *p, int s,
-                         int band, int *d)
-{
-	int n = s < 2 ? piece_w(p) : piece_h(p);
-
-	for (int i = 0; i < n; i++) {
-		d[i] = -1;
-		for (int k = 0; k < band; k++) {
-			int x = s == 2 ? p->x0 + k : s == 3 ? p->x1 - k : p->x0 + i;
-			int y = s == 0 ? p->y0 + k : s == 1 ? p->y1 - k : p->y0 + i;
-
-			if (of(lab[(size_t)y * w + x], id)) {
-				d[i] = k;
-				break;
-			}
-		}
-	}
-	return straight_share(d, n, UNDER_TOL) >= FRAME_FILL;
-}
-
-/*
- * If pieces id (one, or two: a box whose faint corners broke it in two)
- * with bounding box p are a box round something, clear its sides from v
- * and return 1.  A side is a band FRAME_BAND of the shorter side deep inside
- * the bounding box; it counts when FRAME_FILL of its positions along the
- * side hold the piece.  The inside must hold ink: a digit on its own, or
- * one touching the box (then the same piece; it loses what lies in the
- * bands).
- */
-static int remove_frame(float *v, int w, const int *lab, const int id[2], const struct piece *p,
-                        int *depth)
-{
-	int pw = piece_w(p), ph = piece_h(p), sides = 0, inside = 0, base, band[4];
-	int cover[4] = {0}; /* top, bottom, left, right */
-
-	if (pw < LINE_MIN || ph < LINE_MIN || p->area > 0.4 * pw * ph)
-		return 0;
-	/* A side's band: its stroke, and its run across a tilted box. */
-	base = (int)(FRAME_BAND * (pw < ph ? pw : ph) + 0.5);
-	base = base < 2 ? 2 : base;
-	band[0] = band[1] = base + (int)(FRAME_TILT * pw);
-	band[2] = band[3] = base + (int)(FRAME_TILT * ph);
-	/* A narrow box: the bands must leave its inside. */
-	band[0] = band[1] = band[0] < ph / 3 ? band[0] : ph / 3;
-	band[2] = band[3] = band[2] < pw / 3 ? band[2] : pw / 3;
-	for (int x = p->x0; x <= p->x1; x++) {
-		int top = 0, bottom = 0;
-
-		for (int d = 0; d < band[0]; d++) {
-			top |= of(lab[(size_t)(p->y0 + d) * w + x], id);
-			bottom |= of(lab[(size_t)(p->y1 - d) * w + x], id);
-		}
-		cover[0] += top, cover[1] += bottom;
-	}
-	for (int y = p->y0; y <= p->y1; y++) {
-		int left = 0, right = 0;
-
-		for (int d = 0; d < band[2]; d++) {
-			left |= of(lab[(size_t)y * w + p->x0 + d], id);
-			right |= of(lab[(size_t)y * w + p->x1 - d], id);
-		}
-		cover[2] += left, cover[3] += right;
-	}
-	/* A side is covered, and straight: the arcs of a 3 are not. */
-	for (int s = 0; s < 4; s++) {
-		if (cover[s] < FRAME_FILL * (s < 2 ? pw : ph) ||
-		    !side_straight(lab, w, id, p, s, band[s], depth))
-			cover[s] = 0;
-		sides += cover[s] > 0;
-	}
-	if (sides < 3)
-		return 0;
-	/* Inside the bands: another piece, or the digit touching the box. */
-	for (int y = p->y0 + band[0]; y <= p->y1 - band[1] && !inside; y++)
-		for (int x = p->x0 + band[2]; x <= p->x1 - band[3] && !inside; x++)
-			inside = v[(size_t)y * w + x] >= INK_LEVEL;
-	if (!inside)
-		return 0; /* an empty box, or a 0 drawn square: not ours to remove */
-	for (int y = p->y0; y <= p->y1; y++) {
-		for (int x = p->x0; x <= p->x1; x++) {
-			size_t i = (size_t)y * w + x;
-			int in_band = (cover[0] && y < p->y0 + band[0]) ||
-			              (cover[1] && y > p->y1 - band[1]) ||
-			              (cover[2] && x < p->x0 + band[2]) ||
-			              (cover[3] && x > p->x1 - band[3]);
-
-			if (in_band && of(lab[i], id))
-				v[i] = 0;
-		}
-	}
-	return 1;
-}
-
-/* A hollow piece, large enough to be (part of) a box. */
-static int box_part(const struct piece *p)
-{
-	return piece_w(p) >= LINE_MIN / 2 && piece_h(p) >= LINE_MIN / 2 &&
-	       p->area <= 0.4 * piece_w(p) * piece_h(p);
-}
-
-/*
- * Boxes: each hollow piece alone, then pairs of them (a box drawn in two
- * strokes, or in pencil whose corners faded), as the box their union
- * bounds.  Returns how many were removed.
- */
-static int find_frames(float *v, int w, const int *lab, const struct piece *pc, int count,
-                       int *depth)
-{
-	int frames = 0;
-
-	for (int i = 0; i < count; i++) {
-		int id[2] = {i + 1, -1};
-
-		frames += remove_frame(v, w, lab, id, &pc[i], depth);
-	}
-	for (int i = 0; i < count && !frames; i++) {
-		for (int j = i + 1; j < count && box_part(&pc[i]); j++) {
-			struct piece u = pc[i];
-			int id[2] = {i + 1, j + 1};
-
-			if (!box_part(&pc[j]))
-				continue;
-			u.x0 = pc[j].x0 < u.x0 ? pc[j].x0 : u.x0;
-			u.y0 = pc[j].y0 < u.y0 ? pc[j].y0 : u.y0;
-			u.x1 = pc[j].x1 > u.x1 ? pc[j].x1 : u.x1;
-			u.y1 = pc[j].y1 > u.y1 ? pc[j].y1 : u.y1;
-			u.area = pc[i].area + pc[j].area;
-			if (remove_frame(v, w, lab, id, &u, depth))
-				return 1;
-		}
-	}
-	return frames;
-}
-
 /*
  * If the piece id ends in a line drawn under it (an underline the digit
  * touches), clear the line from v and return 1.  Column by column, the
- * piece's lowest run of pixels: an underline is where those runs are
- * thin, on one straight line across UNDER_FILL of the width, and
+ * piece's lowest run of pixels: an underline is where those runs end on
+ * one straight line across UNDER_FILL of the width, are thin across
+ * UNDER_THIN of it (elsewhere the digit stands on the line), and
  * reach past the rest of the piece at both ends (the foot of a 2 does
  * not).  ybot and thick hold the piece's width in ints.
  */
-static int remove_underline(float *v, int w, const int *lab, int id, const struct piece *p,
+static int remove_underline(float *v, int w, const int *lab, int id, const struct image_piece *p,
                             int *ybot, int *thick)
 {
-	int pw = piece_w(p), ph = piece_h(p), m = 0, fit = 0, left = pw, right = -1;
+	int pw = piece_w(p), ph = piece_h(p), m = 0, fit = 0, left = pw, right = -1, line;
 	int tmax = ph / 6 + 1;
-	double tol = UNDER_TOL + UNDER_BOW * pw, sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, det;
+	double st = 0, tol = UNDER_TOL + UNDER_BOW * pw, sx = 0, sy = 0, sxx = 0, sxy = 0, a, b,
+	       det;
 
 	if (pw < LINE_MIN)
 		return 0;
@@ -307,7 +153,9 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 		thick[i] = t;
 		while (y >= p->y0 && lab[(size_t)y * w + x] != id)
 			y--;
-		if (y >= p->y0) /* more of the piece above this run */
+		/* More of the piece above this run, or a run too thick for a
+		 * line alone: something stands on the line here. */
+		if (y >= p->y0 || t > tmax)
 			left = i < left ? i : left, right = i;
 		if (t > 0 && t <= tmax) {
 			sx += i, sy += ybot[i], sxx += (double)i * i, sxy += (double)i * ybot[i];
@@ -317,21 +165,34 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 	/* The line must reach past what stands on it at both ends. */
 	if (right < 0 || left < UNDER_PAST * pw || right > (1 - UNDER_PAST) * pw)
 		return 0;
+	/* Where the digit stands on it, a line reaches further past: the
+	 * foot of a 2 is thin under most of the digit and barely past it. */
+	if (m < UNDER_FILL * pw && (left < UNDER_PAST_ON * pw || right > (1 - UNDER_PAST_ON) * pw))
+		return 0;
 	det = m * sxx - sx * sx;
-	if (m < UNDER_FILL * pw || det <= 0)
+	if (m < UNDER_THIN * pw || det <= 0)
 		return 0;
 	b = (m * sxy - sx * sy) / det;
 	a = (sy - b * sx) / m;
 	if (fabs(b) > UNDER_SLOPE)
 		return 0;
-	for (int i = 0; i < pw; i++)
-		fit += thick[i] > 0 && thick[i] <= tmax && fabs(ybot[i] - (a + b * i)) <= tol;
+	/* Where the digit sits on the line, the lowest run is the line and
+	 * the digit together: its bottom still lies on the line, and only
+	 * the line's own thickness (the thin runs' mean, and a pixel) goes. */
+	for (int i = 0; i < pw; i++) {
+		fit += thick[i] > 0 && fabs(ybot[i] - (a + b * i)) <= tol;
+		if (thick[i] > 0 && thick[i] <= tmax)
+			st += thick[i];
+	}
 	if (fit < UNDER_FILL * pw)
 		return 0;
+	line = (int)ceil(st / m) + 1;
 	for (int i = 0; i < pw; i++) {
-		if (thick[i] == 0 || thick[i] > tmax || fabs(ybot[i] - (a + b * i)) > tol)
+		int t = thick[i] < line ? thick[i] : line;
+
+		if (thick[i] == 0 || fabs(ybot[i] - (a + b * i)) > tol)
 			continue;
-		for (int y = ybot[i]; y > ybot[i] - thick[i]; y--)
+		for (int y = ybot[i]; y > ybot[i] - t; y--)
 			v[(size_t)y * w + p->x0 + i] = 0;
 	}
 	return 1;
@@ -340,10 +201,10 @@ static int remove_underline(float *v, int w, const int *lab, int id, const struc
 /* Mark the flat pieces that are straight lines (per column, the middle
  * of the piece lies on one line): underlines and rules, where the foot of
  * a 2 or a 5 is an arc.  mid holds the widest piece's width in ints. */
-static void mark_line_pieces(struct piece *pc, int count, const int *lab, int w, int *mid)
+static void mark_line_pieces(struct image_piece *pc, int count, const int *lab, int w, int *mid)
 {
 	for (int i = 0; i < count; i++) {
-		struct piece *p = &pc[i];
+		struct image_piece *p = &pc[i];
 		int pw = piece_w(p);
 
 		p->line = 0;
@@ -361,15 +222,21 @@ static void mark_line_pieces(struct piece *pc, int count, const int *lab, int w,
 	}
 }
 
+/* Whether the piece touches the picture's edge. */
+static int on_edge(const struct image_piece *p, int w, int h)
+{
+	return p->x0 == 0 || p->y0 == 0 || p->x1 == w - 1 || p->y1 == h - 1;
+}
+
 /* Weight of a piece as the digit: its mass, less if it is unlikely. */
-static double digit_weight(const struct piece *p, int w, int h)
+static double digit_weight(const struct image_piece *p, int w, int h)
 {
 	int pw = piece_w(p), ph = piece_h(p);
 	double wt = p->mass;
 
 	if (is_flat(p))
 		return 0;
-	if (p->x0 == 0 || p->y0 == 0 || p->x1 == w - 1 || p->y1 == h - 1)
+	if (on_edge(p, w, h))
 		wt *= EDGE_SHARE;
 	/* Stroke width (twice the area over the rim) against the size: a
 	 * digit is drawn in strokes, a shadow's corner or a stain is solid. */
@@ -379,7 +246,7 @@ static double digit_weight(const struct piece *p, int w, int h)
 }
 
 /* The piece most likely the digit, or -1. */
-static int heaviest(const struct piece *pc, int count, int w, int h)
+static int heaviest(const struct image_piece *pc, int count, int w, int h)
 {
 	double best_wt = 0;
 	int best = -1;
@@ -394,7 +261,7 @@ static int heaviest(const struct piece *pc, int count, int w, int h)
 }
 
 /* Whether piece q joins the digit whose box so far is d (of mass m). */
-static int joins(const struct piece *d, double m, const struct piece *q, int floor)
+static int joins(const struct image_piece *d, double m, const struct image_piece *q, int floor)
 {
 	int side = piece_w(d) > piece_h(d) ? piece_w(d) : piece_h(d), dw = piece_w(d);
 	int gx = q->x0 > d->x1 ? q->x0 - d->x1 : d->x0 > q->x1 ? d->x0 - q->x1 : 0;
@@ -418,10 +285,11 @@ static int joins(const struct piece *d, double m, const struct piece *q, int flo
 /* Grow the digit from piece best: pieces join while any does, each
  * judged against the box of what has joined so far (a 1 drawn in dots).
  * keep[1 + i] is set for each piece kept; returns their number. */
-static int grow_digit(const struct piece *pc, int count, int best, int floor, unsigned char *keep)
+static int grow_digit(const struct image_piece *pc, int count, int best, int w, int h,
+                      unsigned char *keep)
 {
-	struct piece d = pc[best];
-	int kept = 1, more = 1;
+	struct image_piece d = pc[best];
+	int kept = 1, more = 1, floor = (w < h ? w : h) / 2;
 
 	memset(keep, 0, (size_t)count + 1);
 	keep[best + 1] = 1;
@@ -442,16 +310,28 @@ static int grow_digit(const struct piece *pc, int count, int best, int floor, un
 
 int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 {
-	struct piece *pc = malloc(sizeof(*pc) * ((size_t)(w + 1) * (h + 1) / 4 + 1));
+	struct image_piece *pc = malloc(sizeof(*pc) * ((size_t)(w + 1) * (h + 1) / 4 + 1));
 	unsigned char *keep;
 	int count, best, kept = 0, frames = 0;
 
 	if (!pc)
 		return -1;
 	count = label(v, w, h, lab, stack, pc);
-	frames = find_frames(v, w, lab, pc, count, stack);
-	if (frames)
+	frames = image_remove_frames(v, w, h, lab, pc, count, stack);
+	if (frames < 0) {
+		free(pc);
+		return -1;
+	}
+	/* The box may have set the stretch (a pencil digit in a pen box):
+	 * stretch again, and take out the lines that now come above ink. */
+	if (frames) {
+		image_stretch_ink(v, (size_t)w * h);
+		if (image_remove_lines(v, w, h, (uint8_t *)stack, lab) < 0) {
+			free(pc);
+			return -1;
+		}
 		count = label(v, w, h, lab, stack, pc);
+	}
 	mark_line_pieces(pc, count, lab, w, stack);
 	best = heaviest(pc, count, w, h);
 	/* The digit may stand on an underline: take it off, look again. */
@@ -467,7 +347,7 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	}
 	/* The stack is free again: it holds the keep flags. */
 	keep = (unsigned char *)stack;
-	kept = grow_digit(pc, count, best, (w < h ? w : h) / 2, keep);
+	kept = grow_digit(pc, count, best, w, h, keep);
 	free(pc);
 
 	for (int y = 0; y < h; y++) {
