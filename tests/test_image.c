@@ -255,6 +255,24 @@ static void test_variants(const float *ref7)
 	is_int(info.inverted, 0, "light on dark: not inverted");
 	gdFree(b.p), gdImageDestroy(im);
 
+	/* Chalk on a blackboard, photographed: the board lit unevenly, so
+	 * its border is not flat and the skews decide. */
+	im = digit_image('7', 280, 280, 90, 40, 200, 24, gdTrueColor(215, 215, 215),
+	                 gdTrueColor(40, 40, 40));
+	for (int y = 0; y < 280; y++) {
+		for (int x = 0; x < 280; x++) {
+			int v = gdTrueColorGetGreen(gdImageGetTrueColorPixel(im, x, y));
+
+			v = (int)(v * (0.55 + 0.45 * x / 279.0 + 0.25 * y / 279.0));
+			v = v > 255 ? 255 : v;
+			gdImageSetPixel(im, x, y, gdTrueColor(v, v, v));
+		}
+	}
+	b = encode(im, E_JPEG);
+	check(b, ref7, 0.03, &info, "chalk on an unevenly lit board (jpeg)");
+	is_int(info.inverted, 0, "chalk on a board: not inverted");
+	gdFree(b.p), gdImageDestroy(im);
+
 	im = digit_image('7', 280, 280, 90, 40, 200, 24, gdTrueColor(20, 40, 150),
 	                 gdTrueColor(250, 230, 150));
 	b = encode(im, E_PNG);

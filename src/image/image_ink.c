@@ -31,6 +31,8 @@
 #define POLARITY_WINDOW 0.10
 #define POLARITY_MIN_R  4
 #define POLARITY_SIDE   128
+/* The border rule's weight against the skews when they disagree. */
+#define BORDER_VOTE 1.0
 /* A border this even is the ground (luminance units). */
 #define FLAT_BORDER 0.04
 /* Below this paper level (a black desk, a deep shadow) nothing is read. */
@@ -243,15 +245,19 @@ static double skew_at(const uint8_t *small, int sw, int sh, int r, uint8_t *med)
  * ink's sign.  A median keeps a shadow's edge where it is, so light falls
  * out; ruled and squared paper only add dark ink; noise is symmetric.
  * But a window not much wider than the strokes takes a marker's stroke
- * for the ground and the paper in its loops for ink.  So three votes: the
- * skew at a tenth and at a fifth of the picture, and the first edition's
- * border rule; a flat border (a scan, a drawing, MNIST) decides alone.  A
+ * for the ground and the paper in its loops for ink, and a window much
+ * wider than a small digit sees a shadow's edge and a glare patch as the
+ * features.  So the skew at a tenth and at a fifth of the picture decide
+ * when they agree; when not, the clearer one (their sum), weighed against
+ * the first edition's border rule (worth BORDER_VOTE of skew).  A flat
+ * border (a scan, a drawing, MNIST) decides alone.  A
  * global question, so it is asked on a copy at most POLARITY_SIDE pixels a
  * side (block means), in 8 bits.  buf holds w h floats.
  */
 static int ink_is_dark(const float *lum, int w, int h, float *buf)
 {
-	int f = (((w > h ? w : h) + POLARITY_SIDE - 1) / POLARITY_SIDE), sw, sh, r, votes;
+	int f = (((w > h ? w : h) + POLARITY_SIDE - 1) / POLARITY_SIDE), sw, sh, r;
+	double near_skew, far_skew;
 	int flat, by_border = dark_by_border(lum, w, h, &flat);
 	float *sum = buf;
 	uint8_t *small, *med;
@@ -279,10 +285,13 @@ static int ink_is_dark(const float *lum, int w, int h, float *buf)
 	}
 	r = (int)lround(POLARITY_WINDOW * (sw < sh ? sw : sh));
 	r = r < POLARITY_MIN_R ? POLARITY_MIN_R : r;
-	votes = by_border;
-	votes += skew_at(small, sw, sh, r, med) < 0;
-	votes += skew_at(small, sw, sh, 2 * r, med) < 0;
-	return votes >= 2;
+	near_skew = skew_at(small, sw, sh, r, med);
+	far_skew = skew_at(small, sw, sh, 2 * r, med);
+	if ((near_skew < 0) == (far_skew < 0))
+		return near_skew < 0;
+	/* The windows disagree: the clearer skew, unless the border leans
+	 * the other way by more than the difference. */
+	return near_skew + far_skew + (by_border ? -BORDER_VOTE : BORDER_VOTE) < 0;
 }
 
 void image_ink_strength(const float *lum, int w, int h, float *s, int *inverted, float *scratch)
