@@ -81,6 +81,16 @@ fail:
 	return dg_fail(err, DG_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
 }
 
+char *train_checkpoint_path(const char *out)
+{
+	size_t len = strlen(out) + sizeof(".ckpt");
+	char *p = malloc(len);
+
+	if (p)
+		snprintf(p, len, "%s.ckpt", out);
+	return p;
+}
+
 static struct json_object *config_json(const struct train_config *c)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_object();

@@ -27,6 +27,8 @@
 
 #define TRAIN_CLASSES    10
 #define TRAIN_MAX_EPOCHS 10000
+#define TRAIN_MAX_BATCH  4096     /* images per step */
+#define TRAIN_MAX_IMAGES 10000000 /* --val, --limit */
 
 struct train_config {
 	char model[NN_NAME_MAX]; /* zoo name: cnn, lenet5, mlp */
@@ -100,6 +102,9 @@ int train_checkpoint_save(const char *path, const struct train_config *cfg,
 int train_checkpoint_read_config(const char *path, struct train_config *cfg, struct dg_error *err);
 int train_checkpoint_load(const char *path, const struct train_config *cfg,
                           const struct nn_graph *g, struct train_state *st, struct dg_error *err);
+
+/* "<out>.ckpt", malloc'ed; NULL when out of memory. */
+char *train_checkpoint_path(const char *out);
 
 /* Write len bytes to path atomically: temp file, fsync, rename. */
 int train_write_atomic(const char *path, const void *data, size_t len, struct dg_error *err);

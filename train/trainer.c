@@ -228,16 +228,6 @@ static int end_epoch(const struct train_config *cfg, const struct nn_graph *g,
 	return 0;
 }
 
-static char *ckpt_path(const struct train_config *cfg)
-{
-	size_t len = strlen(cfg->out) + 6;
-	char *p = malloc(len);
-
-	if (p)
-		snprintf(p, len, "%s.ckpt", cfg->out);
-	return p;
-}
-
 int train_run(const struct train_config *cfg, const struct nn_graph *g, struct train_state *st,
               const struct idx_set *data, int n_train, int n_val, volatile sig_atomic_t *stop,
               struct dg_error *err)
@@ -252,7 +242,7 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 	float *grads = malloc((g->n_params ? g->n_params : 1) * sizeof(float));
 	uint8_t *labels = malloc((size_t)B);
 	int *perm = malloc((size_t)(n_train ? n_train : 1) * sizeof(int));
-	char *ckpt = ckpt_path(cfg);
+	char *ckpt = train_checkpoint_path(cfg->out);
 	int rc = -1, perm_epoch = -1;
 	double lr = cfg->lr;
 
