@@ -35,7 +35,7 @@ struct train_config {
 	int epochs, batch, threads;
 	double lr, weight_decay;
 	enum optim_schedule schedule;
-	long warmup_steps; /* -1: automatic (5 % of the steps, at most 1000) */
+	long warmup_steps; /* -1: automatic (see train_warmup_steps) */
 	uint64_t seed;
 	int val;   /* held-out images */
 	int limit; /* training images used, validation included; 0 = all */
@@ -79,6 +79,10 @@ int train_state_init(struct train_state *st, const struct train_config *cfg,
 void train_state_free(struct train_state *st);
 
 long train_steps_per_epoch(const struct train_config *cfg, int n_train);
+/* cfg->warmup_steps (at most total_steps), or when it is -1 the automatic
+ * warm-up: total_steps / TRAIN_WARMUP_DIVISOR, at most TRAIN_WARMUP_MAX. */
+#define TRAIN_WARMUP_DIVISOR 20 /* 5 % of the steps */
+#define TRAIN_WARMUP_MAX     1000
 long train_warmup_steps(const struct train_config *cfg, long total_steps);
 
 /* Train until cfg->epochs are done (returns 0) or *stop is set / the
