@@ -28,7 +28,9 @@
 
 #define CKPT_MAGIC      "DIGITSCK"
 #define CKPT_VERSION    1
+#define CKPT_PREAMBLE   16 /* magic, version, header length */
 #define CKPT_MAX_HEADER (16u << 20)
+_Static_assert(CKPT_MAX_HEADER <= UINT32_MAX, "the header length is stored as a u32");
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define BYTE_ORDER_NAME "big"
@@ -306,21 +308,31 @@ int train_checkpoint_save(const char *path, const struct train_config *cfg,
 {
 	struct json_object *h = header_json(cfg, g, st);
 	const char *text = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN);
-	uint32_t hlen = (uint32_t)strlen(text), version = CKPT_VERSION, crc;
-	size_t arr = g->n_params * sizeof(float);
-	size_t len = 16 + hlen + 4 * arr + 4;
-	char *buf = malloc(len), *p = buf;
-	int rc;
+	size_t text_len = text ? strlen(text) : 0, arr = g->n_params * sizeof(float), len;
+	uint32_t hlen, version = CKPT_VERSION, crc;
+	char *buf = NULL, *p;
+	int rc = -1;
 
-	if (!buf) {
-		json_object_put(h);
-		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+	if (!text) {
+		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	if (text_len > CKPT_MAX_HEADER) {
+		dg_fail(err, DG_ERR_TOO_LARGE, "%s: header of %zu bytes, at most %u", path,
+		        text_len, CKPT_MAX_HEADER);
+		goto out;
+	}
+	hlen = (uint32_t)text_len; /* <= CKPT_MAX_HEADER */
+	len = CKPT_PREAMBLE + hlen + 4 * arr + 4;
+	if (!(buf = p = malloc(len))) {
+		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+		goto out;
 	}
 	memcpy(p, CKPT_MAGIC, 8);
 	memcpy(p + 8, &version, 4);
 	memcpy(p + 12, &hlen, 4);
-	memcpy(p + 16, text, hlen);
-	p += 16 + hlen;
+	memcpy(p + CKPT_PREAMBLE, text, hlen);
+	p += CKPT_PREAMBLE + hlen;
 	memcpy(p, st->params, arr);
 	memcpy(p + arr, st->best, arr);
 	memcpy(p + 2 * arr, st->adam->m, arr);
@@ -328,8 +340,9 @@ int train_checkpoint_save(const char *path, const struct train_config *cfg,
 	p += 4 * arr;
 	crc = (uint32_t)crc32_z(0, (const Bytef *)buf, (size_t)(p - buf));
 	memcpy(p, &crc, 4);
-	json_object_put(h);
 	rc = train_write_atomic(path, buf, len, err);
+out:
+	json_object_put(h);
 	free(buf);
 	return rc;
 }
@@ -352,7 +365,7 @@ static int read_checkpoint(const char *path, char **data, size_t *len, struct js
 		dg_fail(err, DG_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (size < 20) {
+	if (size < CKPT_PREAMBLE + 4) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: truncated: %ld bytes, not a checkpoint", path,
 		        size);
 		goto fail;
@@ -379,7 +392,7 @@ static int read_checkpoint(const char *path, char **data, size_t *len, struct js
 		        path, version, CKPT_VERSION);
 		goto fail;
 	}
-	if (hlen > CKPT_MAX_HEADER || 16 + (size_t)hlen + 4 > (size_t)size) {
+	if (hlen > CKPT_MAX_HEADER || CKPT_PREAMBLE + (size_t)hlen + 4 > (size_t)size) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: header length %u does not fit the file", path,
 		        hlen);
 		goto fail;
@@ -389,10 +402,10 @@ static int read_checkpoint(const char *path, char **data, size_t *len, struct js
 		goto fail;
 	}
 	{
-		char save = buf[16 + hlen];
-		buf[16 + hlen] = '\0';
-		*hdr = json_tokener_parse(buf + 16);
-		buf[16 + hlen] = save;
+		char save = buf[CKPT_PREAMBLE + hlen];
+		buf[CKPT_PREAMBLE + hlen] = '\0';
+		*hdr = json_tokener_parse(buf + CKPT_PREAMBLE);
+		buf[CKPT_PREAMBLE + hlen] = save;
 	}
 	if (!*hdr || !json_object_is_type(*hdr, json_type_object)) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: checkpoint header is not a JSON object", path);
@@ -459,7 +472,7 @@ int train_checkpoint_load(const char *path, const struct train_config *cfg,
 	s = member(h, "state");
 	hist = member(h, "history");
 	n_params = json_object_get_int64(member(h, "n_params"));
-	if ((size_t)n_params != g->n_params || 16 + hlen + 4 * arr + 4 != len) {
+	if ((size_t)n_params != g->n_params || CKPT_PREAMBLE + hlen + 4 * arr + 4 != len) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: holds %lld parameters, %s has %zu", path,
 		        (long long)n_params, g->name, g->n_params);
 		goto out;
@@ -482,7 +495,7 @@ int train_checkpoint_load(const char *path, const struct train_config *cfg,
 		fields_from_json(json_object_array_get_idx(hist, (size_t)i), epoch_fields,
 		                 &st->history[i]);
 	{
-		const char *p = data + 16 + hlen;
+		const char *p = data + CKPT_PREAMBLE + hlen;
 		memcpy(st->params, p, arr);
 		memcpy(st->best, p + arr, arr);
 		memcpy(st->adam->m, p + 2 * arr, arr);

@@ -9,6 +9,7 @@
 #include "idx.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@ static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+/* The buffer grows by doubling from 1 MiB until it reaches IDX_MAX_BYTES,
+ * so it never exceeds 2 * IDX_MAX_BYTES: what gzread may ask for (an
+ * unsigned length, an int result) always fits. */
+_Static_assert(2ull * IDX_MAX_BYTES <= INT_MAX, "gzread lengths must fit an int");
 
 /* The uncompressed content of path, malloc'ed, in *data and *len. */
 static int slurp(const char *path, uint8_t **data, size_t *len, struct dg_error *err)
