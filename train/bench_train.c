@@ -58,16 +58,16 @@ static int time_steps(const struct nn_graph *g, float *params, struct bench_batc
                       double budget, double *step_s, double part[4], struct dg_error *err)
 {
 	float *grads = malloc(g->n_params * sizeof(float));
-	struct adam *adam = adam_create(g, 0);
+	struct adam *adam = NULL;
 	struct nn_workspace *ws = NULL;
 	double t0 = 0, t = 0;
 	int steps = 0;
 
-	if (!grads || !adam) {
+	if (!grads) {
 		steps = dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", g->name);
 		goto out;
 	}
-	if (nn_workspace_create(&ws, g, BATCH, true, err)) {
+	if (adam_create(&adam, g, 0, err) || nn_workspace_create(&ws, g, BATCH, true, err)) {
 		steps = -1;
 		goto out;
 	}

@@ -149,6 +149,10 @@ int report_write_card(const char *path, const struct report_run *r, struct dg_er
 	text =
 	    json_object_to_json_string_ext(card, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 	                                             JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text) {
+		json_object_put(card);
+		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+	}
 	{
 		size_t n = strlen(text);
 		char *buf = malloc(n + 1);

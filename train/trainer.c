@@ -40,11 +40,14 @@ int train_state_init(struct train_state *st, const struct train_config *cfg,
 	st->history = calloc((size_t)cfg->epochs, sizeof(*st->history));
 	st->params = malloc(n * sizeof(float));
 	st->best = malloc(n * sizeof(float));
-	st->adam = adam_create(g, (float)cfg->weight_decay);
-	if (!st->history || !st->params || !st->best || !st->adam) {
+	if (!st->history || !st->params || !st->best) {
 		train_state_free(st);
 		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for %zu parameters",
 		               cfg->model, g->n_params);
+	}
+	if (adam_create(&st->adam, g, (float)cfg->weight_decay, err) < 0) {
+		train_state_free(st);
+		return -1;
 	}
 	nn_params_init(g, st->params, cfg->seed);
 	memcpy(st->best, st->params, g->n_params * sizeof(float));
