@@ -168,6 +168,17 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 	return 0;
 }
 
+/* The same for an int field (hi <= INT_MAX). */
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+	long v;
+
+	if (parse_long(opt, s, lo, hi, &v) < 0)
+		return -1;
+	*out = (int)v; /* in [lo, hi] */
+	return 0;
+}
+
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -356,14 +367,12 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 		snprintf(cfg->model, sizeof(cfg->model), "%s", arg);
 		break;
 	case OPT_EPOCHS:
-		if (parse_long(name, arg, 1, TRAIN_MAX_EPOCHS, &v) < 0)
+		if (parse_int(name, arg, 1, TRAIN_MAX_EPOCHS, &cfg->epochs) < 0)
 			return 2;
-		cfg->epochs = (int)v;
 		break;
 	case OPT_BATCH:
-		if (parse_long(name, arg, 1, TRAIN_MAX_BATCH, &v) < 0)
+		if (parse_int(name, arg, 1, TRAIN_MAX_BATCH, &cfg->batch) < 0)
 			return 2;
-		cfg->batch = (int)v;
 		break;
 	case OPT_LR:
 		if (parse_double(name, arg, 1e-7, 1.0, &cfg->lr) < 0)
@@ -392,20 +401,17 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 		cfg->seed = (uint64_t)v;
 		break;
 	case OPT_THREADS:
-		if (parse_long(name, arg, 1, 1024, &v) < 0)
+		if (parse_int(name, arg, 1, TRAIN_MAX_THREADS, &cfg->threads) < 0)
 			return 2;
-		cfg->threads = (int)v;
 		cli->threads_given = true;
 		break;
 	case OPT_VAL:
-		if (parse_long(name, arg, 0, TRAIN_MAX_IMAGES, &v) < 0)
+		if (parse_int(name, arg, 0, TRAIN_MAX_IMAGES, &cfg->val) < 0)
 			return 2;
-		cfg->val = (int)v;
 		break;
 	case OPT_LIMIT:
-		if (parse_long(name, arg, 1, TRAIN_MAX_IMAGES, &v) < 0)
+		if (parse_int(name, arg, 1, TRAIN_MAX_IMAGES, &cfg->limit) < 0)
 			return 2;
-		cfg->limit = (int)v;
 		break;
 	case OPT_DATA:
 		cli->data = arg;

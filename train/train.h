@@ -25,10 +25,11 @@
 #include "engine/nn.h"
 #include "optim.h"
 
-#define TRAIN_CLASSES    10
-#define TRAIN_MAX_EPOCHS 10000
-#define TRAIN_MAX_BATCH  4096     /* images per step */
-#define TRAIN_MAX_IMAGES 10000000 /* --val, --limit */
+#define TRAIN_CLASSES     10
+#define TRAIN_MAX_EPOCHS  10000
+#define TRAIN_MAX_BATCH   4096     /* images per step */
+#define TRAIN_MAX_IMAGES  10000000 /* --val, --limit */
+#define TRAIN_MAX_THREADS 1024
 
 struct train_config {
 	char model[NN_NAME_MAX]; /* zoo name: cnn, lenet5, mlp */
