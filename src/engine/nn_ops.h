@@ -10,7 +10,8 @@
  * node before it); those are rules about the graph, not per-op code.
  *
  * Adding an op: an enum value (nn.h), its layer functions and one
- * struct nn_op_def beside them, its line in nn_ops[] (nn_graph.c), tests.
+ * struct nn_op_def beside them, its extern below and its line in nn_ops[]
+ * (nn_graph.c), tests (README: "How to add an op").
  */
 #ifndef NN_OPS_H
 #define NN_OPS_H
