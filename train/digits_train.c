@@ -592,7 +592,7 @@ static int report_results(int argc, char **argv, double t0, struct report_run *r
                           struct dg_error *err)
 {
 	const struct train_config *cfg = r->cfg;
-	char date[32], canon[512], *cmd = report_command_line(argc, argv), *ckpt;
+	char date[32], canon[REPORT_COMMAND_MAX], *cmd = report_command_line(argc, argv), *ckpt;
 	time_t now = time(NULL);
 	struct tm tm;
 	int rc = -1;
