@@ -27,6 +27,10 @@
 #include "report.h"
 #include "train.h"
 
+/* --out leaves this much of train_config.out for what is named after it
+ * (".ckpt", ".card.json", ...). */
+#define OUT_SUFFIX_ROOM 16
+
 #ifndef TRAIN_DATADIR
 #define TRAIN_DATADIR "data/mnist"
 #endif
@@ -273,7 +277,7 @@ static int absolute_out(char *out, size_t size, struct dg_error *err)
 		return dg_fail(err, DG_ERR_IO, "cannot get the current directory: %s",
 		               strerror(errno));
 	n = snprintf(abs, sizeof(abs), "%s/%s", cwd, out);
-	if (n < 0 || (size_t)n >= size - 16)
+	if (n < 0 || (size_t)n >= size - OUT_SUFFIX_ROOM)
 		return dg_fail(err, DG_ERR_INVALID, "%s/%s: path too long", cwd, out);
 	memcpy(out, abs, (size_t)n + 1);
 	return 0;
@@ -384,7 +388,7 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 			                  " (cosine, step, constant)");
 		break;
 	case OPT_WARMUP:
-		if (parse_long(name, arg, 0, 100000000, &cfg->warmup_steps) < 0)
+		if (parse_long(name, arg, 0, TRAIN_MAX_WARMUP, &cfg->warmup_steps) < 0)
 			return 2;
 		break;
 	case OPT_WD:
@@ -417,7 +421,7 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 		cli->data = arg;
 		break;
 	case OPT_OUT:
-		if (!*arg || strlen(arg) >= sizeof(cfg->out) - 16)
+		if (!*arg || strlen(arg) >= sizeof(cfg->out) - OUT_SUFFIX_ROOM)
 			return fail_usage("--out: bad file name '%s'%s", arg, "");
 		snprintf(cfg->out, sizeof(cfg->out), "%s", arg);
 		break;

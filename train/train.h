@@ -30,6 +30,7 @@
 #define TRAIN_MAX_BATCH   4096     /* images per step */
 #define TRAIN_MAX_IMAGES  10000000 /* --val, --limit */
 #define TRAIN_MAX_THREADS 1024
+#define TRAIN_MAX_WARMUP  100000000 /* steps */
 
 struct train_config {
 	char model[NN_NAME_MAX]; /* zoo name: cnn, lenet5, mlp */
