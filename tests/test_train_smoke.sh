@@ -101,6 +101,22 @@ weights e/m.model >e/weights
 ok_cmd "1 and 2 threads: byte-identical weights" cmp a/weights e/weights
 ok_cmd "the weights are not empty" test "$(wc -c <a/weights)" -eq 246824
 
+# The option table: --help lists it, and it says which options a
+# checkpoint fixes (refused with --eval and --resume; --threads is not one).
+"$train" --help >help.txt 2>&1
+is "$?" 0 "--help exits 0"
+is "$(grep -c '^  --' help.txt)" 18 "--help lists the 18 options"
+is "$(grep -- '--stop-after' help.txt)" \
+	"  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C" "... aligned"
+"$train" --eval a/m.model --epochs 3 >/dev/null 2>err.txt
+is "$?" 2 "--eval with a training option: usage error"
+"$train" --resume half.ckpt --lr 0.1 >/dev/null 2>err.txt
+is "$(head -n 1 err.txt)" \
+	"digits-train: --resume continues a run as it was configured; --lr cannot change" \
+	"--resume names the training option it refuses"
+"$train" --eval a/m.model --threads 1 --data "$data" >/dev/null 2>&1
+is "$?" 0 "--threads is not a training option: --eval takes it"
+
 "$train" --model lenet5 --data "$tmp/nowhere" --out x.model >/dev/null 2>err.txt
 is "$?" 1 "missing data: exit status 1"
 ok_cmd "missing data: says to run make data" grep -q "run 'make data'" err.txt

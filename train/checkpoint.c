@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,9 @@
 
 #define CKPT_MAGIC      "DIGITSCK"
 #define CKPT_VERSION    1
+#define CKPT_PREAMBLE   16 /* magic, version, header length */
 #define CKPT_MAX_HEADER (16u << 20)
+_Static_assert(CKPT_MAX_HEADER <= UINT32_MAX, "the header length is stored as a u32");
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define BYTE_ORDER_NAME "big"
@@ -81,63 +84,218 @@ fail:
 	return dg_fail(err, DG_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
 }
 
-static struct json_object *config_json(const struct train_config *c)
+char *train_checkpoint_path(const char *out)
 {
-	struct json_object *o = json_object_new_object(), *a = json_object_new_object();
+	size_t len = strlen(out) + sizeof(".ckpt");
+	char *p = malloc(len);
 
-	json_object_object_add(o, "model", json_object_new_string(c->model));
-	json_object_object_add(o, "epochs", json_object_new_int(c->epochs));
-	json_object_object_add(o, "batch", json_object_new_int(c->batch));
-	json_object_object_add(o, "threads", json_object_new_int(c->threads));
-	json_object_object_add(o, "lr", json_object_new_double(c->lr));
-	json_object_object_add(o, "weight_decay", json_object_new_double(c->weight_decay));
-	json_object_object_add(o, "schedule",
-	                       json_object_new_string(optim_schedule_name(c->schedule)));
-	json_object_object_add(o, "warmup_steps", json_object_new_int64(c->warmup_steps));
-	json_object_object_add(o, "seed", json_object_new_uint64(c->seed));
-	json_object_object_add(o, "val", json_object_new_int(c->val));
-	json_object_object_add(o, "limit", json_object_new_int(c->limit));
-	json_object_object_add(o, "augment", json_object_new_boolean(c->augment));
-	json_object_object_add(a, "rotate", json_object_new_double(c->aug.rotate));
-	json_object_object_add(a, "scale", json_object_new_double(c->aug.scale));
-	json_object_object_add(a, "shear", json_object_new_double(c->aug.shear));
-	json_object_object_add(a, "shift", json_object_new_double(c->aug.shift));
-	json_object_object_add(a, "thickness", json_object_new_double(c->aug.thickness));
-	json_object_object_add(o, "augmentation", a);
-	json_object_object_add(o, "out", json_object_new_string(c->out));
-	return o;
+	if (p)
+		snprintf(p, len, "%s.ckpt", out);
+	return p;
+}
+
+/* --- the header's fields ------------------------------------------------
+ *
+ * One table per JSON object, in the order the fields are written; the
+ * same table reads them back, so the two cannot disagree.  A number that
+ * is absent reads as 0 (the range checks after reading catch what
+ * matters); a string, the schedule and a nested object must be present. */
+
+enum ckpt_type {
+	CK_INT,      /* int */
+	CK_LONG,     /* long */
+	CK_U64,      /* uint64_t */
+	CK_DOUBLE,   /* double */
+	CK_FLOAT,    /* float, written as a double */
+	CK_BOOL,     /* bool */
+	CK_STRING,   /* char[size] */
+	CK_SCHEDULE, /* enum optim_schedule, by name */
+	CK_OBJECT,   /* a nested object: the fields of sub, at offset */
+};
+
+struct ckpt_field {
+	const char *key;
+	enum ckpt_type type;
+	size_t offset, size;
+	const struct ckpt_field *sub; /* CK_OBJECT; tables end with a NULL key */
+};
+
+#define FIELD(s, key, type, member)                                                                \
+	{                                                                                          \
+#key, type, offsetof(s, member), sizeof(((s *)0)->member), NULL                    \
+	}
+
+static const struct ckpt_field aug_fields[] = {
+    FIELD(struct augment_params, rotate, CK_FLOAT, rotate),
+    FIELD(struct augment_params, scale, CK_FLOAT, scale),
+    FIELD(struct augment_params, shear, CK_FLOAT, shear),
+    FIELD(struct augment_params, shift, CK_FLOAT, shift),
+    FIELD(struct augment_params, thickness, CK_FLOAT, thickness),
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* Everything of struct train_config but quiet and stop_after. */
+static const struct ckpt_field config_fields[] = {
+    FIELD(struct train_config, model, CK_STRING, model),
+    FIELD(struct train_config, epochs, CK_INT, epochs),
+    FIELD(struct train_config, batch, CK_INT, batch),
+    FIELD(struct train_config, threads, CK_INT, threads),
+    FIELD(struct train_config, lr, CK_DOUBLE, lr),
+    FIELD(struct train_config, weight_decay, CK_DOUBLE, weight_decay),
+    FIELD(struct train_config, schedule, CK_SCHEDULE, schedule),
+    FIELD(struct train_config, warmup_steps, CK_LONG, warmup_steps),
+    FIELD(struct train_config, seed, CK_U64, seed),
+    FIELD(struct train_config, val, CK_INT, val),
+    FIELD(struct train_config, limit, CK_INT, limit),
+    FIELD(struct train_config, augment, CK_BOOL, augment),
+    {"augmentation", CK_OBJECT, offsetof(struct train_config, aug), sizeof(struct augment_params),
+     aug_fields},
+    FIELD(struct train_config, out, CK_STRING, out),
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* "state" is these fields of struct train_state, then adam_fields of its
+ * struct adam. */
+static const struct ckpt_field state_fields[] = {
+    FIELD(struct train_state, epoch, CK_INT, epoch),
+    FIELD(struct train_state, step, CK_LONG, step),
+    FIELD(struct train_state, loss_sum, CK_DOUBLE, loss_sum),
+    FIELD(struct train_state, correct, CK_LONG, correct),
+    FIELD(struct train_state, seen, CK_LONG, seen),
+    FIELD(struct train_state, seconds, CK_DOUBLE, seconds),
+    FIELD(struct train_state, best_epoch, CK_INT, best_epoch),
+    FIELD(struct train_state, best_val_acc, CK_DOUBLE, best_val_acc),
+    FIELD(struct train_state, best_val_loss, CK_DOUBLE, best_val_loss),
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct ckpt_field adam_fields[] = {
+    FIELD(struct adam, adam_t, CK_LONG, t),
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* One element of "history" per completed epoch. */
+static const struct ckpt_field epoch_fields[] = {
+    FIELD(struct train_epoch, train_loss, CK_DOUBLE, train_loss),
+    FIELD(struct train_epoch, train_acc, CK_DOUBLE, train_acc),
+    FIELD(struct train_epoch, val_loss, CK_DOUBLE, val_loss),
+    FIELD(struct train_epoch, val_acc, CK_DOUBLE, val_acc),
+    FIELD(struct train_epoch, lr, CK_DOUBLE, lr),
+    FIELD(struct train_epoch, seconds, CK_DOUBLE, seconds),
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* Add the fields of the struct at base to o. */
+static void fields_to_json(struct json_object *o, const struct ckpt_field *f, const void *base)
+{
+	for (; f->key; f++) {
+		const void *p = (const char *)base + f->offset;
+		struct json_object *v = NULL;
+
+		switch (f->type) {
+		case CK_INT:
+			v = json_object_new_int(*(const int *)p);
+			break;
+		case CK_LONG:
+			v = json_object_new_int64(*(const long *)p);
+			break;
+		case CK_U64:
+			v = json_object_new_uint64(*(const uint64_t *)p);
+			break;
+		case CK_DOUBLE:
+			v = json_object_new_double(*(const double *)p);
+			break;
+		case CK_FLOAT:
+			v = json_object_new_double(*(const float *)p);
+			break;
+		case CK_BOOL:
+			v = json_object_new_boolean(*(const bool *)p);
+			break;
+		case CK_STRING:
+			v = json_object_new_string(p);
+			break;
+		case CK_SCHEDULE:
+			v = json_object_new_string(
+			    optim_schedule_name(*(const enum optim_schedule *)p));
+			break;
+		case CK_OBJECT:
+			v = json_object_new_object();
+			fields_to_json(v, f->sub, p);
+			break;
+		}
+		json_object_object_add(o, f->key, v);
+	}
+}
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* The fields of o into the struct at base; -1 when a string, the
+ * schedule or a nested object is missing or invalid. */
+static int fields_from_json(struct json_object *o, const struct ckpt_field *f, void *base)
+{
+	for (; f->key; f++) {
+		struct json_object *v = member(o, f->key);
+		void *p = (char *)base + f->offset;
+
+		switch (f->type) {
+		case CK_INT:
+			*(int *)p = (int)json_object_get_int64(v);
+			break;
+		case CK_LONG:
+			*(long *)p = json_object_get_int64(v);
+			break;
+		case CK_U64:
+			*(uint64_t *)p = json_object_get_uint64(v);
+			break;
+		case CK_DOUBLE:
+			*(double *)p = json_object_get_double(v);
+			break;
+		case CK_FLOAT:
+			*(float *)p = (float)json_object_get_double(v);
+			break;
+		case CK_BOOL:
+			*(bool *)p = json_object_get_boolean(v);
+			break;
+		case CK_STRING:
+			if (!json_object_is_type(v, json_type_string))
+				return -1;
+			snprintf(p, f->size, "%s", json_object_get_string(v));
+			break;
+		case CK_SCHEDULE:
+			if (optim_schedule_parse(json_object_get_string(v) ?: "", p) < 0)
+				return -1;
+			break;
+		case CK_OBJECT:
+			if (!v || fields_from_json(v, f->sub, p) < 0)
+				return -1;
+			break;
+		}
+	}
+	return 0;
 }
 
 static struct json_object *header_json(const struct train_config *cfg, const struct nn_graph *g,
                                        const struct train_state *st)
 {
-	struct json_object *h = json_object_new_object(), *s = json_object_new_object();
-	struct json_object *hist = json_object_new_array();
+	struct json_object *h = json_object_new_object(), *c = json_object_new_object();
+	struct json_object *s = json_object_new_object(), *hist = json_object_new_array();
 
 	json_object_object_add(h, "format", json_object_new_string("digits-checkpoint"));
 	json_object_object_add(h, "byte_order", json_object_new_string(BYTE_ORDER_NAME));
-	json_object_object_add(h, "config", config_json(cfg));
+	fields_to_json(c, config_fields, cfg);
+	json_object_object_add(h, "config", c);
 	json_object_object_add(h, "n_params", json_object_new_int64((int64_t)g->n_params));
-	json_object_object_add(s, "epoch", json_object_new_int(st->epoch));
-	json_object_object_add(s, "step", json_object_new_int64(st->step));
-	json_object_object_add(s, "loss_sum", json_object_new_double(st->loss_sum));
-	json_object_object_add(s, "correct", json_object_new_int64(st->correct));
-	json_object_object_add(s, "seen", json_object_new_int64(st->seen));
-	json_object_object_add(s, "seconds", json_object_new_double(st->seconds));
-	json_object_object_add(s, "best_epoch", json_object_new_int(st->best_epoch));
-	json_object_object_add(s, "best_val_acc", json_object_new_double(st->best_val_acc));
-	json_object_object_add(s, "best_val_loss", json_object_new_double(st->best_val_loss));
-	json_object_object_add(s, "adam_t", json_object_new_int64(st->adam->t));
+	fields_to_json(s, state_fields, st);
+	fields_to_json(s, adam_fields, st->adam);
 	json_object_object_add(h, "state", s);
 	for (int i = 0; i < st->epoch; i++) {
-		const struct train_epoch *e = &st->history[i];
 		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "train_loss", json_object_new_double(e->train_loss));
-		json_object_object_add(o, "train_acc", json_object_new_double(e->train_acc));
-		json_object_object_add(o, "val_loss", json_object_new_double(e->val_loss));
-		json_object_object_add(o, "val_acc", json_object_new_double(e->val_acc));
-		json_object_object_add(o, "lr", json_object_new_double(e->lr));
-		json_object_object_add(o, "seconds", json_object_new_double(e->seconds));
+		fields_to_json(o, epoch_fields, &st->history[i]);
 		json_object_array_add(hist, o);
 	}
 	json_object_object_add(h, "history", hist);
@@ -150,21 +308,31 @@ int train_checkpoint_save(const char *path, const struct train_config *cfg,
 {
 	struct json_object *h = header_json(cfg, g, st);
 	const char *text = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN);
-	uint32_t hlen = (uint32_t)strlen(text), version = CKPT_VERSION, crc;
-	size_t arr = g->n_params * sizeof(float);
-	size_t len = 16 + hlen + 4 * arr + 4;
-	char *buf = malloc(len), *p = buf;
-	int rc;
+	size_t text_len = text ? strlen(text) : 0, arr = g->n_params * sizeof(float), len;
+	uint32_t hlen, version = CKPT_VERSION, crc;
+	char *buf = NULL, *p;
+	int rc = -1;
 
-	if (!buf) {
-		json_object_put(h);
-		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+	if (!text) {
+		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	if (text_len > CKPT_MAX_HEADER) {
+		dg_fail(err, DG_ERR_TOO_LARGE, "%s: header of %zu bytes, at most %u", path,
+		        text_len, CKPT_MAX_HEADER);
+		goto out;
+	}
+	hlen = (uint32_t)text_len; /* <= CKPT_MAX_HEADER */
+	len = CKPT_PREAMBLE + hlen + 4 * arr + 4;
+	if (!(buf = p = malloc(len))) {
+		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+		goto out;
 	}
 	memcpy(p, CKPT_MAGIC, 8);
 	memcpy(p + 8, &version, 4);
 	memcpy(p + 12, &hlen, 4);
-	memcpy(p + 16, text, hlen);
-	p += 16 + hlen;
+	memcpy(p + CKPT_PREAMBLE, text, hlen);
+	p += CKPT_PREAMBLE + hlen;
 	memcpy(p, st->params, arr);
 	memcpy(p + arr, st->best, arr);
 	memcpy(p + 2 * arr, st->adam->m, arr);
@@ -172,8 +340,9 @@ int train_checkpoint_save(const char *path, const struct train_config *cfg,
 	p += 4 * arr;
 	crc = (uint32_t)crc32_z(0, (const Bytef *)buf, (size_t)(p - buf));
 	memcpy(p, &crc, 4);
-	json_object_put(h);
 	rc = train_write_atomic(path, buf, len, err);
+out:
+	json_object_put(h);
 	free(buf);
 	return rc;
 }
@@ -196,7 +365,7 @@ static int read_checkpoint(const char *path, char **data, size_t *len, struct js
 		dg_fail(err, DG_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (size < 20) {
+	if (size < CKPT_PREAMBLE + 4) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: truncated: %ld bytes, not a checkpoint", path,
 		        size);
 		goto fail;
@@ -223,7 +392,7 @@ static int read_checkpoint(const char *path, char **data, size_t *len, struct js
 		        path, version, CKPT_VERSION);
 		goto fail;
 	}
-	if (hlen > CKPT_MAX_HEADER || 16 + (size_t)hlen + 4 > (size_t)size) {
+	if (hlen > CKPT_MAX_HEADER || CKPT_PREAMBLE + (size_t)hlen + 4 > (size_t)size) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: header length %u does not fit the file", path,
 		        hlen);
 		goto fail;
@@ -233,10 +402,10 @@ static int read_checkpoint(const char *path, char **data, size_t *len, struct js
 		goto fail;
 	}
 	{
-		char save = buf[16 + hlen];
-		buf[16 + hlen] = '\0';
-		*hdr = json_tokener_parse(buf + 16);
-		buf[16 + hlen] = save;
+		char save = buf[CKPT_PREAMBLE + hlen];
+		buf[CKPT_PREAMBLE + hlen] = '\0';
+		*hdr = json_tokener_parse(buf + CKPT_PREAMBLE);
+		buf[CKPT_PREAMBLE + hlen] = save;
 	}
 	if (!*hdr || !json_object_is_type(*hdr, json_type_object)) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: checkpoint header is not a JSON object", path);
@@ -254,26 +423,9 @@ fail:
 	return -1;
 }
 
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static double get_d(struct json_object *o, const char *key)
-{
-	return json_object_get_double(member(o, key));
-}
-
-static int64_t get_i(struct json_object *o, const char *key)
-{
-	return json_object_get_int64(member(o, key));
-}
-
 int train_checkpoint_read_config(const char *path, struct train_config *cfg, struct dg_error *err)
 {
-	struct json_object *h, *c, *a;
+	struct json_object *h, *c;
 	char *data;
 	size_t len;
 	const char *s;
@@ -282,37 +434,16 @@ int train_checkpoint_read_config(const char *path, struct train_config *cfg, str
 	if (read_checkpoint(path, &data, &len, &h, err) < 0)
 		return -1;
 	c = member(h, "config");
-	a = c ? member(c, "augmentation") : NULL;
 	s = json_object_get_string(member(h, "byte_order"));
 	if (!s || strcmp(s, BYTE_ORDER_NAME) != 0) {
 		dg_fail(err, DG_ERR_UNSUPPORTED, "%s: written on a %s-endian machine", path,
 		        s ? s : "different");
 		goto out;
 	}
-	if (!c || !a || !json_object_is_type(member(c, "model"), json_type_string) ||
-	    !json_object_is_type(member(c, "out"), json_type_string) ||
-	    optim_schedule_parse(json_object_get_string(member(c, "schedule")) ?: "",
-	                         &cfg->schedule) < 0) {
+	if (!c || fields_from_json(c, config_fields, cfg) < 0) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: checkpoint header lacks a valid \"config\"", path);
 		goto out;
 	}
-	snprintf(cfg->model, sizeof(cfg->model), "%s", json_object_get_string(member(c, "model")));
-	snprintf(cfg->out, sizeof(cfg->out), "%s", json_object_get_string(member(c, "out")));
-	cfg->epochs = (int)get_i(c, "epochs");
-	cfg->batch = (int)get_i(c, "batch");
-	cfg->threads = (int)get_i(c, "threads");
-	cfg->lr = get_d(c, "lr");
-	cfg->weight_decay = get_d(c, "weight_decay");
-	cfg->warmup_steps = get_i(c, "warmup_steps");
-	cfg->seed = json_object_get_uint64(member(c, "seed"));
-	cfg->val = (int)get_i(c, "val");
-	cfg->limit = (int)get_i(c, "limit");
-	cfg->augment = json_object_get_boolean(member(c, "augment"));
-	cfg->aug.rotate = (float)get_d(a, "rotate");
-	cfg->aug.scale = (float)get_d(a, "scale");
-	cfg->aug.shear = (float)get_d(a, "shear");
-	cfg->aug.shift = (float)get_d(a, "shift");
-	cfg->aug.thickness = (float)get_d(a, "thickness");
 	if (cfg->epochs < 1 || cfg->epochs > TRAIN_MAX_EPOCHS || cfg->batch < 1 ||
 	    cfg->threads < 1 || cfg->val < 0 || cfg->limit < 0 || !(cfg->lr > 0)) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: checkpoint config out of range", path);
@@ -332,6 +463,7 @@ int train_checkpoint_load(const char *path, const struct train_config *cfg,
 	char *data;
 	size_t len, arr = g->n_params * sizeof(float);
 	uint32_t hlen;
+	int64_t n_params;
 	int rc = -1;
 
 	if (read_checkpoint(path, &data, &len, &h, err) < 0)
@@ -339,9 +471,10 @@ int train_checkpoint_load(const char *path, const struct train_config *cfg,
 	memcpy(&hlen, data + 12, 4);
 	s = member(h, "state");
 	hist = member(h, "history");
-	if ((size_t)get_i(h, "n_params") != g->n_params || 16 + hlen + 4 * arr + 4 != len) {
+	n_params = json_object_get_int64(member(h, "n_params"));
+	if ((size_t)n_params != g->n_params || CKPT_PREAMBLE + hlen + 4 * arr + 4 != len) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: holds %lld parameters, %s has %zu", path,
-		        (long long)get_i(h, "n_params"), g->name, g->n_params);
+		        (long long)n_params, g->name, g->n_params);
 		goto out;
 	}
 	if (!s || !hist || !json_object_is_type(hist, json_type_array)) {
@@ -350,34 +483,19 @@ int train_checkpoint_load(const char *path, const struct train_config *cfg,
 	}
 	if (train_state_init(st, cfg, g, err) < 0)
 		goto out;
-	st->epoch = (int)get_i(s, "epoch");
-	st->step = get_i(s, "step");
-	st->loss_sum = get_d(s, "loss_sum");
-	st->correct = get_i(s, "correct");
-	st->seen = get_i(s, "seen");
-	st->seconds = get_d(s, "seconds");
-	st->best_epoch = (int)get_i(s, "best_epoch");
-	st->best_val_acc = get_d(s, "best_val_acc");
-	st->best_val_loss = get_d(s, "best_val_loss");
-	st->adam->t = get_i(s, "adam_t");
+	fields_from_json(s, state_fields, st);
+	fields_from_json(s, adam_fields, st->adam);
 	if (st->epoch < 0 || st->epoch > cfg->epochs || st->step < 0 || st->best_epoch < 0 ||
 	    st->best_epoch > st->epoch || (int)json_object_array_length(hist) != st->epoch) {
 		dg_fail(err, DG_ERR_FORMAT, "%s: checkpoint state out of range", path);
 		train_state_free(st);
 		goto out;
 	}
-	for (int i = 0; i < st->epoch; i++) {
-		struct json_object *o = json_object_array_get_idx(hist, (size_t)i);
-		struct train_epoch *e = &st->history[i];
-		e->train_loss = get_d(o, "train_loss");
-		e->train_acc = get_d(o, "train_acc");
-		e->val_loss = get_d(o, "val_loss");
-		e->val_acc = get_d(o, "val_acc");
-		e->lr = get_d(o, "lr");
-		e->seconds = get_d(o, "seconds");
-	}
+	for (int i = 0; i < st->epoch; i++)
+		fields_from_json(json_object_array_get_idx(hist, (size_t)i), epoch_fields,
+		                 &st->history[i]);
 	{
-		const char *p = data + 16 + hlen;
+		const char *p = data + CKPT_PREAMBLE + hlen;
 		memcpy(st->params, p, arr);
 		memcpy(st->best, p + arr, arr);
 		memcpy(st->adam->m, p + 2 * arr, arr);

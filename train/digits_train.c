@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,10 @@
 #include "report.h"
 #include "train.h"
 
+/* --out leaves this much of train_config.out for what is named after it
+ * (".ckpt", ".card.json", ...). */
+#define OUT_SUFFIX_ROOM 16
+
 #ifndef TRAIN_DATADIR
 #define TRAIN_DATADIR "data/mnist"
 #endif
@@ -38,43 +43,12 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: digits-train [options]            train a network on MNIST\n"
-	        "       digits-train --eval MODEL         test accuracy of a model file\n"
-	        "       digits-train --resume CHECKPOINT  continue an interrupted run\n"
-	        "\n"
-	        "  --model NAME        cnn (default), lenet5 or mlp\n"
-	        "  --epochs N          passes over the training images (default 10)\n"
-	        "  --batch N           images per step (default 64)\n"
-	        "  --lr X              peak learning rate of Adam (default 0.001)\n"
-	        "  --schedule S        cosine (default), step or constant, after warm-up\n"
-	        "  --warmup N          warm-up steps (default 5%% of the steps, at most 1000)\n"
-	        "  --weight-decay X    decoupled weight decay on weights (default 0)\n"
-	        "  --augment           random rotation/scale/shear/shift/thickness\n"
-	        "  --seed N            seed of every random choice (default 1)\n"
-	        "  --threads N         OpenMP threads (default: all cores); the weights are\n"
-	        "                      bit-identical for the same seed, whatever the count\n"
-	        "  --val N             training images held out to pick the best epoch\n"
-	        "                      (default 5000; 0: keep the last epoch)\n"
-	        "  --limit N           use only the first N training images\n"
-	        "  --data DIR          MNIST IDX files (plain or .gz); default\n"
-	        "                      $DIGITS_MNIST_DIR, ./data/mnist, then %s\n"
-	        "  --out FILE          model file (default models/<model>.model); the card\n"
-	        "                      and plots go next to it: <base>.card.json,\n"
-	        "                      <base>.curves.png, <base>.confusion.png\n"
-	        "  --resume FILE       continue from a checkpoint (<out>.ckpt)\n"
-	        "  --eval FILE         print a model's test accuracy and confusion matrix\n"
-	        "  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C\n"
-	        "  --quiet             no progress output\n"
-	        "\n"
-	        "Ctrl-C writes <out>.ckpt and exits; run digits-train --resume <out>.ckpt.\n",
-	        TRAIN_DATADIR);
-}
-
-enum {
-	OPT_MODEL = 256,
+/* Every option: its name, its argument, its help line and whether it is
+ * a training option (fixed by a checkpoint: refused with --eval and
+ * --resume).  Indexed by enum opt, so the entries cannot fall out of step
+ * with it; --help prints them in this order. */
+enum opt {
+	OPT_MODEL,
 	OPT_EPOCHS,
 	OPT_BATCH,
 	OPT_LR,
@@ -94,32 +68,84 @@ enum {
 	OPT_QUIET,
 	OPT_HELP,
 	OPT_VERSION,
+	N_OPTS
 };
 
-/* In the order of the enum above: main maps an option back to its name. */
-static const struct option options[] = {
-    {"model", required_argument, NULL, OPT_MODEL},
-    {"epochs", required_argument, NULL, OPT_EPOCHS},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"lr", required_argument, NULL, OPT_LR},
-    {"schedule", required_argument, NULL, OPT_SCHEDULE},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"weight-decay", required_argument, NULL, OPT_WD},
-    {"augment", no_argument, NULL, OPT_AUGMENT},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"val", required_argument, NULL, OPT_VAL},
-    {"limit", required_argument, NULL, OPT_LIMIT},
-    {"data", required_argument, NULL, OPT_DATA},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"resume", required_argument, NULL, OPT_RESUME},
-    {"eval", required_argument, NULL, OPT_EVAL},
-    {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
-    {"quiet", no_argument, NULL, OPT_QUIET},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {NULL, 0, NULL, 0},
+/* getopt_long returns OPT_BASE + enum opt: clear of '?' and ':'. */
+#define OPT_BASE 256
+
+struct opt_def {
+	const char *name;
+	const char *arg;  /* its argument in --help, NULL: takes none */
+	const char *help; /* NULL: not listed (--help, --version) */
+	bool training;
 };
+
+static const struct opt_def opt_defs[N_OPTS] = {
+    [OPT_MODEL] = {"model", "NAME", "cnn (default), lenet5 or mlp", true},
+    [OPT_EPOCHS] = {"epochs", "N", "passes over the training images (default 10)", true},
+    [OPT_BATCH] = {"batch", "N", "images per step (default 64)", true},
+    [OPT_LR] = {"lr", "X", "peak learning rate of Adam (default 0.001)", true},
+    [OPT_SCHEDULE] = {"schedule", "S", "cosine (default), step or constant, after warm-up", true},
+    [OPT_WARMUP] = {"warmup", "N", "warm-up steps (default 5% of the steps, at most 1000)", true},
+    [OPT_WD] = {"weight-decay", "X", "decoupled weight decay on weights (default 0)", true},
+    [OPT_AUGMENT] = {"augment", NULL, "random rotation/scale/shear/shift/thickness", true},
+    [OPT_SEED] = {"seed", "N", "seed of every random choice (default 1)", true},
+    [OPT_THREADS] = {"threads", "N",
+                     "OpenMP threads (default: all cores); the weights are\n"
+                     "bit-identical for the same seed, whatever the count",
+                     false},
+    [OPT_VAL] = {"val", "N",
+                 "training images held out to pick the best epoch\n"
+                 "(default 5000; 0: keep the last epoch)",
+                 true},
+    [OPT_LIMIT] = {"limit", "N", "use only the first N training images", true},
+    [OPT_DATA] = {"data", "DIR",
+                  "MNIST IDX files (plain or .gz); default\n"
+                  "$DIGITS_MNIST_DIR, ./data/mnist, then " TRAIN_DATADIR,
+                  false},
+    [OPT_OUT] = {"out", "FILE",
+                 "model file (default models/<model>.model); the card\n"
+                 "and plots go next to it: <base>.card.json,\n"
+                 "<base>.curves.png, <base>.confusion.png",
+                 true},
+    [OPT_RESUME] = {"resume", "FILE", "continue from a checkpoint (<out>.ckpt)", false},
+    [OPT_EVAL] = {"eval", "FILE", "print a model's test accuracy and confusion matrix", false},
+    [OPT_STOP_AFTER] = {"stop-after", "N", "checkpoint and stop after N steps, as on Ctrl-C",
+                        false},
+    [OPT_QUIET] = {"quiet", NULL, "no progress output", false},
+    [OPT_HELP] = {"help", NULL, NULL, false},
+    [OPT_VERSION] = {"version", NULL, NULL, false},
+};
+
+/* Columns of --help: options from 2, their text from HELP_COLUMN. */
+#define HELP_COLUMN 22
+
+static void usage(FILE *f)
+{
+	fputs("usage: digits-train [options]            train a network on MNIST\n"
+	      "       digits-train --eval MODEL         test accuracy of a model file\n"
+	      "       digits-train --resume CHECKPOINT  continue an interrupted run\n"
+	      "\n",
+	      f);
+	for (int i = 0; i < N_OPTS; i++) {
+		const struct opt_def *o = &opt_defs[i];
+		char left[HELP_COLUMN];
+
+		if (!o->help)
+			continue;
+		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
+		         o->arg ? o->arg : "");
+		fprintf(f, "  %-*s", HELP_COLUMN - 2, left);
+		for (const char *p = o->help; *p; p++) {
+			fputc(*p, f);
+			if (*p == '\n')
+				fprintf(f, "%*s", HELP_COLUMN, "");
+		}
+		fputc('\n', f);
+	}
+	fputs("\nCtrl-C writes <out>.ckpt and exits; run digits-train --resume <out>.ckpt.\n", f);
+}
 
 static int fail_usage(const char *fmt, const char *a, const char *b)
 {
@@ -143,6 +169,17 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* The same for an int field (hi <= INT_MAX). */
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+	long v;
+
+	if (parse_long(opt, s, lo, hi, &v) < 0)
+		return -1;
+	*out = (int)v; /* in [lo, hi] */
 	return 0;
 }
 
@@ -240,7 +277,7 @@ static int absolute_out(char *out, size_t size, struct dg_error *err)
 		return dg_fail(err, DG_ERR_IO, "cannot get the current directory: %s",
 		               strerror(errno));
 	n = snprintf(abs, sizeof(abs), "%s/%s", cwd, out);
-	if (n < 0 || (size_t)n >= size - 16)
+	if (n < 0 || (size_t)n >= size - OUT_SUFFIX_ROOM)
 		return dg_fail(err, DG_ERR_INVALID, "%s/%s: path too long", cwd, out);
 	memcpy(out, abs, (size_t)n + 1);
 	return 0;
@@ -307,242 +344,319 @@ out:
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* What the command line asked for. */
+struct cli {
+	struct train_config cfg;
+	const char *resume, *eval, *data;
+	const char *training_opt; /* the last training option given, or NULL */
+	bool threads_given;
+};
+
+/* Apply option id with argument arg (NULL if it takes none) to cli.
+ * Returns -1 to go on, else the exit status (help, version, bad usage). */
+static int apply_option(struct cli *cli, enum opt id, const char *arg)
 {
-	struct train_config cfg = {.epochs = 10,
-	                           .batch = 64,
-	                           .lr = 1e-3,
-	                           .schedule = OPTIM_COSINE,
-	                           .warmup_steps = -1,
-	                           .seed = 1,
-	                           .val = 5000};
-	const char *resume = NULL, *eval = NULL, *data_opt = NULL, *dir, *training_opt = NULL;
+	struct train_config *cfg = &cli->cfg;
+	const char *name = opt_defs[id].name;
+	long v;
+	double d;
+
+	if (opt_defs[id].training)
+		cli->training_opt = name;
+	switch (id) {
+	case OPT_MODEL:
+		if (!nn_zoo_description(arg))
+			return fail_usage("--model: unknown network '%s'%s", arg,
+			                  " (cnn, lenet5, mlp)");
+		snprintf(cfg->model, sizeof(cfg->model), "%s", arg);
+		break;
+	case OPT_EPOCHS:
+		if (parse_int(name, arg, 1, TRAIN_MAX_EPOCHS, &cfg->epochs) < 0)
+			return 2;
+		break;
+	case OPT_BATCH:
+		if (parse_int(name, arg, 1, TRAIN_MAX_BATCH, &cfg->batch) < 0)
+			return 2;
+		break;
+	case OPT_LR:
+		if (parse_double(name, arg, 1e-7, 1.0, &cfg->lr) < 0)
+			return 2;
+		break;
+	case OPT_SCHEDULE:
+		if (optim_schedule_parse(arg, &cfg->schedule) < 0)
+			return fail_usage("--schedule: unknown '%s'%s", arg,
+			                  " (cosine, step, constant)");
+		break;
+	case OPT_WARMUP:
+		if (parse_long(name, arg, 0, TRAIN_MAX_WARMUP, &cfg->warmup_steps) < 0)
+			return 2;
+		break;
+	case OPT_WD:
+		if (parse_double(name, arg, 0, 1, &d) < 0)
+			return 2;
+		cfg->weight_decay = d;
+		break;
+	case OPT_AUGMENT:
+		cfg->augment = true;
+		break;
+	case OPT_SEED:
+		if (parse_long(name, arg, 0, LONG_MAX, &v) < 0)
+			return 2;
+		cfg->seed = (uint64_t)v;
+		break;
+	case OPT_THREADS:
+		if (parse_int(name, arg, 1, TRAIN_MAX_THREADS, &cfg->threads) < 0)
+			return 2;
+		cli->threads_given = true;
+		break;
+	case OPT_VAL:
+		if (parse_int(name, arg, 0, TRAIN_MAX_IMAGES, &cfg->val) < 0)
+			return 2;
+		break;
+	case OPT_LIMIT:
+		if (parse_int(name, arg, 1, TRAIN_MAX_IMAGES, &cfg->limit) < 0)
+			return 2;
+		break;
+	case OPT_DATA:
+		cli->data = arg;
+		break;
+	case OPT_OUT:
+		if (!*arg || strlen(arg) >= sizeof(cfg->out) - OUT_SUFFIX_ROOM)
+			return fail_usage("--out: bad file name '%s'%s", arg, "");
+		snprintf(cfg->out, sizeof(cfg->out), "%s", arg);
+		break;
+	case OPT_RESUME:
+		cli->resume = arg;
+		break;
+	case OPT_EVAL:
+		cli->eval = arg;
+		break;
+	case OPT_STOP_AFTER:
+		if (parse_long(name, arg, 1, LONG_MAX, &cfg->stop_after) < 0)
+			return 2;
+		break;
+	case OPT_QUIET:
+		cfg->quiet = true;
+		break;
+	case OPT_HELP:
+		usage(stdout);
+		return 0;
+	case OPT_VERSION:
+		printf("digits-train (%s)\n", PACKAGE_STRING);
+		return 0;
+	case N_OPTS:
+		break;
+	}
+	return -1;
+}
+
+/* The command line into cli (defaults first).  Returns -1 to go on, else
+ * the exit status. */
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+	struct option longopts[N_OPTS + 1] = {{0}};
+	int c, rc;
+
+	*cli = (struct cli){.cfg = {.epochs = 10,
+	                            .batch = 64,
+	                            .lr = 1e-3,
+	                            .schedule = OPTIM_COSINE,
+	                            .warmup_steps = -1,
+	                            .seed = 1,
+	                            .val = 5000}};
+	snprintf(cli->cfg.model, sizeof(cli->cfg.model), "cnn");
+	augment_defaults(&cli->cfg.aug);
+	for (int i = 0; i < N_OPTS; i++)
+		longopts[i] = (struct option){opt_defs[i].name,
+		                              opt_defs[i].arg ? required_argument : no_argument,
+		                              NULL, OPT_BASE + i};
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c < OPT_BASE || c >= OPT_BASE + N_OPTS) {
+			usage(stderr);
+			return 2;
+		}
+		if ((rc = apply_option(cli, (enum opt)(c - OPT_BASE), optarg)) >= 0)
+			return rc;
+	}
+	if (optind < argc)
+		return fail_usage("unexpected argument '%s'%s", argv[optind], "");
+	if (cli->eval && (cli->resume || cli->training_opt))
+		return fail_usage("--eval takes no training options%s%s", "", "");
+	if (cli->resume && cli->training_opt)
+		return fail_usage("--resume continues a run as it was configured; "
+		                  "--%s cannot change%s",
+		                  cli->training_opt, "");
+	return -1;
+}
+
+/* The run's configuration: the checkpoint's when resuming (the thread
+ * count excepted, if given), else the command line's with the defaults
+ * that depend on it; then the output made absolute and checked. */
+static int settle_config(struct cli *cli, struct dg_error *err)
+{
+	struct train_config *cfg = &cli->cfg;
+
+	if (cli->resume) {
+		struct train_config saved = *cfg;
+		if (train_checkpoint_read_config(cli->resume, &saved, err) < 0)
+			return -1;
+		if (cli->threads_given && cfg->threads != saved.threads)
+			fprintf(stderr,
+			        "digits-train: note: the run used %d threads, resuming with %d: "
+			        "the weights are the same bits, the header records %d threads\n",
+			        saved.threads, cfg->threads, cfg->threads);
+		if (!cli->threads_given)
+			omp_set_num_threads(saved.threads);
+		else
+			saved.threads = cfg->threads;
+		*cfg = saved;
+	} else {
+		if (!cfg->out[0])
+			snprintf(cfg->out, sizeof(cfg->out), "models/%s.model", cfg->model);
+		if (!cli->threads_given)
+			cfg->threads = omp_get_max_threads();
+	}
+	if (check_out_dir(cfg->out, err) < 0 || absolute_out(cfg->out, sizeof(cfg->out), err) < 0)
+		return -1;
+	return 0;
+}
+
+/* MNIST's training and test sets; *n_used: the training images in use
+ * (--limit), of which the last cfg->val are held out. */
+static int load_data(const struct cli *cli, struct idx_set *train, struct idx_set *test,
+                     int *n_used, struct dg_error *err)
+{
+	const struct train_config *cfg = &cli->cfg;
+	const char *dir;
+
+	if (!(dir = find_data(cli->data, err)) || idx_load_mnist(train, dir, "train", err) < 0 ||
+	    idx_load_mnist(test, dir, "t10k", err) < 0)
+		return -1;
+	*n_used = cfg->limit && cfg->limit < train->n ? cfg->limit : train->n;
+	if (cfg->val >= *n_used)
+		return dg_fail(err, DG_ERR_INVALID,
+		               "--val %d leaves no training images (%d in use; see --limit)",
+		               cfg->val, *n_used);
+	return 0;
+}
+
+/* The graph and the state to start from: fresh, or the checkpoint's. */
+static int prepare_state(const struct cli *cli, int n_train, struct nn_graph **g,
+                         struct train_state *st, struct dg_error *err)
+{
+	const struct train_config *cfg = &cli->cfg;
+
+	if (nn_zoo_build(g, cfg->model, err) < 0)
+		return -1;
+	if (cli->resume ? train_checkpoint_load(cli->resume, cfg, *g, st, err)
+	                : train_state_init(st, cfg, *g, err))
+		return -1;
+	if (st->step > train_steps_per_epoch(cfg, n_train) * (st->epoch + 1))
+		return dg_fail(err, DG_ERR_FORMAT, "%s: step %ld is past epoch %d", cli->resume,
+		               st->step, st->epoch + 1);
+	return 0;
+}
+
+/* Train with Ctrl-C and SIGTERM turned into a checkpoint.  0 done, 1
+ * stopped (checkpoint written), -1 error. */
+static int train_interruptible(const struct train_config *cfg, const struct nn_graph *g,
+                               struct train_state *st, const struct idx_set *train, int n_used,
+                               struct dg_error *err)
+{
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
+	int c;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (!cfg->quiet)
+		fprintf(stderr,
+		        "digits-train: %s, %zu parameters, %d training + %d validation images, "
+		        "%d epochs of %ld steps, %d threads%s\n",
+		        cfg->model, g->n_params, n_used - cfg->val, cfg->val, cfg->epochs,
+		        train_steps_per_epoch(cfg, n_used - cfg->val), cfg->threads,
+		        cfg->augment ? ", augmented" : "");
+	c = train_run(cfg, g, st, train, n_used - cfg->val, cfg->val, &interrupted, err);
+	if (c == 1)
+		fprintf(stderr,
+		        "digits-train: stopped in epoch %d after step %ld; checkpoint %s.ckpt\n"
+		        "continue with: digits-train --resume %s.ckpt\n",
+		        st->epoch + 1, st->step, cfg->out, cfg->out);
+	if (c == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+	}
+	return c;
+}
+
+/* The finished run: the best parameters evaluated on the validation and
+ * test sets, the model file, card and plots written, the summary printed
+ * and the checkpoint removed. */
+static int report_results(int argc, char **argv, double t0, struct report_run *r,
+                          struct dg_error *err)
+{
+	const struct train_config *cfg = r->cfg;
+	char date[32], canon[REPORT_COMMAND_MAX], *cmd = report_command_line(argc, argv), *ckpt;
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = -1;
+
+	report_canonical_command(canon, sizeof(canon), cfg);
+	r->command = canon;
+	r->invocation = cmd ? cmd : "digits-train";
+	if (cfg->val && train_evaluate(r->g, r->st->best,
+	                               r->train->pixels + (size_t)r->n_train * AUGMENT_PIXELS,
+	                               r->train->labels + r->n_train, cfg->val, &r->val, err) < 0)
+		goto out;
+	if (train_evaluate(r->g, r->st->best, r->test->pixels, r->test->labels, r->test->n,
+	                   &r->test_eval, err) < 0)
+		goto out;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	r->date = date;
+	r->total_seconds = dg_seconds() - t0;
+	if (finish(r, err) < 0)
+		goto out;
+	ckpt = train_checkpoint_path(cfg->out);
+	if (ckpt)
+		unlink(ckpt);
+	free(ckpt);
+	rc = 0;
+out:
+	r->command = r->invocation = r->date = NULL;
+	free(cmd);
+	return rc;
+}
+
+/* Train as cli says, then report.  Returns the exit status. */
+static int run_training(int argc, char **argv, struct cli *cli)
+{
+	const struct train_config *cfg = &cli->cfg;
 	struct train_state st = {0};
 	struct idx_set train = {0}, test = {0};
 	struct nn_graph *g = NULL;
 	struct dg_error err = {0};
 	struct report_run r = {0};
-	double t0;
-	char *cmd = NULL, date[32], *ckpt = NULL, canon[512];
-	int c, rc = 1, n_used;
-	long v;
-	double d;
-	bool threads_given = false;
+	double t0 = dg_seconds();
+	int rc = 1, n_used, c;
 
-	snprintf(cfg.model, sizeof(cfg.model), "cnn");
-	augment_defaults(&cfg.aug);
-	t0 = dg_seconds();
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (c >= OPT_MODEL && c <= OPT_OUT && c != OPT_THREADS && c != OPT_DATA)
-			training_opt = options[c - OPT_MODEL].name;
-		switch (c) {
-		case OPT_MODEL:
-			if (!nn_zoo_description(optarg))
-				return fail_usage("--model: unknown network '%s'%s", optarg,
-				                  " (cnn, lenet5, mlp)");
-			snprintf(cfg.model, sizeof(cfg.model), "%s", optarg);
-			break;
-		case OPT_EPOCHS:
-			if (parse_long("epochs", optarg, 1, TRAIN_MAX_EPOCHS, &v) < 0)
-				return 2;
-			cfg.epochs = (int)v;
-			break;
-		case OPT_BATCH:
-			if (parse_long("batch", optarg, 1, 4096, &v) < 0)
-				return 2;
-			cfg.batch = (int)v;
-			break;
-		case OPT_LR:
-			if (parse_double("lr", optarg, 1e-7, 1.0, &cfg.lr) < 0)
-				return 2;
-			break;
-		case OPT_SCHEDULE:
-			if (optim_schedule_parse(optarg, &cfg.schedule) < 0)
-				return fail_usage("--schedule: unknown '%s'%s", optarg,
-				                  " (cosine, step, constant)");
-			break;
-		case OPT_WARMUP:
-			if (parse_long("warmup", optarg, 0, 100000000, &cfg.warmup_steps) < 0)
-				return 2;
-			break;
-		case OPT_WD:
-			if (parse_double("weight-decay", optarg, 0, 1, &d) < 0)
-				return 2;
-			cfg.weight_decay = d;
-			break;
-		case OPT_AUGMENT:
-			cfg.augment = true;
-			break;
-		case OPT_SEED:
-			if (parse_long("seed", optarg, 0, 0x7fffffffffffffffL, &v) < 0)
-				return 2;
-			cfg.seed = (uint64_t)v;
-			break;
-		case OPT_THREADS:
-			if (parse_long("threads", optarg, 1, 1024, &v) < 0)
-				return 2;
-			cfg.threads = (int)v;
-			threads_given = true;
-			break;
-		case OPT_VAL:
-			if (parse_long("val", optarg, 0, 10000000, &v) < 0)
-				return 2;
-			cfg.val = (int)v;
-			break;
-		case OPT_LIMIT:
-			if (parse_long("limit", optarg, 1, 10000000, &v) < 0)
-				return 2;
-			cfg.limit = (int)v;
-			break;
-		case OPT_DATA:
-			data_opt = optarg;
-			break;
-		case OPT_OUT:
-			if (!*optarg || strlen(optarg) >= sizeof(cfg.out) - 16)
-				return fail_usage("--out: bad file name '%s'%s", optarg, "");
-			snprintf(cfg.out, sizeof(cfg.out), "%s", optarg);
-			break;
-		case OPT_RESUME:
-			resume = optarg;
-			break;
-		case OPT_EVAL:
-			eval = optarg;
-			break;
-		case OPT_STOP_AFTER:
-			if (parse_long("stop-after", optarg, 1, 0x7fffffffffffffffL,
-			               &cfg.stop_after) < 0)
-				return 2;
-			break;
-		case OPT_QUIET:
-			cfg.quiet = true;
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("digits-train (%s)\n", PACKAGE_STRING);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		return fail_usage("unexpected argument '%s'%s", argv[optind], "");
-	if (eval && (resume || training_opt))
-		return fail_usage("--eval takes no training options%s%s", "", "");
-	if (threads_given)
-		omp_set_num_threads(cfg.threads);
-	if (eval)
-		return evaluate_file(eval, data_opt);
-
-	if (resume) {
-		struct train_config saved = cfg;
-		if (training_opt)
-			return fail_usage("--resume continues a run as it was configured; "
-			                  "--%s cannot change%s",
-			                  training_opt, "");
-		if (train_checkpoint_read_config(resume, &saved, &err) < 0)
-			goto out;
-		if (threads_given && cfg.threads != saved.threads)
-			fprintf(stderr,
-			        "digits-train: note: the run used %d threads, resuming with %d: "
-			        "the weights are the same bits, the header records %d threads\n",
-			        saved.threads, cfg.threads, cfg.threads);
-		if (!threads_given)
-			omp_set_num_threads(saved.threads);
-		else
-			saved.threads = cfg.threads;
-		cfg = saved;
-	} else {
-		if (!cfg.out[0])
-			snprintf(cfg.out, sizeof(cfg.out), "models/%s.model", cfg.model);
-		if (!threads_given)
-			cfg.threads = omp_get_max_threads();
-	}
-	if (check_out_dir(cfg.out, &err) < 0 || absolute_out(cfg.out, sizeof(cfg.out), &err) < 0)
+	if (settle_config(cli, &err) < 0 || load_data(cli, &train, &test, &n_used, &err) < 0 ||
+	    prepare_state(cli, n_used - cfg->val, &g, &st, &err) < 0)
 		goto out;
-
-	if (!(dir = find_data(data_opt, &err)) || idx_load_mnist(&train, dir, "train", &err) < 0 ||
-	    idx_load_mnist(&test, dir, "t10k", &err) < 0)
-		goto out;
-	n_used = cfg.limit && cfg.limit < train.n ? cfg.limit : train.n;
-	if (cfg.val >= n_used) {
-		dg_fail(&err, DG_ERR_INVALID,
-		        "--val %d leaves no training images (%d in use; see --limit)", cfg.val,
-		        n_used);
+	c = train_interruptible(cfg, g, &st, &train, n_used, &err);
+	if (c != 0) {
+		rc = c == 1 ? 130 : 1;
 		goto out;
 	}
-	if (nn_zoo_build(&g, cfg.model, &err) < 0)
-		goto out;
-	if (resume ? train_checkpoint_load(resume, &cfg, g, &st, &err)
-	           : train_state_init(&st, &cfg, g, &err))
-		goto out;
-	if (st.step > train_steps_per_epoch(&cfg, n_used - cfg.val) * (st.epoch + 1)) {
-		dg_fail(&err, DG_ERR_FORMAT, "%s: step %ld is past epoch %d", resume, st.step,
-		        st.epoch + 1);
-		goto out;
-	}
-
-	{
-		struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
-	if (!cfg.quiet)
-		fprintf(stderr,
-		        "digits-train: %s, %zu parameters, %d training + %d validation images, "
-		        "%d epochs of %ld steps, %d threads%s\n",
-		        cfg.model, g->n_params, n_used - cfg.val, cfg.val, cfg.epochs,
-		        train_steps_per_epoch(&cfg, n_used - cfg.val), cfg.threads,
-		        cfg.augment ? ", augmented" : "");
-	c = train_run(&cfg, g, &st, &train, n_used - cfg.val, cfg.val, &interrupted, &err);
-	if (c < 0)
-		goto out;
-	if (c == 1) {
-		fprintf(stderr,
-		        "digits-train: stopped in epoch %d after step %ld; checkpoint %s.ckpt\n"
-		        "continue with: digits-train --resume %s.ckpt\n",
-		        st.epoch + 1, st.step, cfg.out, cfg.out);
-		rc = 130;
-		goto out;
-	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-
-	r.cfg = &cfg;
-	r.st = &st;
-	r.g = g;
-	r.train = &train;
-	r.test = &test;
-	r.n_train = n_used - cfg.val;
-	r.n_val = cfg.val;
-	report_canonical_command(canon, sizeof(canon), &cfg);
-	r.command = canon;
-	cmd = report_command_line(argc, argv);
-	r.invocation = cmd ? cmd : "digits-train";
-	if (cfg.val && train_evaluate(g, st.best, train.pixels + (size_t)r.n_train * AUGMENT_PIXELS,
-	                              train.labels + r.n_train, cfg.val, &r.val, &err) < 0)
-		goto out;
-	if (train_evaluate(g, st.best, test.pixels, test.labels, test.n, &r.test_eval, &err) < 0)
-		goto out;
-	{
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
-	r.date = date;
-	r.total_seconds = dg_seconds() - t0;
-	if (finish(&r, &err) < 0)
-		goto out;
-	ckpt = malloc(strlen(cfg.out) + 6);
-	if (ckpt) {
-		sprintf(ckpt, "%s.ckpt", cfg.out);
-		unlink(ckpt);
-	}
-	rc = 0;
+	r = (struct report_run){.cfg = cfg,
+	                        .st = &st,
+	                        .g = g,
+	                        .train = &train,
+	                        .test = &test,
+	                        .n_train = n_used - cfg->val,
+	                        .n_val = cfg->val};
+	if (report_results(argc, argv, t0, &r, &err) == 0)
+		rc = 0;
 out:
 	if (rc == 1)
 		fprintf(stderr, "digits-train: %s\n", err.msg);
@@ -550,7 +664,19 @@ out:
 	nn_graph_free(g);
 	idx_free(&train);
 	idx_free(&test);
-	free(cmd);
-	free(ckpt);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = parse_args(argc, argv, &cli);
+
+	if (rc >= 0)
+		return rc;
+	if (cli.threads_given)
+		omp_set_num_threads(cli.cfg.threads);
+	if (cli.eval)
+		return evaluate_file(cli.eval, cli.data);
+	return run_training(argc, argv, &cli);
 }

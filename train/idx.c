@@ -9,6 +9,7 @@
 #include "idx.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@ static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+/* The buffer grows by doubling from 1 MiB until it reaches IDX_MAX_BYTES,
+ * so it never exceeds 2 * IDX_MAX_BYTES: what gzread may ask for (an
+ * unsigned length, an int result) always fits. */
+_Static_assert(2ull * IDX_MAX_BYTES <= INT_MAX, "gzread lengths must fit an int");
 
 /* The uncompressed content of path, malloc'ed, in *data and *len. */
 static int slurp(const char *path, uint8_t **data, size_t *len, struct dg_error *err)
@@ -132,74 +138,90 @@ static int check_length(const char *path, size_t have, size_t want, const char *
 	return 0;
 }
 
+/* The data size dims[] declare (1 dimension: count; 3: count x rows x
+ * cols), described in what[WHAT_MAX] for messages; 0 if implausible. */
+#define WHAT_MAX 64
+static size_t declared_size(const char *path, const char *kind, int ndims, const uint32_t *dims,
+                            char *what, struct dg_error *err)
+{
+	size_t need = (size_t)dims[0] * dims[1] * dims[2];
+
+	if (ndims == 1) {
+		snprintf(what, WHAT_MAX, "%u %s", dims[0], kind);
+		return dims[0];
+	}
+	if (dims[1] > 65535 || dims[2] > 65535 || need / dims[0] != (size_t)dims[1] * dims[2]) {
+		dg_fail(err, DG_ERR_FORMAT, "%s: %u %s of %ux%u is not a plausible size", path,
+		        dims[0], kind, dims[1], dims[2]);
+		return 0;
+	}
+	snprintf(what, WHAT_MAX, "%u %s of %ux%u", dims[0], kind, dims[1], dims[2]);
+	return need;
+}
+
+/* An IDX file with the given magic (kind names it in messages), read
+ * whole and checked: dims[] from its header, *body (malloc'ed, caller
+ * frees) its data, exactly as many bytes as the header declares; the
+ * sha256 of the whole file. */
+static int read_idx(const char *path, uint32_t magic, const char *kind, uint32_t dims[3],
+                    uint8_t **body, char sha256[SHA256_HEX_LEN + 1], struct dg_error *err)
+{
+	const int ndims = (int)(magic & 0xff);
+	uint8_t *data;
+	size_t len, off = 0, need;
+	char what[WHAT_MAX];
+
+	*body = NULL;
+	dims[1] = dims[2] = 1;
+	if (slurp(path, &data, &len, err) < 0)
+		return -1;
+	if (parse_header(path, data, len, magic, kind, dims, &off, err) < 0 ||
+	    !(need = declared_size(path, kind, ndims, dims, what, err)) ||
+	    check_length(path, len - off, need, what, err) < 0) {
+		free(data);
+		return -1;
+	}
+	if (sha256)
+		sha256_hex(data, len, sha256);
+	/* Keep the buffer: move the data to its start rather than copy 47 MB. */
+	memmove(data, data + off, need);
+	*body = data;
+	return 0;
+}
+
 int idx_read_images(const char *path, uint8_t **pixels, int *n, int *rows, int *cols,
                     char sha256[SHA256_HEX_LEN + 1], struct dg_error *err)
 {
-	uint8_t *data;
-	size_t len, off, need;
 	uint32_t dims[3];
-	char what[64];
 
-	*pixels = NULL;
-	if (slurp(path, &data, &len, err) < 0)
+	if (read_idx(path, IDX_MAGIC_IMAGES, "images", dims, pixels, sha256, err) < 0)
 		return -1;
-	if (parse_header(path, data, len, IDX_MAGIC_IMAGES, "images", dims, &off, err) < 0)
-		goto fail;
-	need = (size_t)dims[0] * dims[1] * dims[2];
-	if (dims[1] > 65535 || dims[2] > 65535 || need / dims[0] != (size_t)dims[1] * dims[2]) {
-		dg_fail(err, DG_ERR_FORMAT, "%s: %u images of %ux%u is not a plausible size", path,
-		        dims[0], dims[1], dims[2]);
-		goto fail;
-	}
-	snprintf(what, sizeof(what), "%u images of %ux%u", dims[0], dims[1], dims[2]);
-	if (check_length(path, len - off, need, what, err) < 0)
-		goto fail;
-	if (sha256)
-		sha256_hex(data, len, sha256);
-	/* Keep the buffer: move the pixels to its start rather than copy 47 MB. */
-	memmove(data, data + off, need);
-	*pixels = data;
 	*n = (int)dims[0];
 	*rows = (int)dims[1];
 	*cols = (int)dims[2];
 	return 0;
-fail:
-	free(data);
-	return -1;
 }
 
 int idx_read_labels(const char *path, uint8_t **labels, int *n, char sha256[SHA256_HEX_LEN + 1],
                     struct dg_error *err)
 {
-	uint8_t *data;
-	size_t len, off;
-	uint32_t count;
-	char what[64];
+	uint32_t dims[3];
 
-	*labels = NULL;
-	if (slurp(path, &data, &len, err) < 0)
+	if (read_idx(path, IDX_MAGIC_LABELS, "labels", dims, labels, sha256, err) < 0)
 		return -1;
-	if (parse_header(path, data, len, IDX_MAGIC_LABELS, "labels", &count, &off, err) < 0)
-		goto fail;
-	snprintf(what, sizeof(what), "%u labels", count);
-	if (check_length(path, len - off, count, what, err) < 0)
-		goto fail;
-	for (uint32_t i = 0; i < count; i++) {
-		if (data[off + i] > 9) {
+	for (uint32_t i = 0; i < dims[0]; i++) {
+		if ((*labels)[i] > 9) {
 			dg_fail(err, DG_ERR_FORMAT, "%s: label %u at index %u is not a digit 0-9",
-			        path, data[off + i], i);
-			goto fail;
+			        path, (*labels)[i], i);
+			free(*labels);
+			*labels = NULL;
+			if (sha256)
+				sha256[0] = '\0';
+			return -1;
 		}
 	}
-	if (sha256)
-		sha256_hex(data, len, sha256);
-	memmove(data, data + off, count);
-	*labels = data;
-	*n = (int)count;
+	*n = (int)dims[0];
 	return 0;
-fail:
-	free(data);
-	return -1;
 }
 
 int idx_load(struct idx_set *set, const char *images_path, const char *labels_path,

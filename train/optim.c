@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct adam *adam_create(const struct nn_graph *g, float weight_decay)
+int adam_create(struct adam **out, const struct nn_graph *g, float weight_decay,
+                struct dg_error *err)
 {
 	struct adam *a = calloc(1, sizeof(*a));
 
+	*out = NULL;
 	if (!a)
-		return NULL;
+		goto nomem;
 	a->n = g->n_params;
 	a->beta1 = 0.9f;
 	a->beta2 = 0.999f;
@@ -24,10 +26,8 @@ struct adam *adam_create(const struct nn_graph *g, float weight_decay)
 	a->m = calloc(a->n ? a->n : 1, sizeof(float));
 	a->v = calloc(a->n ? a->n : 1, sizeof(float));
 	a->decay = calloc(a->n ? a->n : 1, 1);
-	if (!a->m || !a->v || !a->decay) {
-		adam_free(a);
-		return NULL;
-	}
+	if (!a->m || !a->v || !a->decay)
+		goto nomem;
 	/* Decay the weights (the He-initialised tensors), not the biases. */
 	for (int i = 0; i < g->n_nodes; i++) {
 		struct nn_tensor t[NN_MAX_TENSORS];
@@ -37,7 +37,12 @@ struct adam *adam_create(const struct nn_graph *g, float weight_decay)
 			if (t[k].fan_in)
 				memset(a->decay + t[k].offset, 1, t[k].count);
 	}
-	return a;
+	*out = a;
+	return 0;
+nomem:
+	adam_free(a);
+	return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for the optimiser of %zu parameters",
+	               g->name, g->n_params);
 }
 
 void adam_free(struct adam *a)

@@ -44,8 +44,9 @@ struct adam {
 };
 
 /* Moments zeroed; defaults beta1 0.9, beta2 0.999, eps 1e-8; decay on the
- * weights of g's conv and dense layers.  NULL when out of memory. */
-struct adam *adam_create(const struct nn_graph *g, float weight_decay);
+ * weights of g's conv and dense layers.  0, or -1 (out of memory). */
+int adam_create(struct adam **out, const struct nn_graph *g, float weight_decay,
+                struct dg_error *err);
 void adam_free(struct adam *a);
 
 /* One step: params -= lr * (m^ / (sqrt(v^) + eps) + weight_decay * params). */

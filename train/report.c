@@ -14,6 +14,7 @@
 #include <gdfonts.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,10 @@ int report_write_card(const char *path, const struct report_run *r, struct dg_er
 	text =
 	    json_object_to_json_string_ext(card, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 	                                             JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text) {
+		json_object_put(card);
+		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+	}
 	{
 		size_t n = strlen(text);
 		char *buf = malloc(n + 1);
@@ -194,21 +199,37 @@ char *report_command_line(int argc, char **argv)
 	return s;
 }
 
+/* printf to buf[size] after its first *n characters; never past the end
+ * (a command too long is cut, still a string). */
+__attribute__((format(printf, 4, 5))) static void append(char *buf, size_t size, size_t *n,
+                                                         const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*n >= size)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	*n = k < 0 ? size : *n + (size_t)k;
+}
+
 void report_canonical_command(char *buf, size_t size, const struct train_config *c)
 {
-	int n = snprintf(buf, size,
-	                 "digits-train --model %s --epochs %d --batch %d --lr %.17g --schedule %s",
-	                 c->model, c->epochs, c->batch, c->lr, optim_schedule_name(c->schedule));
+	size_t n = 0;
 
+	append(buf, size, &n,
+	       "digits-train --model %s --epochs %d --batch %d --lr %.17g --schedule %s", c->model,
+	       c->epochs, c->batch, c->lr, optim_schedule_name(c->schedule));
 	if (c->warmup_steps >= 0)
-		n += snprintf(buf + n, size - (size_t)n, " --warmup %ld", c->warmup_steps);
+		append(buf, size, &n, " --warmup %ld", c->warmup_steps);
 	if (c->weight_decay > 0)
-		n += snprintf(buf + n, size - (size_t)n, " --weight-decay %.17g", c->weight_decay);
-	n += snprintf(buf + n, size - (size_t)n, "%s --seed %llu --threads %d --val %d",
-	              c->augment ? " --augment" : "", (unsigned long long)c->seed, c->threads,
-	              c->val);
+		append(buf, size, &n, " --weight-decay %.17g", c->weight_decay);
+	append(buf, size, &n, "%s --seed %llu --threads %d --val %d",
+	       c->augment ? " --augment" : "", (unsigned long long)c->seed, c->threads, c->val);
 	if (c->limit)
-		snprintf(buf + n, size - (size_t)n, " --limit %d", c->limit);
+		append(buf, size, &n, " --limit %d", c->limit);
 }
 
 /* --- plots ------------------------------------------------------------- */

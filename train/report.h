@@ -55,7 +55,10 @@ int report_confusion_png(const char *path, const char *title, const struct train
 char *report_command_line(int argc, char **argv);
 /* The options that determine the result, as a command reproducing it:
  * canonical, so it does not depend on how the run was typed, resumed or
- * where its data and output were (for the model file). */
+ * where its data and output were (for the model file).  The longest
+ * (a model name of NN_NAME_MAX, every number at its widest) is well
+ * under REPORT_COMMAND_MAX; a smaller size cuts it. */
+#define REPORT_COMMAND_MAX 512
 void report_canonical_command(char *buf, size_t size, const struct train_config *c);
 
 /* "accuracy 99.21% (9921/10000), loss 0.0254" and the matrix, as text. */

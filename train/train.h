@@ -25,15 +25,19 @@
 #include "engine/nn.h"
 #include "optim.h"
 
-#define TRAIN_CLASSES    10
-#define TRAIN_MAX_EPOCHS 10000
+#define TRAIN_CLASSES     10
+#define TRAIN_MAX_EPOCHS  10000
+#define TRAIN_MAX_BATCH   4096     /* images per step */
+#define TRAIN_MAX_IMAGES  10000000 /* --val, --limit */
+#define TRAIN_MAX_THREADS 1024
+#define TRAIN_MAX_WARMUP  100000000 /* steps */
 
 struct train_config {
 	char model[NN_NAME_MAX]; /* zoo name: cnn, lenet5, mlp */
 	int epochs, batch, threads;
 	double lr, weight_decay;
 	enum optim_schedule schedule;
-	long warmup_steps; /* -1: automatic (5 % of the steps, at most 1000) */
+	long warmup_steps; /* -1: automatic (see train_warmup_steps) */
 	uint64_t seed;
 	int val;   /* held-out images */
 	int limit; /* training images used, validation included; 0 = all */
@@ -77,6 +81,10 @@ int train_state_init(struct train_state *st, const struct train_config *cfg,
 void train_state_free(struct train_state *st);
 
 long train_steps_per_epoch(const struct train_config *cfg, int n_train);
+/* cfg->warmup_steps (at most total_steps), or when it is -1 the automatic
+ * warm-up: total_steps / TRAIN_WARMUP_DIVISOR, at most TRAIN_WARMUP_MAX. */
+#define TRAIN_WARMUP_DIVISOR 20 /* 5 % of the steps */
+#define TRAIN_WARMUP_MAX     1000
 long train_warmup_steps(const struct train_config *cfg, long total_steps);
 
 /* Train until cfg->epochs are done (returns 0) or *stop is set / the
@@ -100,6 +108,9 @@ int train_checkpoint_save(const char *path, const struct train_config *cfg,
 int train_checkpoint_read_config(const char *path, struct train_config *cfg, struct dg_error *err);
 int train_checkpoint_load(const char *path, const struct train_config *cfg,
                           const struct nn_graph *g, struct train_state *st, struct dg_error *err);
+
+/* "<out>.ckpt", malloc'ed; NULL when out of memory. */
+char *train_checkpoint_path(const char *out);
 
 /* Write len bytes to path atomically: temp file, fsync, rename. */
 int train_write_atomic(const char *path, const void *data, size_t len, struct dg_error *err);

@@ -28,6 +28,8 @@
 #define SEED_AUGMENT 0x6175676d656e74ull /* "augment" */
 #define SEED_DROPOUT 0x64726f706f7574ull /* "dropout" */
 #define EVAL_BATCH   250
+/* Evaluation's cross-entropy clamps a probability of 0 here (-ln: 69). */
+#define EVAL_MIN_PROB 1e-30
 
 int train_state_init(struct train_state *st, const struct train_config *cfg,
                      const struct nn_graph *g, struct dg_error *err)
@@ -38,11 +40,14 @@ int train_state_init(struct train_state *st, const struct train_config *cfg,
 	st->history = calloc((size_t)cfg->epochs, sizeof(*st->history));
 	st->params = malloc(n * sizeof(float));
 	st->best = malloc(n * sizeof(float));
-	st->adam = adam_create(g, (float)cfg->weight_decay);
-	if (!st->history || !st->params || !st->best || !st->adam) {
+	if (!st->history || !st->params || !st->best) {
 		train_state_free(st);
 		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for %zu parameters",
 		               cfg->model, g->n_params);
+	}
+	if (adam_create(&st->adam, g, (float)cfg->weight_decay, err) < 0) {
+		train_state_free(st);
+		return -1;
 	}
 	nn_params_init(g, st->params, cfg->seed);
 	memcpy(st->best, st->params, g->n_params * sizeof(float));
@@ -69,8 +74,19 @@ long train_warmup_steps(const struct train_config *cfg, long total_steps)
 
 	if (cfg->warmup_steps >= 0)
 		return cfg->warmup_steps < total_steps ? cfg->warmup_steps : total_steps;
-	w = total_steps / 20;
-	return w > 1000 ? 1000 : w;
+	w = total_steps / TRAIN_WARMUP_DIVISOR;
+	return w > TRAIN_WARMUP_MAX ? TRAIN_WARMUP_MAX : w;
+}
+
+/* The first index of the largest of p[0..k-1]. */
+static int argmax(const float *p, int k)
+{
+	int best = 0;
+
+	for (int c = 1; c < k; c++)
+		if (p[c] > p[best])
+			best = c;
+	return best;
 }
 
 int train_evaluate(const struct nn_graph *g, const float *params, const uint8_t *pixels,
@@ -100,13 +116,10 @@ int train_evaluate(const struct nn_graph *g, const float *params, const uint8_t 
 		const float *prob = nn_forward(g, params, ws, input, b);
 		for (int i = 0; i < b; i++) {
 			const float *p = prob + (size_t)i * k;
-			int y = labels[first + i], best = 0;
-			for (int c = 1; c < k; c++)
-				if (p[c] > p[best])
-					best = c;
+			int y = labels[first + i], best = argmax(p, k);
 			ev->confusion[y][best]++;
 			ev->correct += best == y;
-			loss -= log(fmax((double)p[y], 1e-30));
+			loss -= log(fmax((double)p[y], EVAL_MIN_PROB));
 		}
 	}
 	ev->n = n;
@@ -228,14 +241,69 @@ static int end_epoch(const struct train_config *cfg, const struct nn_graph *g,
 	return 0;
 }
 
-static char *ckpt_path(const struct train_config *cfg)
-{
-	size_t len = strlen(cfg->out) + 6;
-	char *p = malloc(len);
+/* What the loop allocates once per run. */
+struct loop_buffers {
+	struct nn_workspace *ws;
+	float *input, *grads; /* batch images; n_params gradients */
+	uint8_t *labels;      /* batch labels */
+	int *perm;            /* the epoch's order of the training images */
+};
 
-	if (p)
-		snprintf(p, len, "%s.ckpt", cfg->out);
-	return p;
+/* Batch s of the epoch in progress into b->input and b->labels (augmented
+ * when asked: each image by its own generator, so OpenMP cannot change
+ * the result).  Returns its size. */
+static int load_batch(const struct train_config *cfg, const struct train_state *st,
+                      const struct idx_set *data, int n_train, long s, struct loop_buffers *b)
+{
+	const int px = AUGMENT_PIXELS, B = cfg->batch;
+	int first = (int)(s * B), n = n_train - first < B ? n_train - first : B;
+	uint64_t epoch = (uint64_t)st->epoch;
+
+#pragma omp parallel for schedule(static)
+	for (int i = 0; i < n; i++) {
+		int k = b->perm[first + i];
+		const uint8_t *src = data->pixels + (size_t)k * px;
+		if (cfg->augment)
+			augment_image(&cfg->aug, src, b->input + (size_t)i * px,
+			              train_seed3(cfg->seed ^ SEED_AUGMENT, epoch, (uint64_t)k));
+		else
+			augment_plain(src, b->input + (size_t)i * px, px);
+	}
+	for (int i = 0; i < n; i++)
+		b->labels[i] = data->labels[b->perm[first + i]];
+	return n;
+}
+
+/* One optimiser step on batch s of the epoch in progress; *lr: the rate
+ * it used. */
+static int train_step(const struct train_config *cfg, const struct nn_graph *g,
+                      struct train_state *st, const struct idx_set *data, int n_train, long s,
+                      const struct optim_schedule_config *sched, struct loop_buffers *b, double *lr,
+                      struct dg_error *err)
+{
+	const int n = load_batch(cfg, st, data, n_train, s, b);
+	const float *prob;
+	float loss;
+
+	memset(b->grads, 0, g->n_params * sizeof(float));
+	nn_workspace_seed(b->ws, train_seed3(cfg->seed, SEED_DROPOUT, (uint64_t)st->step));
+	prob = nn_forward(g, st->params, b->ws, b->input, n);
+	for (int i = 0; i < n; i++)
+		st->correct +=
+		    argmax(prob + (size_t)i * TRAIN_CLASSES, TRAIN_CLASSES) == b->labels[i];
+	if (nn_backward(g, st->params, b->grads, b->ws, b->labels, n, &loss, err))
+		return -1;
+	if (!isfinite(loss))
+		return dg_fail(err, DG_ERR_INVALID,
+		               "%s: training diverged at epoch %d step %ld (loss %g); "
+		               "try a lower --lr",
+		               cfg->model, st->epoch + 1, s + 1, (double)loss);
+	*lr = optim_lr(sched, st->step);
+	adam_step(st->adam, st->params, b->grads, (float)*lr);
+	st->loss_sum += (double)loss * n;
+	st->seen += n;
+	st->step++;
+	return 0;
 }
 
 int train_run(const struct train_config *cfg, const struct nn_graph *g, struct train_state *st,
@@ -247,18 +315,19 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 	struct optim_schedule_config sched = {cfg->schedule, cfg->lr,
 	                                      train_warmup_steps(cfg, total), total};
 	struct progress pr = {isatty(STDERR_FILENO), cfg->quiet, 0, dg_seconds(), st->step};
-	struct nn_workspace *ws = NULL;
-	float *input = malloc((size_t)B * px * sizeof(float));
-	float *grads = malloc((g->n_params ? g->n_params : 1) * sizeof(float));
-	uint8_t *labels = malloc((size_t)B);
-	int *perm = malloc((size_t)(n_train ? n_train : 1) * sizeof(int));
-	char *ckpt = ckpt_path(cfg);
+	struct loop_buffers b = {
+	    .input = malloc((size_t)B * px * sizeof(float)),
+	    .grads = malloc((g->n_params ? g->n_params : 1) * sizeof(float)),
+	    .labels = malloc((size_t)B),
+	    .perm = malloc((size_t)(n_train ? n_train : 1) * sizeof(int)),
+	};
+	char *ckpt = train_checkpoint_path(cfg->out);
 	int rc = -1, perm_epoch = -1;
 	double lr = cfg->lr;
 
-	if (nn_workspace_create(&ws, g, B, true, err))
+	if (nn_workspace_create(&b.ws, g, B, true, err))
 		goto out;
-	if (!input || !grads || !labels || !perm || !ckpt) {
+	if (!b.input || !b.grads || !b.labels || !b.perm || !ckpt) {
 		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for training", cfg->model);
 		goto out;
 	}
@@ -273,55 +342,11 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 		double t0 = dg_seconds();
 
 		if (perm_epoch != st->epoch) {
-			shuffle(perm, n_train, cfg->seed, st->epoch);
+			shuffle(b.perm, n_train, cfg->seed, st->epoch);
 			perm_epoch = st->epoch;
 		}
-		if (s < spe) {
-			int first = (int)(s * B), n = n_train - first < B ? n_train - first : B;
-			uint64_t epoch = (uint64_t)st->epoch;
-
-#pragma omp parallel for schedule(static)
-			for (int i = 0; i < n; i++) {
-				int k = perm[first + i];
-				const uint8_t *src = data->pixels + (size_t)k * px;
-				if (cfg->augment)
-					augment_image(&cfg->aug, src, input + (size_t)i * px,
-					              train_seed3(cfg->seed ^ SEED_AUGMENT, epoch,
-					                          (uint64_t)k));
-				else
-					augment_plain(src, input + (size_t)i * px, px);
-			}
-			for (int i = 0; i < n; i++)
-				labels[i] = data->labels[perm[first + i]];
-
-			memset(grads, 0, g->n_params * sizeof(float));
-			nn_workspace_seed(ws,
-			                  train_seed3(cfg->seed, SEED_DROPOUT, (uint64_t)st->step));
-			const float *prob = nn_forward(g, st->params, ws, input, n);
-			for (int i = 0; i < n; i++) {
-				const float *p = prob + (size_t)i * TRAIN_CLASSES;
-				int best = 0;
-				for (int c = 1; c < TRAIN_CLASSES; c++)
-					if (p[c] > p[best])
-						best = c;
-				st->correct += best == labels[i];
-			}
-			float loss;
-			if (nn_backward(g, st->params, grads, ws, labels, n, &loss, err))
-				goto out;
-			if (!isfinite(loss)) {
-				dg_fail(err, DG_ERR_INVALID,
-				        "%s: training diverged at epoch %d step %ld (loss %g); "
-				        "try a lower --lr",
-				        cfg->model, st->epoch + 1, s + 1, (double)loss);
-				goto out;
-			}
-			lr = optim_lr(&sched, st->step);
-			adam_step(st->adam, st->params, grads, (float)lr);
-			st->loss_sum += (double)loss * n;
-			st->seen += n;
-			st->step++;
-		}
+		if (s < spe && train_step(cfg, g, st, data, n_train, s, &sched, &b, &lr, err) < 0)
+			goto out;
 		double t1 = dg_seconds();
 		st->seconds += t1 - t0;
 		progress_draw(&pr, cfg, st, spe, total, t1);
@@ -345,11 +370,11 @@ int train_run(const struct train_config *cfg, const struct nn_graph *g, struct t
 	}
 	rc = 0;
 out:
-	nn_workspace_free(ws);
-	free(input);
-	free(grads);
-	free(labels);
-	free(perm);
+	nn_workspace_free(b.ws);
+	free(b.input);
+	free(b.grads);
+	free(b.labels);
+	free(b.perm);
 	free(ckpt);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@
 #define PREAMBLE   16 /* magic + version + header length */
 #define ALIGN      64 /* weights start on a cache line */
 #define MAX_HEADER (16u << 20)
+/* The header length is stored as a u32 and parsed by json-c with an int. */
+_Static_assert(MAX_HEADER <= INT_MAX, "the header length must fit an int and a u32");
 
 static uint32_t get_le32(const unsigned char *p)
 {
@@ -97,7 +100,7 @@ static int write_all(int fd, const void *buf, size_t len, uLong *crc, const char
 {
 	const unsigned char *p = buf;
 
-	*crc = crc32(*crc, p, (uInt)len);
+	*crc = crc32_z(*crc, p, len);
 	while (len) {
 		ssize_t w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
@@ -127,9 +130,18 @@ int model_save(const char *path, const struct nn_graph *g, const float *params,
 
 	const char *text = json_object_to_json_string_ext(hdr, JSON_C_TO_STRING_PLAIN |
 	                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t hlen = strlen(text), data = align_up(PREAMBLE + hlen);
+	size_t hlen = text ? strlen(text) : 0, data = align_up(PREAMBLE + hlen);
 	unsigned char pre[PREAMBLE], pad[ALIGN] = {0}, tail[4];
 
+	if (!text) {
+		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for the header", path);
+		goto out;
+	}
+	if (hlen > MAX_HEADER) {
+		dg_fail(err, DG_ERR_TOO_LARGE, "%s: header of %zu bytes, at most %u", path, hlen,
+		        MAX_HEADER);
+		goto out;
+	}
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
 		tmp = NULL;
 		dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
@@ -316,7 +328,7 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 		return dg_fail(err, DG_ERR_FORMAT,
 		               "%s: file is %zu bytes, its header implies %zu%s", m->path, size,
 		               want, size < want ? " (truncated)" : "");
-	uLong crc = crc32(crc32(0L, Z_NULL, 0), base, (uInt)(size - 4));
+	uLong crc = crc32_z(crc32(0L, Z_NULL, 0), base, size - 4);
 	if (crc != get_le32(base + size - 4))
 		return dg_fail(err, DG_ERR_FORMAT,
 		               "%s: checksum mismatch (file says %08x, contents give %08lx)",

@@ -127,7 +127,9 @@ void nn_workspace_profile(struct nn_workspace *ws, double *seconds);
 
 /* Run n images (n <= max_batch; each c*h*w of the input node, pixel values
  * in [0,1]) through the graph.  Returns the n x n_classes probabilities,
- * owned by ws and valid until its next use.  A training workspace applies
+ * owned by ws and valid until its next use, or NULL when n is not in
+ * 1..max_batch (the only way it can fail: it allocates nothing, so this
+ * hot path takes no struct dg_error).  A training workspace applies
  * dropout. */
 const float *nn_forward(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
                         const float *input, int n);

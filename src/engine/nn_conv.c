@@ -299,7 +299,7 @@ void nn_maxpool_backward(float *din, const float *dout, const float *in, int B,
 
 static struct nn_conv_geom conv_geom(const struct nn_graph *g, const struct nn_node *n)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 
 	return (struct nn_conv_geom){.c = in->c,
 	                             .h = in->h,
@@ -316,16 +316,16 @@ static int conv2d_parse(struct nn_node *n, struct json_object *o, struct dg_erro
 {
 	if (nn_expect_inputs(n, 1, err) ||
 	    nn_json_int(o, n->name, "filters", 0, 1, NN_MAX_DIM, &n->units, err) ||
-	    nn_json_int(o, n->name, "kernel", 0, 1, 64, &n->kernel, err) ||
-	    nn_json_int(o, n->name, "stride", 1, 1, 64, &n->stride, err) ||
-	    nn_json_int(o, n->name, "pad", 0, 0, 64, &n->pad, err))
+	    nn_json_int(o, n->name, "kernel", 0, 1, NN_MAX_KERNEL, &n->kernel, err) ||
+	    nn_json_int(o, n->name, "stride", 1, 1, NN_MAX_KERNEL, &n->stride, err) ||
+	    nn_json_int(o, n->name, "pad", 0, 0, NN_MAX_KERNEL, &n->pad, err))
 		return -1;
 	return 0;
 }
 
 static int conv2d_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 
 	if (in->h + 2 * n->pad < n->kernel || in->w + 2 * n->pad < n->kernel)
 		return dg_fail(err, DG_ERR_FORMAT,
@@ -343,7 +343,7 @@ static int conv2d_shape(const struct nn_graph *g, struct nn_node *n, struct dg_e
 /* weight [filters][in channels][kernel][kernel], bias [filters]. */
 static int conv2d_tensors(const struct nn_graph *g, const struct nn_node *n, struct nn_tensor *t)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 	const int dims[4] = {n->units, in->c, n->kernel, n->kernel};
 
 	return nn_weight_bias(n, t, 4, dims, (size_t)in->c * n->kernel * n->kernel);
@@ -397,7 +397,7 @@ const struct nn_op_def nn_op_conv2d = {
 
 static struct nn_pool_geom pool_geom(const struct nn_graph *g, const struct nn_node *n)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 
 	return (struct nn_pool_geom){.c = in->c,
 	                             .h = in->h,
@@ -411,15 +411,15 @@ static struct nn_pool_geom pool_geom(const struct nn_graph *g, const struct nn_n
 static int maxpool_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
 {
 	if (nn_expect_inputs(n, 1, err) ||
-	    nn_json_int(o, n->name, "kernel", 0, 1, 64, &n->kernel, err) ||
-	    nn_json_int(o, n->name, "stride", n->kernel, 1, 64, &n->stride, err))
+	    nn_json_int(o, n->name, "kernel", 0, 1, NN_MAX_KERNEL, &n->kernel, err) ||
+	    nn_json_int(o, n->name, "stride", n->kernel, 1, NN_MAX_KERNEL, &n->stride, err))
 		return -1;
 	return 0;
 }
 
 static int maxpool_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 
 	if (in->h < n->kernel || in->w < n->kernel)
 		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": window %d larger than input %dx%d",

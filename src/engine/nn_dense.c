@@ -96,17 +96,23 @@ void nn_dense_backward(float *din, float *dweight, float *dbias, const float *do
 static int dense_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
 {
 	if (nn_expect_inputs(n, 1, err) ||
-	    nn_json_int(o, n->name, "units", 0, 1, 1 << 16, &n->units, err))
+	    nn_json_int(o, n->name, "units", 0, 1, NN_MAX_UNITS, &n->units, err))
 		return -1;
 	return 0;
 }
 
-/* The input is seen flattened: C*H*W floats per image. */
+/* The input is seen flattened: C*H*W floats per image, an int since
+ * nn_graph.c keeps every node within NN_MAX_NODE_SIZE. */
+static int dense_inputs(const struct nn_graph *g, const struct nn_node *n)
+{
+	return (int)nn_node_size(nn_input(g, n, 0));
+}
+
 static int dense_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
 	(void)err;
 	n->c = n->units, n->h = 1, n->w = 1;
-	n->n_weight = nn_node_size(&g->nodes[n->inputs[0]]) * n->units;
+	n->n_weight = (size_t)dense_inputs(g, n) * n->units;
 	n->n_bias = n->units;
 	n->n_macs = n->n_weight;
 	return 0;
@@ -115,18 +121,16 @@ static int dense_shape(const struct nn_graph *g, struct nn_node *n, struct dg_er
 /* weight [inputs][units] (a batch is one GEMM), bias [units]. */
 static int dense_tensors(const struct nn_graph *g, const struct nn_node *n, struct nn_tensor *t)
 {
-	const size_t flat = nn_node_size(&g->nodes[n->inputs[0]]);
-	const int dims[2] = {(int)flat, n->units};
+	const int dims[2] = {dense_inputs(g, n), n->units};
 
-	return nn_weight_bias(n, t, 2, dims, flat);
+	return nn_weight_bias(n, t, 2, dims, (size_t)dims[0]);
 }
 
 static size_t dense_scratch(const struct nn_graph *g, const struct nn_node *n, int B, int threads,
                             bool training)
 {
 	(void)threads;
-	return training ? nn_dense_scratch(B, (int)nn_node_size(&g->nodes[n->inputs[0]]), n->units)
-	                : 0;
+	return training ? nn_dense_scratch(B, dense_inputs(g, n), n->units) : 0;
 }
 
 static void dense_forward(const struct nn_op_args *a)
@@ -134,8 +138,7 @@ static void dense_forward(const struct nn_op_args *a)
 	const struct nn_node *n = a->node;
 
 	nn_dense_forward(a->y, a->x[0], a->params + n->weight, a->params + n->bias, a->n,
-	                 (int)nn_node_size(&a->g->nodes[n->inputs[0]]), n->units, a->threads,
-	                 a->relu);
+	                 dense_inputs(a->g, n), n->units, a->threads, a->relu);
 }
 
 static void dense_backward(const struct nn_op_args *a)
@@ -143,8 +146,7 @@ static void dense_backward(const struct nn_op_args *a)
 	const struct nn_node *n = a->node;
 
 	nn_dense_backward(a->dx[0], a->grads + n->weight, a->grads + n->bias, a->dy, a->x[0],
-	                  a->params + n->weight, a->n,
-	                  (int)nn_node_size(&a->g->nodes[n->inputs[0]]), n->units, a->scratch,
+	                  a->params + n->weight, a->n, dense_inputs(a->g, n), n->units, a->scratch,
 	                  a->threads);
 }
 

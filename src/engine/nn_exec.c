@@ -46,6 +46,9 @@ struct node_plan {
 	int base;   /* with first: the number of its first branch */
 };
 
+/* The arena's start and size: a multiple of a cache line. */
+#define ARENA_ALIGN 64
+
 /* The workspace's views of each node, in this order per node. */
 enum { ACT, GRAD, MASK, N_VIEWS };
 
@@ -218,7 +221,8 @@ int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int
 	}
 
 	total = plan_sizes(g, ws, sizes);
-	ws->arena = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
+	ws->arena = aligned_alloc(ARENA_ALIGN, (total * sizeof(float) + ARENA_ALIGN - 1) /
+	                                           ARENA_ALIGN * ARENA_ALIGN);
 	if (!ws->arena)
 		goto nomem;
 	float *p = ws->arena, **view[N_VIEWS] = {ws->act, ws->grad, ws->mask};

@@ -20,9 +20,9 @@
 #include "nn_layers.h"
 #include "nn_ops.h"
 
-/* Bounds that keep every size computation far from overflow. */
-#define MAX_NODES  256
-#define MAX_PARAMS (1u << 28)
+/* Bounds that keep every size computation far from overflow (and those
+ * of nn_ops.h). */
+#define MAX_NODES 256
 
 const struct nn_op_def *const nn_ops[NN_N_OPS] = {
     [NN_INPUT] = &nn_op_input,     [NN_CONV2D] = &nn_op_conv2d,   [NN_MAXPOOL] = &nn_op_maxpool,
@@ -239,8 +239,8 @@ int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct d
 		if (nn_ops[n->op]->parse(n, o, err) ||
 		    (nn_ops[n->op]->shape && nn_ops[n->op]->shape(g, n, err)))
 			goto fail;
-		if ((size_t)n->c * n->h * n->w > (1u << 24) ||
-		    g->n_params + n->n_weight + n->n_bias > MAX_PARAMS) {
+		if (nn_node_size(n) > NN_MAX_NODE_SIZE ||
+		    g->n_params + n->n_weight + n->n_bias > NN_MAX_PARAMS) {
 			dg_fail(err, DG_ERR_FORMAT, "node \"%s\": too large", s);
 			goto fail;
 		}
@@ -302,12 +302,12 @@ struct json_object *nn_graph_to_json(const struct nn_graph *g)
 		json_object_object_add(o, "op", json_object_new_string(nn_op_name(n->op)));
 		if (n->n_inputs == 1) {
 			json_object_object_add(o, "in",
-			                       json_object_new_string(g->nodes[n->inputs[0]].name));
+			                       json_object_new_string(nn_input(g, n, 0)->name));
 		} else if (n->n_inputs > 1) {
 			struct json_object *in = json_object_new_array();
 			for (int k = 0; k < n->n_inputs; k++)
 				json_object_array_add(
-				    in, json_object_new_string(g->nodes[n->inputs[k]].name));
+				    in, json_object_new_string(nn_input(g, n, k)->name));
 			json_object_object_add(o, "in", in);
 		}
 		if (nn_ops[n->op]->to_json)

@@ -157,7 +157,7 @@ void nn_input_forward(float *out, const float *in, size_t n, float mean, float s
 /* Output shaped as the (one) input: relu, dropout, softmax. */
 static int same_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 
 	(void)err;
 	n->c = in->c, n->h = in->h, n->w = in->w;
@@ -253,11 +253,11 @@ static int concat_parse(struct nn_node *n, struct json_object *o, struct dg_erro
 
 static int concat_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
-	const struct nn_node *in = &g->nodes[n->inputs[0]];
+	const struct nn_node *in = nn_input(g, n, 0);
 
 	n->c = 0, n->h = in->h, n->w = in->w;
 	for (int k = 0; k < n->n_inputs; k++) {
-		const struct nn_node *x = &g->nodes[n->inputs[k]];
+		const struct nn_node *x = nn_input(g, n, k);
 
 		if (x->h != n->h || x->w != n->w)
 			return dg_fail(err, DG_ERR_FORMAT,
@@ -271,7 +271,7 @@ static int concat_shape(const struct nn_graph *g, struct nn_node *n, struct dg_e
 static void concat_chans(const struct nn_op_args *a, int *chans)
 {
 	for (int k = 0; k < a->node->n_inputs; k++)
-		chans[k] = a->g->nodes[a->node->inputs[k]].c;
+		chans[k] = nn_input(a->g, a->node, k)->c;
 }
 
 static void concat_forward(const struct nn_op_args *a)

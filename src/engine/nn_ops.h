@@ -10,7 +10,8 @@
  * node before it); those are rules about the graph, not per-op code.
  *
  * Adding an op: an enum value (nn.h), its layer functions and one
- * struct nn_op_def beside them, its line in nn_ops[] (nn_graph.c), tests.
+ * struct nn_op_def beside them, its extern below and its line in nn_ops[]
+ * (nn_graph.c), tests (README: "How to add an op").
  */
 #ifndef NN_OPS_H
 #define NN_OPS_H
@@ -23,7 +24,17 @@
 
 struct json_object;
 
-#define NN_MAX_DIM 4096 /* bound on any one dimension a description gives */
+#include <limits.h>
+
+/* Bounds a description must keep (nn_graph.c and the ops' parse check
+ * them), so that every size computed from them is far from overflow. */
+#define NN_MAX_DIM       4096       /* any one dimension of the input's shape, filters */
+#define NN_MAX_KERNEL    64         /* conv2d and maxpool kernel, stride and padding */
+#define NN_MAX_UNITS     (1 << 16)  /* dense outputs */
+#define NN_MAX_NODE_SIZE (1 << 24)  /* floats in one image of any node's output */
+#define NN_MAX_PARAMS    (1u << 28) /* floats in the parameter buffer */
+/* So an image of any node's output, a dense layer's inputs, counts fit an int. */
+_Static_assert(NN_MAX_NODE_SIZE <= INT_MAX, "a node's size must fit an int");
 
 /* What forward and backward of one node see.  Activations are the
  * workspace's (n images, NCHW); parameters and their gradients are the
@@ -97,10 +108,17 @@ int nn_json_float(struct json_object *o, const char *node, const char *key, doub
 /* Exactly want inputs. */
 int nn_expect_inputs(const struct nn_node *n, int want, struct dg_error *err);
 
-/* Floats in one image of n's output. */
+/* Floats in one image of n's output (at most NN_MAX_NODE_SIZE). */
 static inline size_t nn_node_size(const struct nn_node *n)
 {
 	return (size_t)n->c * n->h * n->w;
+}
+
+/* Input k of node n. */
+static inline const struct nn_node *nn_input(const struct nn_graph *g, const struct nn_node *n,
+                                             int k)
+{
+	return &g->nodes[n->inputs[k]];
 }
 
 /* The usual pair: a weight of the given dims (He-initialised over fan_in)

@@ -6,19 +6,24 @@
  * the server never needs this table.  The macros below only spell JSON
  * nodes ({"name", "op", "in", ...}) without a wall of escaped quotes.
  * Widths of "cnn" follow DESIGN.md: 385,674 parameters, 6,375,168
- * multiply-adds per image.  Input statistics are MNIST's training-set mean
- * and standard deviation.
+ * multiply-adds per image.
  */
 #include <string.h>
 
 #include "nn.h"
 
+/* Every network's input: a 28x28 MNIST-style image, normalised by the
+ * mean and standard deviation of MNIST's training pixels (in [0, 1]). */
+#define MNIST_SIDE "28"
+#define MNIST_MEAN "0.1307"
+#define MNIST_STD  "0.3081"
+
 #define Q(s)               "\"" s "\""
 #define NODE(name, op, in) "{\"name\": " Q(name) ", \"op\": " Q(op) ", \"in\": " in
 #define GRAPH(name, nodes)                                                                         \
 	"{\"name\": " Q(name) ", \"nodes\": [{\"name\": \"input\", \"op\": \"input\", "            \
-	                      "\"shape\": [1, 28, 28], \"mean\": 0.1307, \"std\": 0.3081}, " nodes \
-	                      "]}"
+	                      "\"shape\": [1, " MNIST_SIDE ", " MNIST_SIDE                         \
+	                      "], \"mean\": " MNIST_MEAN ", \"std\": " MNIST_STD "}, " nodes "]}"
 
 #define CONV(name, in, filters, kernel, pad)                                                       \
 	NODE(name, "conv2d", Q(in))                                                                \
