@@ -85,7 +85,7 @@ static int close_boxes(const struct image_piece *a, const struct image_piece *b,
 static void outer_edge(const int *lab, int w, int *up, int c, const struct image_piece *bx, int s,
                        int *edge)
 {
-	int bw = bx->x1 - bx->x0 + 1, bh = bx->y1 - bx->y0 + 1;
+	int bw = piece_w(bx), bh = piece_h(bx);
 	int along = s < 2 ? bw : bh, depth = s < 2 ? bh : bw, from_far = s == 1 || s == 3;
 
 	for (int a = 0; a < along; a++) {
@@ -114,7 +114,7 @@ static void outer_edge(const int *lab, int w, int *up, int c, const struct image
 static struct side find_side(const int *lab, int w, int *up, int c, const struct image_piece *bx,
                              int s, int band, int off, double fill, int *cover, int *edge)
 {
-	int bw = bx->x1 - bx->x0 + 1, bh = bx->y1 - bx->y0 + 1;
+	int bw = piece_w(bx), bh = piece_h(bx);
 	int along = s < 2 ? bw : bh, depth = s < 2 ? bh : bw, range = depth + 2 * off + 2 * band;
 	int outer = s == 0 || s == 2, need = (int)ceil(fill * along), n_cand = 0;
 	int span = (int)(SIDE_END * depth);
@@ -196,7 +196,7 @@ static void clear_side(float *v, const int *lab, int w, int *up, int c,
                        const struct image_piece *bx, const struct side *sd, int s, int band,
                        int off)
 {
-	int bw = bx->x1 - bx->x0 + 1, bh = bx->y1 - bx->y0 + 1;
+	int bw = piece_w(bx), bh = piece_h(bx);
 	int along = s < 2 ? bw : bh, depth = s < 2 ? bh : bw, from_far = s == 1 || s == 3;
 
 	for (int a = 0; a < along; a++) {
@@ -227,7 +227,7 @@ static void clear_side(float *v, const int *lab, int w, int *up, int c,
 static int clear_frame(float *v, const int *lab, int w, int *up, int c,
                        const struct image_piece *bx, int *scratch)
 {
-	int bw = bx->x1 - bx->x0 + 1, bh = bx->y1 - bx->y0 + 1, sides = 0, band, off[4];
+	int bw = piece_w(bx), bh = piece_h(bx), sides = 0, band, off[4];
 	int *edge = scratch, *cover = scratch + (bw > bh ? bw : bh);
 	long on_sides = 0, inside = 0;
 	struct side sd[4];
@@ -288,13 +288,12 @@ int image_remove_frames(float *v, int w, int h, const int *lab, const struct ima
 	for (int i = 0; i < count; i++) {
 		const struct image_piece *a = &pc[i];
 
-		if (a->x1 - a->x0 + 1 < big && a->y1 - a->y0 + 1 < big)
+		if (piece_w(a) < big && piece_h(a) < big)
 			continue;
 		for (int j = i + 1; j < count; j++) {
 			const struct image_piece *b = &pc[j];
 
-			if ((b->x1 - b->x0 + 1 >= big || b->y1 - b->y0 + 1 >= big) &&
-			    close_boxes(a, b, gap))
+			if ((piece_w(b) >= big || piece_h(b) >= big) && close_boxes(a, b, gap))
 				up[root(up, i + 1)] = root(up, j + 1);
 		}
 	}
@@ -316,15 +315,13 @@ int image_remove_frames(float *v, int w, int h, const int *lab, const struct ima
 		const struct image_piece *b = &box[c];
 		int found = 0;
 
-		if (root(up, c) != c || b->x1 - b->x0 + 1 < LINE_MIN ||
-		    b->y1 - b->y0 + 1 < LINE_MIN)
+		if (root(up, c) != c || piece_w(b) < LINE_MIN || piece_h(b) < LINE_MIN)
 			continue;
 		found = clear_frame(v, lab, w, up, c, b, prof);
 		for (int i = 1; i <= count && !found; i++) {
 			const struct image_piece *p = &pc[i - 1];
 
-			if (root(up, i) == c && p->x1 - p->x0 + 1 >= LINE_MIN &&
-			    p->y1 - p->y0 + 1 >= LINE_MIN &&
+			if (root(up, i) == c && piece_w(p) >= LINE_MIN && piece_h(p) >= LINE_MIN &&
 			    (p->x0 != b->x0 || p->y0 != b->y0 || p->x1 != b->x1 || p->y1 != b->y1))
 				found = clear_frame(v, lab, w, up, -i, p, prof);
 		}

@@ -67,6 +67,16 @@ struct image_piece {
 	double mass;
 };
 
+static inline int piece_w(const struct image_piece *p)
+{
+	return p->x1 - p->x0 + 1;
+}
+
+static inline int piece_h(const struct image_piece *p)
+{
+	return p->y1 - p->y0 + 1;
+}
+
 /*
  * Boxes drawn round a digit: clusters of pieces (pc[count], labelled 1 +
  * index in lab) with three or four straight sides and ink inside lose the

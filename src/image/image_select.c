@@ -40,16 +40,6 @@
 #define UNDER_BOW     0.03 /* and a hand's bow, as a share of its width */
 #define UNDER_SLOPE   0.15 /* steepest underline: a slanted 1 is not one */
 
-static int piece_w(const struct image_piece *p)
-{
-	return p->x1 - p->x0 + 1;
-}
-
-static int piece_h(const struct image_piece *p)
-{
-	return p->y1 - p->y0 + 1;
-}
-
 /* Connected pieces of v >= INK_LEVEL: lab gets 1 + index.  Returns the count. */
 static int label(const float *v, int w, int h, int *lab, int *stack, struct image_piece *pc)
 {
