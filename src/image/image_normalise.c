@@ -176,69 +176,35 @@ void image_stretch_ink(float *v, size_t n)
 		stretch(v, n, 0, hi);
 }
 
-int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int *inverted,
-                    struct dg_error *err)
+/* First stretch: the paper's ground and noise to 0, a typical stroke to 1.
+ * The stroke level is taken among the pixels above the ground only: a
+ * small digit is a few hundredths of a picture, too few to pull a split
+ * of the whole picture away from the paper's texture. */
+static int stretch_paper(float *v, size_t n, struct dg_error *err)
 {
 	unsigned hist[HBINS];
-	const size_t n = (size_t)w * h;
-	const int longer = w > h ? w : h;
-	float lo, hi, *v, *scratch, *tmp, small[BOX * BOX];
-	int *lab, *stack, x0, y0, x1, y1, bw, bh, ow, oh, dx, dy, kept;
-	uint8_t *mark;
-	double s, m = 0, mx = 0, my = 0;
 	size_t nink = 0;
+	float lo = ground_level(v, n, hist), hi;
 
-	if (w <= 0 || h <= 0 || n > (1u << 26))
-		return dg_fail(err, DG_ERR_INVALID, "cannot normalise a %dx%d picture", w, h);
-
-	/* One block: v, the ink module's scratch (5 n floats, also the
-	 * resampling's tmp[h][BOX]), labels, a stack and marks. */
-	v = malloc(n * (sizeof(float) * 6 + sizeof(int) * 2 + 1) +
-	           ((size_t)3 * longer + (size_t)h * BOX) * sizeof(float));
-	if (!v)
-		return dg_fail(err, DG_ERR_NOMEM, "no memory to normalise a %dx%d picture", w, h);
-	scratch = v + n;
-	tmp = scratch;
-	lab = (int *)(scratch + 5 * n + 3 * (size_t)longer + (size_t)h * BOX);
-	stack = lab + n;
-	mark = (uint8_t *)(stack + n);
-
-	image_ink_strength(lum, w, h, v, inverted, scratch);
-
-	/* Stretch: the paper's ground and noise to 0, a typical stroke to 1.
-	 * The stroke level is taken among the pixels above the ground only: a
-	 * small digit is a few hundredths of a picture, too few to pull a
-	 * split of the whole picture away from the paper's texture. */
-	lo = ground_level(v, n, hist);
 	memset(hist, 0, sizeof(hist));
 	for (size_t i = 0; i < n; i++)
 		if (v[i] > lo)
 			hist[bin_of(v[i])]++, nink++;
 	hi = ink_level(hist, nink);
-	if (hi - lo < MIN_CONTRAST) {
-		free(v);
+	if (hi - lo < MIN_CONTRAST)
 		return dg_fail(err, DG_ERR_EMPTY, "no ink: contrast %.3f below %.2f", hi - lo,
 		               MIN_CONTRAST);
-	}
 	stretch(v, n, lo, hi);
+	return 0;
+}
 
-	if (image_remove_lines(v, w, h, mark, lab) < 0 ||
-	    (kept = image_keep_digit(v, w, h, lab, stack)) < 0) {
-		free(v);
-		return dg_fail(err, DG_ERR_NOMEM, "no memory to analyse a %dx%d picture", w, h);
-	}
-	if (kept == 0) {
-		free(v);
-		return dg_fail(err, DG_ERR_EMPTY, "no ink left after removing lines and specks");
-	}
+/* The bounding box {x0, y0, x1, y1} of the ink, ignoring the faintest
+ * levels (JPEG ringing) which would move it by a pixel or two; -1 if
+ * nothing is left. */
+static int ink_box(const float *v, int w, int h, int box[4])
+{
+	int x0 = w, y0 = h, x1 = -1, y1 = -1;
 
-	/* Lines and dirt may have set the first stretch: the digit's own
-	 * strokes set the second. */
-	image_stretch_ink(v, n);
-
-	/* Crop: bounding box of the remaining ink, ignoring the faintest
-	 * levels (JPEG ringing) which would move it by a pixel or two. */
-	x0 = w, y0 = h, x1 = -1, y1 = -1;
 	for (int y = 0; y < h; y++) {
 		for (int x = 0; x < w; x++) {
 			if (v[(size_t)y * w + x] < BOX_LEVEL)
@@ -249,26 +215,35 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 			y1 = y > y1 ? y : y1;
 		}
 	}
-	if (x1 < 0) {
-		free(v);
-		return dg_fail(err, DG_ERR_EMPTY, "no ink left after removing specks");
-	}
+	box[0] = x0, box[1] = y0, box[2] = x1, box[3] = y1;
+	return x1 < 0 ? -1 : 0;
+}
 
-	/* Scale the box so its longer side is BOX, aspect kept: rows first into
-	 * tmp[bh][ow], then columns into small[oh][ow]. */
-	bw = x1 - x0 + 1;
-	bh = y1 - y0 + 1;
-	s = (double)BOX / (bw > bh ? bw : bh);
-	ow = (int)ceil(bw * s - 1e-6);
-	oh = (int)ceil(bh * s - 1e-6);
+/* Scale the box so its longer side is BOX, aspect kept: rows first into
+ * tmp[bh][ow], then columns into small[oh][ow]. */
+static void scale_box(const float *v, int w, const int box[4], float *tmp, float *small, int *ow,
+                      int *oh)
+{
+	const int bw = box[2] - box[0] + 1, bh = box[3] - box[1] + 1;
+	const double s = (double)BOX / (bw > bh ? bw : bh);
+
+	*ow = (int)ceil(bw * s - 1e-6);
+	*oh = (int)ceil(bh * s - 1e-6);
 	for (int y = 0; y < bh; y++)
-		box_axis(v + (size_t)(y0 + y) * w + x0, 1, bw, tmp + (size_t)y * ow, 1, ow, s);
-	for (int x = 0; x < ow; x++)
-		box_axis(tmp + x, ow, bh, small + x, ow, oh, s);
-	free(v);
+		box_axis(v + (size_t)(box[1] + y) * w + box[0], 1, bw, tmp + (size_t)y * *ow, 1,
+		         *ow, s);
+	for (int x = 0; x < *ow; x++)
+		box_axis(tmp + x, *ow, bh, small + x, *ow, *oh, s);
+}
 
-	/* Centre: integer shift so the centre of mass lands in [13.5, 14.5),
-	 * MNIST's own convention; clamped so no ink falls off the edge. */
+/* Centre: integer shift so the centre of mass lands in [13.5, 14.5),
+ * MNIST's own convention; clamped so no ink falls off the edge. */
+static int place_centred(const float *small, int ow, int oh, float out[IMAGE_PIXELS],
+                         struct dg_error *err)
+{
+	double m = 0, mx = 0, my = 0;
+	int dx, dy;
+
 	for (int y = 0; y < oh; y++) {
 		for (int x = 0; x < ow; x++) {
 			double p = small[y * ow + x];
@@ -293,4 +268,53 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 		}
 	}
 	return 0;
+}
+
+int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int *inverted,
+                    struct dg_error *err)
+{
+	const size_t n = (size_t)w * h;
+	const int longer = w > h ? w : h;
+	float *v, *scratch, small[BOX * BOX];
+	int *lab, *stack, box[4], ow, oh, kept, rc = -1;
+	uint8_t *mark;
+
+	if (w <= 0 || h <= 0 || n > (1u << 26))
+		return dg_fail(err, DG_ERR_INVALID, "cannot normalise a %dx%d picture", w, h);
+
+	/* One block: v, the ink module's scratch (5 n floats, also the
+	 * resampling's tmp[h][BOX]), labels, a stack and marks. */
+	v = malloc(n * (sizeof(float) * 6 + sizeof(int) * 2 + 1) +
+	           ((size_t)3 * longer + (size_t)h * BOX) * sizeof(float));
+	if (!v)
+		return dg_fail(err, DG_ERR_NOMEM, "no memory to normalise a %dx%d picture", w, h);
+	scratch = v + n;
+	lab = (int *)(scratch + 5 * n + 3 * (size_t)longer + (size_t)h * BOX);
+	stack = lab + n;
+	mark = (uint8_t *)(stack + n);
+
+	image_ink_strength(lum, w, h, v, inverted, scratch);
+	if (stretch_paper(v, n, err) < 0)
+		goto out;
+	if (image_remove_lines(v, w, h, mark, lab) < 0 ||
+	    (kept = image_keep_digit(v, w, h, lab, stack)) < 0) {
+		dg_fail(err, DG_ERR_NOMEM, "no memory to analyse a %dx%d picture", w, h);
+		goto out;
+	}
+	if (kept == 0) {
+		dg_fail(err, DG_ERR_EMPTY, "no ink left after removing lines and specks");
+		goto out;
+	}
+	/* Lines and dirt may have set the first stretch: the digit's own
+	 * strokes set the second. */
+	image_stretch_ink(v, n);
+	if (ink_box(v, w, h, box) < 0) {
+		dg_fail(err, DG_ERR_EMPTY, "no ink left after removing specks");
+		goto out;
+	}
+	scale_box(v, w, box, scratch, small, &ow, &oh);
+	rc = place_centred(small, ow, oh, out, err);
+out:
+	free(v);
+	return rc;
 }
