@@ -375,11 +375,21 @@ async function desktop(browser, base) {
   });
 
   await check('Ctrl+Z undoes a stroke and the answer follows the remaining ones', async () => {
+    // Wait for the bar's own answer first: the card already says "done"
+    // (for the 1 alone) before it, so waiting on the card alone raced.
+    const predicted = () => page.waitForResponse((r) => r.url().includes('/api/v1/predict'), { timeout: WAIT_MS });
+    const bar = predicted();
     await drawStroke(page, [[0.3, 0.5], [0.7, 0.5]]); // a bar across the 1
-    await page.waitForFunction(() => document.querySelector('#draw-result').dataset.state === 'done', null, { timeout: WAIT_MS });
-    const req = page.waitForRequest((r) => r.url().includes('/api/v1/predict'));
+    await bar;
+    const undone = predicted();
     await page.keyboard.press('Control+z');
-    await req;
+    await undone;
+    // The answer to the undo lands in the card after its response: wait
+    // for the card to read 1 again, or fail on the timeout.
+    await page.waitForFunction(() => {
+      const c = document.querySelector('#draw-result');
+      return c && !c.hidden && c.dataset.state === 'done' && c.querySelector('.card-digit').textContent === '1';
+    }, null, { timeout: WAIT_MS });
     const r = await drawnResult(page);
     return r.state === 'done' && r.digit === '1';
   });
