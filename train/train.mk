@@ -20,13 +20,17 @@ train_digits_train_LDADD = $(TRAIN_LDADD)
 # Where `make data` puts MNIST: the trainer's last place to look.
 train_digits_train_CPPFLAGS = $(AM_CPPFLAGS) -DTRAIN_DATADIR='"$(abs_top_builddir)/data/mnist"'
 
-check_PROGRAMS += tests/test_idx tests/test_accuracy
+check_PROGRAMS += tests/test_idx tests/test_accuracy tests/test_explain
 tests_test_idx_LDADD = $(TRAIN_LDADD)
 tests_test_accuracy_LDADD = $(TRAIN_LDADD)
 tests_test_idx_CPPFLAGS = $(TRAIN_CPPFLAGS)
 tests_test_accuracy_CPPFLAGS = $(TRAIN_CPPFLAGS)
-UNIT_TESTS += tests/test_idx
-TESTS += tests/test_idx tests/test_train_smoke.sh tests/test_accuracy
+# Explanations read MNIST test digits, so they link the IDX reader too.
+tests_test_explain_SOURCES = tests/test_explain.c tests/image_fixtures.h
+tests_test_explain_LDADD = $(TRAIN_LDADD)
+tests_test_explain_CPPFLAGS = $(TRAIN_CPPFLAGS)
+UNIT_TESTS += tests/test_idx tests/test_explain
+TESTS += tests/test_idx tests/test_train_smoke.sh tests/test_accuracy tests/test_explain
 EXTRA_DIST += tests/test_train_smoke.sh train/mnist.sha256
 
 # make bench: seconds per training epoch for each network.

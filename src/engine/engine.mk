@@ -3,7 +3,7 @@ noinst_LIBRARIES += src/libdigits.a
 src_libdigits_a_SOURCES = \
 	src/digits.c src/digits.h \
 	src/engine/nn.h src/engine/nn_ops.h \
-	src/engine/nn_graph.c src/engine/nn_zoo.c src/engine/nn_exec.c \
+	src/engine/nn_graph.c src/engine/nn_zoo.c src/engine/nn_exec.c src/engine/nn_explain.c \
 	src/engine/nn_layers.h src/engine/nn_layers.c \
 	src/engine/nn_conv.c src/engine/nn_dense.c \
 	src/engine/nn_kernels.c src/engine/nn_kernels.h \

@@ -145,6 +145,35 @@ int nn_backward(const struct nn_graph *g, const float *params, float *grads,
                 struct nn_workspace *ws, const uint8_t *labels, int n, float *loss,
                 struct dg_error *err);
 
+/* Explanations.  An explanation workspace holds one image, its
+ * activations and their gradients, and runs the network as it serves (no
+ * dropout); create it once per model, like the inference one. */
+int nn_workspace_create_explain(struct nn_workspace **out, const struct nn_graph *g,
+                                struct dg_error *err);
+/* Run one image forward, then the gradient of class cls's score (the
+ * logit, before the softmax) with respect to node `node`'s activation
+ * (node 0: the input pixels) into *grad: c*h*w floats owned by ws, valid
+ * until its next use.  Parameters' gradients are not computed. */
+int nn_class_gradient(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
+                      const float *input, int cls, int node, const float **grad,
+                      struct dg_error *err);
+
+/* How nn_explain explains a graph: Grad-CAM on the last convolution's
+ * output when the graph has a convolution, else the input's gradient. */
+enum nn_explain_method { NN_EXPLAIN_GRADCAM, NN_EXPLAIN_SALIENCY };
+struct nn_explain_info {
+	enum nn_explain_method method;
+	int node;         /* the node whose activation is explained (0: the input) */
+	int map_h, map_w; /* its map's size before upsampling */
+};
+void nn_explain_info(const struct nn_graph *g, struct nn_explain_info *info);
+const char *nn_explain_method_name(enum nn_explain_method m);
+/* The map of class cls for one image, upsampled to the input's h x w,
+ * in 0..1 (all 0 when nothing speaks for the class); probs, if not NULL,
+ * receives the n_classes probabilities of the same forward pass. */
+int nn_explain(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
+               const float *input, int cls, float *map, float *probs, struct dg_error *err);
+
 const char *nn_op_name(enum nn_op op);
 
 #endif

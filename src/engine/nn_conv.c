@@ -175,17 +175,19 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 		const float *d = dout + b * out_size;
 		float *dw = slots + b * slot, *db = dw + g->oc * patch;
 
-		nn_im2col(col, in + b * in_size, g->c, g->h, g->w, g->k, g->stride, g->pad, g->oh,
-		          g->ow, 0, g->c);
-		nn_transpose(col_t, col, (int)patch, (int)plane);
-		nn_gemm(g->oc, (int)patch, (int)plane, d, (int)plane, col_t, (int)patch, dw,
-		        (int)patch, false);
-		for (int o = 0; o < g->oc; o++) {
-			float s = 0.0f;
+		if (dweight) {
+			nn_im2col(col, in + b * in_size, g->c, g->h, g->w, g->k, g->stride, g->pad,
+			          g->oh, g->ow, 0, g->c);
+			nn_transpose(col_t, col, (int)patch, (int)plane);
+			nn_gemm(g->oc, (int)patch, (int)plane, d, (int)plane, col_t, (int)patch, dw,
+			        (int)patch, false);
+			for (int o = 0; o < g->oc; o++) {
+				float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-			for (size_t p = 0; p < plane; p++)
-				s += d[o * plane + p];
-			db[o] = s;
+				for (size_t p = 0; p < plane; p++)
+					s += d[o * plane + p];
+				db[o] = s;
+			}
 		}
 		if (din) {
 			nn_gemm((int)patch, (int)plane, g->oc, weight_t, g->oc, d, (int)plane, dcol,
@@ -195,7 +197,9 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
 		}
 	}
 
-	/* Sum the per-image slots in image order: independent of threads. */
+	if (!dweight)
+		return;
+		/* Sum the per-image slots in image order: independent of threads. */
 #pragma omp parallel for num_threads(n_threads) schedule(static)
 	for (size_t e = 0; e < slot; e++) {
 		float s = 0.0f;
@@ -371,7 +375,8 @@ static void conv2d_backward(const struct nn_op_args *a)
 	const struct nn_node *n = a->node;
 	struct nn_conv_geom cg = conv_geom(a->g, n);
 
-	nn_conv2d_backward(a->dx[0], a->grads + n->weight, a->grads + n->bias, a->dy, a->x[0],
+	nn_conv2d_backward(a->dx[0], a->grads ? a->grads + n->weight : NULL,
+	                   a->grads ? a->grads + n->bias : NULL, a->dy, a->x[0],
 	                   a->params + n->weight, a->n, &cg, a->scratch, a->threads);
 }
 

@@ -60,7 +60,10 @@ void nn_dense_backward(float *din, float *dweight, float *dbias, const float *do
                        const float *weight, int B, int I, int O, float *scratch, int n_threads)
 {
 	float *in_t = scratch, *weight_t = scratch + (size_t)I * B;
+	const int row_blocks = (I + DENSE_BLOCK - 1) / DENSE_BLOCK;
 
+	if (!dweight)
+		goto inputs;
 	for (int o = 0; o < O; o++) {
 		float s = 0.0f;
 		for (int b = 0; b < B; b++)
@@ -70,7 +73,6 @@ void nn_dense_backward(float *din, float *dweight, float *dbias, const float *do
 
 	/* dweight[I][O] += in^T[I][B] * dout[B][O], split over rows of I. */
 	nn_transpose(in_t, in, B, I);
-	const int row_blocks = (I + DENSE_BLOCK - 1) / DENSE_BLOCK;
 #pragma omp parallel for num_threads(n_threads) schedule(static)
 	for (int blk = 0; blk < row_blocks; blk++) {
 		int i0 = blk * DENSE_BLOCK, n = I - i0 < DENSE_BLOCK ? I - i0 : DENSE_BLOCK;
@@ -78,6 +80,7 @@ void nn_dense_backward(float *din, float *dweight, float *dbias, const float *do
 		nn_gemm(n, O, B, in_t + (size_t)i0 * B, B, dout, O, dweight + (size_t)i0 * O, O,
 		        true);
 	}
+inputs:
 	if (!din)
 		return;
 
@@ -145,7 +148,8 @@ static void dense_backward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node;
 
-	nn_dense_backward(a->dx[0], a->grads + n->weight, a->grads + n->bias, a->dy, a->x[0],
+	nn_dense_backward(a->dx[0], a->grads ? a->grads + n->weight : NULL,
+	                  a->grads ? a->grads + n->bias : NULL, a->dy, a->x[0],
 	                  a->params + n->weight, a->n, dense_inputs(a->g, n), n->units, a->scratch,
 	                  a->threads);
 }

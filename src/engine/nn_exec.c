@@ -55,6 +55,7 @@ enum { ACT, GRAD, MASK, N_VIEWS };
 struct nn_workspace {
 	int n_nodes, max_batch, n_threads;
 	bool training;
+	bool explain; /* gradients as training, the network as it serves (no dropout) */
 	float **act;  /* per node: max_batch x size */
 	float **grad; /* per node, training only (NULL for the input) */
 	float **mask; /* per node with NN_OP_MASK, training only */
@@ -149,6 +150,12 @@ static void plan_branches(const struct nn_graph *g, struct nn_workspace *ws)
 	}
 }
 
+/* Whether forward applies dropout: training, not explaining. */
+static inline bool drops(const struct nn_workspace *ws)
+{
+	return ws->training && !ws->explain;
+}
+
 /* Floats each node's views take for max_batch images, in the arena's
  * order (sizes[i * N_VIEWS + view]; 0: no view of its own), and the
  * scratch after them: one pass decides, so the pointing below cannot
@@ -163,11 +170,12 @@ static size_t plan_sizes(const struct nn_graph *g, struct nn_workspace *ws, size
 		const size_t sz = (size_t)ws->max_batch * nn_node_size(n);
 		size_t *s = sizes + (size_t)i * N_VIEWS;
 		const bool shares =
-		    ws->plan[i].skip || (!ws->training && op->flags & NN_OP_INFER_COPY);
+		    ws->plan[i].skip || (!drops(ws) && op->flags & NN_OP_INFER_COPY);
 
 		s[ACT] = shares ? 0 : sz;
-		s[GRAD] = ws->training && i > 0 ? sz : 0;
-		s[MASK] = ws->training && op->flags & NN_OP_MASK ? sz : 0;
+		/* An explanation may read the gradient of the input itself. */
+		s[GRAD] = ws->training && (i > 0 || ws->explain) ? sz : 0;
+		s[MASK] = drops(ws) && op->flags & NN_OP_MASK ? sz : 0;
 		total += s[ACT] + s[GRAD] + s[MASK];
 		if (op->scratch) {
 			size_t all = op->scratch(g, n, ws->max_batch, ws->n_threads, ws->training);
@@ -182,8 +190,8 @@ static size_t plan_sizes(const struct nn_graph *g, struct nn_workspace *ws, size
 	return total + scratch;
 }
 
-int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int max_batch,
-                        bool training, struct dg_error *err)
+static int workspace_new(struct nn_workspace **out, const struct nn_graph *g, int max_batch,
+                         bool training, bool explain, struct dg_error *err)
 {
 	struct nn_workspace *ws;
 	size_t *sizes = NULL, total;
@@ -204,6 +212,7 @@ int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int
 	ws->max_batch = max_batch;
 	ws->n_threads = threads;
 	ws->training = training;
+	ws->explain = explain;
 	ws->views = calloc((size_t)N_VIEWS * g->n_nodes, sizeof(float *));
 	ws->plan = calloc(g->n_nodes, sizeof(*ws->plan));
 	sizes = malloc(sizeof(size_t) * N_VIEWS * g->n_nodes);
@@ -289,14 +298,14 @@ static void forward_node(const struct nn_graph *g, const float *params, struct n
 		    .index = i,
 		    .n = n,
 		    .threads = threads,
-		    .training = ws->training,
+		    .training = drops(ws),
 		    .relu = ws->plan[i].fuse,
 		    .params = params,
 		    .x = {input},
 		    .y = ws->act[i],
 		    .scratch = scratch,
 		    .mask = ws->mask[i],
-		    .seed = ws->training ? nn_hash64(nn_hash64(ws->seed, ws->step), i) : 0,
+		    .seed = drops(ws) ? nn_hash64(nn_hash64(ws->seed, ws->step), i) : 0,
 		};
 		for (int k = 0; k < node->n_inputs; k++)
 			a.x[k] = ws->act[node->inputs[k]];
@@ -344,11 +353,13 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 	return ws->act[g->n_nodes - 1];
 }
 
-/* Propagate from the gradients already in ws->grad for nodes <= from. */
+/* Propagate from the gradients already in ws->grad for nodes <= from,
+ * down to (not through) node `to`.  With grads NULL the layers skip their
+ * parameters' gradients (an explanation needs only the activations'). */
 static void backward_walk(const struct nn_graph *g, const float *params, float *grads,
-                          struct nn_workspace *ws, int n, int from)
+                          struct nn_workspace *ws, int n, int from, int to)
 {
-	for (int i = from; i > 0; i--) {
+	for (int i = from; i > to; i--) {
 		const struct nn_node *node = &g->nodes[i];
 		const struct nn_op_def *op = nn_ops[node->op];
 		struct nn_op_args a = {
@@ -378,8 +389,9 @@ static void backward_walk(const struct nn_graph *g, const float *params, float *
 
 static void zero_grads(const struct nn_graph *g, struct nn_workspace *ws, int n)
 {
-	for (int i = 1; i < g->n_nodes; i++)
-		memset(ws->grad[i], 0, sizeof(float) * n * nn_node_size(&g->nodes[i]));
+	for (int i = 0; i < g->n_nodes; i++)
+		if (ws->grad[i])
+			memset(ws->grad[i], 0, sizeof(float) * n * nn_node_size(&g->nodes[i]));
 }
 
 int nn_backward(const struct nn_graph *g, const float *params, float *grads,
@@ -406,6 +418,50 @@ int nn_backward(const struct nn_graph *g, const float *params, float *grads,
 	/* The graph ends in a softmax (nn_graph.c); with the cross-entropy it
 	 * is p - onehot, no division by p. */
 	*loss = nn_softmax_xent_backward(ws->grad[logits], ws->act[last], labels, n, g->n_classes);
-	backward_walk(g, params, grads, ws, n, last - 1);
+	backward_walk(g, params, grads, ws, n, last - 1, 0);
+	return 0;
+}
+
+int nn_workspace_create(struct nn_workspace **out, const struct nn_graph *g, int max_batch,
+                        bool training, struct dg_error *err)
+{
+	return workspace_new(out, g, max_batch, training, false, err);
+}
+
+int nn_workspace_create_explain(struct nn_workspace **out, const struct nn_graph *g,
+                                struct dg_error *err)
+{
+	return workspace_new(out, g, 1, true, true, err);
+}
+
+int nn_class_gradient(const struct nn_graph *g, const float *params, struct nn_workspace *ws,
+                      const float *input, int cls, int node, const float **grad,
+                      struct dg_error *err)
+{
+	const int last = g->n_nodes - 1, logits = g->nodes[last].inputs[0];
+
+	*grad = NULL;
+	if (!ws->explain)
+		return dg_fail(err, DG_ERR_INVALID,
+		               "graph \"%s\": a class gradient needs an explanation workspace",
+		               g->name);
+	if (cls < 0 || cls >= g->n_classes)
+		return dg_fail(err, DG_ERR_INVALID, "graph \"%s\": class %d, want 0..%d", g->name,
+		               cls, g->n_classes - 1);
+	if (node < 0 || node > logits)
+		return dg_fail(err, DG_ERR_INVALID, "graph \"%s\": no node %d below the logits",
+		               g->name, node);
+	nn_forward(g, params, ws, input, 1);
+	zero_grads(g, ws, 1);
+	/* The class's score before the softmax, as Grad-CAM defines it: the
+	 * softmax would mix in every other class's score. */
+	ws->grad[logits][cls] = 1.0f;
+	backward_walk(g, params, NULL, ws, 1, logits, node);
+	/* The input node standardises the pixels: its gradient, times
+	 * d(standardised)/d(pixel) = 1 / std, is the pixels' own. */
+	if (node == 0)
+		for (size_t i = 0; i < nn_node_size(&g->nodes[0]); i++)
+			ws->grad[0][i] /= g->nodes[0].std;
+	*grad = ws->grad[node];
 	return 0;
 }

@@ -312,10 +312,19 @@ static void dropout_forward(const struct nn_op_args *a)
 		nn_dropout_forward(a->y, a->mask, a->x[0], count(a), a->node->rate, a->seed);
 }
 
+/* Without a mask (an explanation's forward drops nothing) the identity. */
 static void dropout_backward(const struct nn_op_args *a)
 {
-	if (a->dx[0])
-		nn_dropout_backward(a->dx[0], a->dy, a->mask, count(a));
+	const size_t n = count(a);
+
+	if (!a->dx[0])
+		return;
+	if (!a->mask) {
+		for (size_t i = 0; i < n; i++)
+			a->dx[0][i] += a->dy[i];
+		return;
+	}
+	nn_dropout_backward(a->dx[0], a->dy, a->mask, n);
 }
 
 static void dropout_to_json(const struct nn_node *n, struct json_object *o)

@@ -54,7 +54,7 @@ struct nn_op_args {
 	float *mask;                   /* NN_OP_MASK ops while training, else NULL */
 	uint64_t seed;                 /* training: this node on this forward call */
 	/* Backward only.  All three are added into, never overwritten. */
-	float *grads;             /* parameter gradients, laid out as params */
+	float *grads;             /* parameter gradients, laid out as params, or NULL: skip them */
 	const float *dy;          /* d(loss)/d(y) */
 	float *dx[NN_MAX_INPUTS]; /* d(loss)/d(inputs); NULL where none is kept */
 };
