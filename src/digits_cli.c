@@ -2,6 +2,7 @@
  * digits_cli.c - main of `digits`: the engine from the command line.
  *
  *   digits predict [--model M] [--json] [--top N] FILE...   ("-" is stdin)
+ *   digits explain [--model M] [--class C] [--json] FILE -o MAP.png
  *   digits models [--json]
  *
  * Files go through the same image_to_mnist and registry_predict as the server,
@@ -26,6 +27,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: digits predict [--model NAME] [--json] [--top N] FILE...\n"
+	      "       digits explain [--model NAME] [--class C] [--json] FILE -o MAP.png\n"
 	      "       digits models [--json]\n"
 	      "       digits --help\n"
 	      "\n"
@@ -33,6 +35,9 @@ static void usage(FILE *f)
 	      "         ...; \"-\" reads stdin): one line \"FILE DIGIT PROBABILITY\" per file,\n"
 	      "         or with --json one JSON object per line, as the HTTP API answers.\n"
 	      "         --top N adds the N most likely digits.\n"
+	      "explain  why the model reads FILE as it does: its Grad-CAM map (saliency for\n"
+	      "         mlp) for the digit it reads, or for --class C, over the 28x28 it saw,\n"
+	      "         written as a PNG; prints \"FILE DIGIT PROBABILITY\" and the method.\n"
 	      "models   list the models found.\n"
 	      "\n"
 	      "Options: --models DIR (default $DIGITS_MODEL_DIR, else the installed models).\n"
@@ -82,7 +87,8 @@ static int read_file(const char *path, size_t max, unsigned char **out, size_t *
 
 struct opts {
 	const char *model;
-	int json, top;
+	const char *out; /* explain: the PNG to write */
+	int json, top, cls;
 	struct image_limits lim;
 	size_t max_bytes;
 };
@@ -188,6 +194,82 @@ static int predict(struct registry *reg, const struct opts *o, char **files, int
 	return failed;
 }
 
+/* The heat map's pixels per input pixel: 28 -> 280. */
+#define EXPLAIN_SCALE 10
+
+static int write_file(const char *path, const unsigned char *data, size_t n, struct dg_error *err)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return dg_fail(err, DG_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fwrite(data, 1, n, f) != n || fclose(f) != 0)
+		return dg_fail(err, DG_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+	return 0;
+}
+
+static bool print_explanation(const struct opts *o, const struct registry_model_info *m,
+                              const char *file, const float *p,
+                              const struct registry_explanation *ex)
+{
+	int digit = 0;
+
+	for (int c = 1; c < m->n_classes; c++)
+		digit = p[c] > p[digit] ? c : digit;
+	if (o->json) {
+		struct json_object *j = json_object_new_object();
+
+		if (!j)
+			return false;
+		json_object_object_add(j, "file", json_object_new_string(file));
+		json_object_object_add(j, "digit", json_object_new_int(digit));
+		json_object_object_add(j, "probability", json_object_new_double(p[digit]));
+		json_object_object_add(j, "explained_class", json_object_new_int(ex->cls));
+		json_object_object_add(j, "method", json_object_new_string(ex->method));
+		json_object_object_add(j, "map_file", json_object_new_string(o->out));
+		json_object_object_add(j, "model", answer_model(m));
+		return print_json(j);
+	}
+	return printf("%s %d %.4f explained %d by %s (%dx%d) in %s\n", file, digit, p[digit],
+	              ex->cls, ex->method, ex->map_h, ex->map_w, o->out) > 0;
+}
+
+static int explain(struct registry *reg, const struct opts *o, const char *file)
+{
+	const struct registry_model_info *m =
+	    registry_model_info(reg, registry_find(reg, o->model));
+	float pixels[IMAGE_PIXELS], map[IMAGE_PIXELS], *probs;
+	struct registry_explanation ex;
+	struct dg_error err = {0};
+	unsigned char *data = NULL, *png = NULL;
+	size_t len = 0, png_len = 0;
+	int rc;
+
+	if (!m) {
+		fprintf(stderr, "digits: no model \"%s\" (try: digits models)\n", o->model);
+		return 2;
+	}
+	probs = malloc(sizeof(float) * m->n_classes);
+	rc = probs ? read_file(file, o->max_bytes, &data, &len, &err)
+	           : dg_fail(&err, DG_ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = image_to_mnist(data, len, &o->lim, pixels, NULL, &err);
+	free(data);
+	if (rc == 0)
+		rc = registry_explain(reg, m->index, pixels, o->cls, map, probs, &ex, &err);
+	if (rc == 0)
+		rc = image_heatmap_png(pixels, map, EXPLAIN_SCALE, &png, &png_len, &err);
+	if (rc == 0)
+		rc = write_file(o->out, png, png_len, &err);
+	free(png);
+	if (rc < 0)
+		fprintf(stderr, "digits: %s: %s\n", file, err.msg);
+	else if (!print_explanation(o, m, file, probs, &ex))
+		rc = -1, fprintf(stderr, "digits: %s: cannot write the result\n", file);
+	free(probs);
+	return rc < 0 ? 1 : 0;
+}
+
 static int list_models(struct registry *reg, int json)
 {
 	if (!json)
@@ -215,7 +297,7 @@ static int list_models(struct registry *reg, int json)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.model = NULL};
+	struct opts o = {.model = NULL, .cls = -1};
 	const char *dir = NULL, *cmd;
 	struct registry *reg;
 	struct dg_error err;
@@ -228,7 +310,8 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	cmd = argv[i++];
-	if (strcmp(cmd, "predict") != 0 && strcmp(cmd, "models") != 0) {
+	if (strcmp(cmd, "predict") != 0 && strcmp(cmd, "explain") != 0 &&
+	    strcmp(cmd, "models") != 0) {
 		fprintf(stderr, "digits: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -250,6 +333,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.top = (int)v; /* <= ANSWER_TOP_MAX */
+		} else if (strcmp(argv[i], "--class") == 0 && i + 1 < argc) {
+			if (span_to_long(span_cstr(argv[++i]), 0, 9, &v) < 0) {
+				fprintf(stderr, "digits: --class %s: want a digit from 0 to 9\n",
+				        argv[i]);
+				return 2;
+			}
+			o.cls = (int)v;
+		} else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
+		           i + 1 < argc) {
+			o.out = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -261,6 +354,16 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "predict") == 0 && i == argc) {
 		fprintf(stderr, "digits: predict needs at least one FILE\n");
+		return 2;
+	}
+	/* explain FILE -o MAP.png: the output may also follow the file. */
+	if (strcmp(cmd, "explain") == 0 && i + 3 == argc &&
+	    (strcmp(argv[i + 1], "-o") == 0 || strcmp(argv[i + 1], "--output") == 0)) {
+		o.out = argv[i + 2];
+		argc = i + 1;
+	}
+	if (strcmp(cmd, "explain") == 0 && (i + 1 != argc || !o.out)) {
+		fprintf(stderr, "digits: explain needs one FILE and -o MAP.png\n");
 		return 2;
 	}
 	if (api_config_from_env(&cfg, &err) < 0) {
@@ -275,6 +378,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "models") == 0)
 		rc = list_models(reg, o.json);
+	else if (strcmp(cmd, "explain") == 0)
+		rc = explain(reg, &o, argv[i]);
 	else
 		rc = predict(reg, &o, argv + i, argc - i);
 	registry_free(reg);

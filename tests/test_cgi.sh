@@ -89,8 +89,22 @@ if [ -f "$TEST_TMP/7.png" ]; then
 	"$CLI" predict --json --model lenet5 - <"$TEST_TMP/7.png" >"$OUT" 2>"$ERR"
 	is "$?" 0 "CLI: --json from stdin"
 	ok_cmd "CLI: JSON like the API's" grep -q '^{"digit":[0-9],"probability":.*"file":"-",.*"model":{"name":"lenet5"' "$OUT"
+	# explain: the map as a 280x280 PNG, the method named.
+	"$CLI" explain "$TEST_TMP/7.png" -o "$TEST_TMP/map.png" >"$OUT" 2>"$ERR"
+	is "$? $(sed 's/ [0-9.]* explained/ P explained/' "$OUT")" \
+		"0 $TEST_TMP/7.png 7 P explained 7 by grad-cam (7x7) in $TEST_TMP/map.png" \
+		"CLI explain: the cnn's Grad-CAM of the 7"
+	is "$(od -An -tx1 -j16 -N8 "$TEST_TMP/map.png" | tr -d ' \n')" 0000011800000118 \
+		"CLI explain: a 280x280 PNG"
+	"$CLI" explain --model mlp --class 3 --json "$TEST_TMP/7.png" -o "$TEST_TMP/map3.png" >"$OUT" 2>"$ERR"
+	ok_cmd "CLI explain --class 3 --model mlp: saliency of class 3, as JSON" \
+		grep -q '^{"file":.*"digit":7,.*"explained_class":3,"method":"saliency"' "$OUT"
+	"$CLI" explain --class 10 "$TEST_TMP/7.png" -o "$TEST_TMP/map.png" >"$OUT" 2>"$ERR"
+	is "$? $(cat "$ERR")" "2 digits: --class 10: want a digit from 0 to 9" "CLI explain: --class 10 refused"
+	"$CLI" explain "$TEST_TMP/7.png" >"$OUT" 2>"$ERR"
+	is "$?" 2 "CLI explain: no -o is a usage error"
 else
-	skip 5 "no MNIST test set (DIGITS_MNIST_DIR)"
+	skip 10 "no MNIST test set (DIGITS_MNIST_DIR)"
 fi
 "$CLI" predict --model nope "$TEST_TMP/abc" >"$OUT" 2>"$ERR"
 is "$?" 2 "CLI: unknown model is a usage error"

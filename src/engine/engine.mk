@@ -10,7 +10,7 @@ src_libdigits_a_SOURCES = \
 	src/engine/model.c src/engine/model.h
 
 # Programs link the engine and what it uses.
-LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(JPEG_LIBS) $(ZLIB_LIBS) $(LIBS)
+LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(JPEG_LIBS) $(PNG_LIBS) $(ZLIB_LIBS) $(LIBS)
 
 check_PROGRAMS += tests/test_nn tests/test_model
 UNIT_TESTS += tests/test_nn tests/test_model

@@ -65,6 +65,13 @@ const char *image_format_name(enum image_format f);
 /* Whether this libgd build decodes the format. */
 int image_format_supported(enum image_format f);
 
+/* An explanation map (IMAGE_PIXELS values in 0..1) over what the model saw
+ * (image_to_mnist's output), in viridis, each pixel scale x scale: a PNG
+ * in *png (malloc'ed, the caller frees) of *size bytes. */
+#define IMAGE_HEATMAP_MAX_SCALE 32
+int image_heatmap_png(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXELS], int scale,
+                      unsigned char **png, size_t *size, struct dg_error *err);
+
 /* Decode data and normalise it into out[IMAGE_PIXELS].  info may be NULL. */
 int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
                    float out[IMAGE_PIXELS], struct image_info *info, struct dg_error *err);

@@ -5,7 +5,7 @@ src_libdigits_a_SOURCES += \
 	src/image/image_probe.c src/image/image_decode.c \
 	src/image/image_normalise.c src/image/image_ink.c \
 	src/image/image_lines.c src/image/image_select.c \
-	src/image/image_frame.c
+	src/image/image_frame.c src/image/image_heatmap.c
 
 check_PROGRAMS += tests/test_image
 UNIT_TESTS += tests/test_image

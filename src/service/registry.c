@@ -40,6 +40,7 @@ struct registry_model {
 	struct registry_model_info info;
 	struct model *model;
 	struct nn_workspace *ws;
+	struct nn_workspace *explain_ws; /* made on the first explanation */
 };
 
 struct registry {
@@ -67,6 +68,7 @@ void registry_free(struct registry *r)
 		return;
 	for (int i = 0; i < r->n; i++) {
 		nn_workspace_free(r->models[i].ws);
+		nn_workspace_free(r->models[i].explain_ws);
 		model_free(r->models[i].model);
 	}
 	free(r);
@@ -231,5 +233,35 @@ int registry_predict(struct registry *r, int index, const float *pixels, int n, 
 	*probs = nn_forward(rm->model->graph, rm->model->params, rm->ws, pixels, n);
 	if (!*probs)
 		return dg_fail(err, DG_ERR_INVALID, "%s: forward pass failed", rm->info.name);
+	return 0;
+}
+
+int registry_explain(struct registry *r, int index, const float *pixels, int cls, float *map,
+                     float *probs, struct registry_explanation *ex, struct dg_error *err)
+{
+	struct registry_model *rm;
+	struct nn_explain_info info;
+	const float *p;
+
+	if (registry_predict(r, index, pixels, 1, &p, err) < 0)
+		return -1;
+	rm = &r->models[index];
+	if (cls < 0) {
+		cls = 0;
+		for (int c = 1; c < rm->info.n_classes; c++)
+			cls = p[c] > p[cls] ? c : cls;
+	}
+	/* One more workspace per model, and only for processes that explain:
+	 * explanations then allocate nothing per request either. */
+	if (!rm->explain_ws && nn_workspace_create_explain(&rm->explain_ws, rm->model->graph, err))
+		return -1;
+	if (nn_explain(rm->model->graph, rm->model->params, rm->explain_ws, pixels, cls, map, probs,
+	               err))
+		return -1;
+	nn_explain_info(rm->model->graph, &info);
+	ex->cls = cls;
+	ex->method = nn_explain_method_name(info.method);
+	ex->map_h = info.map_h;
+	ex->map_w = info.map_w;
 	return 0;
 }

@@ -68,4 +68,17 @@ const struct registry_model_info *registry_model_info(const struct registry *r, 
 int registry_predict(struct registry *r, int index, const float *pixels, int n, const float **probs,
                      struct dg_error *err);
 
+/* What an explanation explained, and how. */
+struct registry_explanation {
+	int cls;            /* the class explained */
+	const char *method; /* "grad-cam" or "saliency" (static) */
+	int map_h, map_w;   /* the map's size before it was scaled to the input */
+};
+
+/* Explain one image (IMAGE_PIXELS floats) with model index for class cls
+ * (-1: the class it predicts): map gets IMAGE_PIXELS floats in 0..1,
+ * probs (if not NULL) the n_classes probabilities. */
+int registry_explain(struct registry *r, int index, const float *pixels, int cls, float *map,
+                     float *probs, struct registry_explanation *ex, struct dg_error *err);
+
 #endif
