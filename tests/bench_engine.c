@@ -162,6 +162,48 @@ static void layer_table(const char *model, const float *x)
 	nn_graph_free(g);
 }
 
+/* Median ms of one explanation (forward + the class's gradient down to
+ * the explained layer + the map) on one thread, beside the plain forward. */
+static void explain_table(const float *x)
+{
+	enum { RUNS = 2000 };
+	static double t[RUNS];
+
+	omp_set_num_threads(1);
+	printf("\nexplanations, one image, 1 thread (nn_explain: forward, gradient, map)\n");
+	printf("%-7s %-9s %10s %10s %8s\n", "model", "method", "forward", "explain", "ratio");
+	printf("%-7s %-9s %10s %10s %8s\n", "", "", "ms", "ms", "");
+	for (int m = 0; nn_zoo_names[m]; m++) {
+		struct nn_graph *g;
+		struct nn_workspace *ws;
+		struct nn_explain_info info;
+		double med1, p99, med;
+		float map[784];
+
+		if (nn_zoo_build(&g, nn_zoo_names[m], NULL))
+			continue;
+		float *params = params_alloc(g);
+		nn_params_init(g, params, 1);
+		latency(g, params, x, 1, &med1, &p99);
+		nn_workspace_create_explain(&ws, g, NULL);
+		for (int i = 0; i < 200; i++)
+			nn_explain(g, params, ws, x, i % 10, map, NULL, NULL);
+		for (int i = 0; i < RUNS; i++) {
+			double t0 = bench_now_ms();
+			nn_explain(g, params, ws, x + (i % 64) * 784, i % 10, map, NULL, NULL);
+			t[i] = bench_now_ms() - t0;
+		}
+		qsort(t, RUNS, sizeof(double), bench_cmp_double);
+		med = t[RUNS / 2];
+		nn_explain_info(g, &info);
+		printf("%-7s %-9s %10.3f %10.3f %8.1f\n", g->name,
+		       nn_explain_method_name(info.method), med1, med, med / med1);
+		nn_workspace_free(ws);
+		free(params);
+		nn_graph_free(g);
+	}
+}
+
 int main(void)
 {
 	const int batch = 256;
@@ -198,6 +240,7 @@ int main(void)
 		free(params);
 		nn_graph_free(g);
 	}
+	explain_table(x);
 	layer_table("cnn", x);
 	free(x);
 	return 0;
