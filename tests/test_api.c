@@ -477,8 +477,21 @@ static void test_request_errors(void)
 	expect(&c, 400, "invalid_parameter", "top=abc");
 	call(&c, "POST", P, "preview=maybe", "image/png", "x", 1);
 	expect(&c, 400, "invalid_parameter", "preview=maybe");
-	call(&c, "POST", P, "explain=1", "image/png", "x", 1);
-	expect(&c, 400, "invalid_parameter", "explain is refused until implemented");
+	call(&c, "POST", P, "explain=maybe", "image/png", "x", 1);
+	expect(&c, 400, "invalid_parameter", "explain=maybe");
+	call(&c, "POST", P, "explain_class=10", "image/png", "x", 1);
+	expect(&c, 400, "invalid_parameter", "explain_class=10");
+	ok(strstr(c.res.body, "explain_class must be a digit from 0 to 9") != NULL,
+	   "explain_class=10: says what it takes");
+	call(&c, "POST", P, "explain_class=-1", "image/png", "x", 1);
+	expect(&c, 400, "invalid_parameter", "explain_class=-1");
+	call(&c, "POST", P, "explain_class=3x", "image/png", "x", 1);
+	expect(&c, 400, "invalid_parameter", "explain_class=3x");
+	call(&c, "POST", P, "explain_class=", "image/png", "x", 1);
+	expect(&c, 400, "invalid_parameter", "explain_class empty");
+	call(&c, "POST", P, NULL, "application/json",
+	     "{\"image\": \"aGk=\", \"explain_class\": 12}", 38);
+	expect(&c, 400, "invalid_parameter", "JSON explain_class=12");
 	call(&c, "POST", P, NULL, "application/json", "{\"image\": \"aGk=\", \"top\": 0}", 27);
 	expect(&c, 400, "invalid_parameter", "JSON top=0");
 	call(&c, "POST", P, "model=%zz", "image/png", "x", 1);
@@ -604,6 +617,52 @@ static struct json_object *get(struct json_object *o, const char *path)
 	return o;
 }
 
+/* explain=1: the map of the predicted digit, 28 rows of 28 numbers in
+ * 0..1, its method, and a PNG; explain_class picks another class. */
+static void test_explain(struct call *c, const unsigned char *img, int len)
+{
+	const char *P = "/api/v1/predict";
+	struct json_object *map;
+	bool shape = true, range = true;
+	double mass = 0;
+
+	call(c, "POST", P, "explain=1", "image/png", img, (size_t)len);
+	expect(c, 200, NULL, "explain=1");
+	map = get(c->doc, "explanation.map");
+	ok(json_object_array_length(map) == 28, "explanation.map: 28 rows");
+	for (int y = 0; y < 28; y++) {
+		struct json_object *row = json_object_array_get_idx(map, (size_t)y);
+
+		shape = shape && json_object_array_length(row) == 28;
+		for (int x = 0; shape && x < 28; x++) {
+			double v =
+			    json_object_get_double(json_object_array_get_idx(row, (size_t)x));
+
+			range = range && v >= 0 && v <= 1;
+			mass += v;
+		}
+	}
+	ok(shape && range && mass > 0, "explanation.map: 28 x 28 numbers in 0..1, not all 0");
+	is_str(json_object_get_string(get(c->doc, "explanation.method")), "grad-cam",
+	       "explanation.method: grad-cam for cnn");
+	is_int(json_object_get_int(get(c->doc, "explanation.class")),
+	       json_object_get_int(get(c->doc, "digit")), "explanation.class: the predicted digit");
+	ok(json_object_get_int(get(c->doc, "explanation.map_size.0")) == 7 &&
+	       json_object_get_int(get(c->doc, "explanation.map_size.1")) == 7,
+	   "explanation.map_size: cnn's 7x7");
+	ok(strncmp(json_object_get_string(get(c->doc, "explanation.png")),
+	           "data:image/png;base64,iVBOR", 27) == 0,
+	   "explanation.png: a PNG data URL");
+
+	call(c, "POST", P, "explain_class=3", "image/png", img, (size_t)len);
+	expect(c, 200, NULL, "explain_class=3");
+	is_int(json_object_get_int(get(c->doc, "explanation.class")), 3,
+	       "explain_class=3 explains class 3");
+	call(c, "POST", P, "explain=0", "image/png", img, (size_t)len);
+	expect(c, 200, NULL, "explain=0");
+	ok(!get(c->doc, "explanation"), "explain=0: no explanation");
+}
+
 static void test_predict(void)
 {
 	struct call c = {0};
@@ -657,6 +716,8 @@ static void test_predict(void)
 	ok(strncmp(json_object_get_string(get(c.doc, "preview")), "data:image/png;base64,iVBOR",
 	           27) == 0,
 	   "preview is a PNG data URL");
+
+	test_explain(&c, img, len);
 
 	call(&c, "POST", P, "model=nope", "image/png", img, (size_t)len);
 	expect(&c, 400, "unknown_model", "model=nope");

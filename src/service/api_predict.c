@@ -25,8 +25,10 @@
 
 struct params {
 	char model[API_PARAM_MAX];
-	int top;     /* 0: no "top" list */
-	int preview; /* 1: add a PNG of what the model saw */
+	int top;           /* 0: no "top" list */
+	int preview;       /* 1: add a PNG of what the model saw */
+	int explain;       /* 1: add the explanation of explain_class */
+	int explain_class; /* -1: the predicted digit */
 };
 
 struct input {
@@ -70,25 +72,43 @@ static int set_top(struct params *p, const char *val, struct api_response *res)
 	return 0;
 }
 
-static int set_preview(struct params *p, const char *val, struct api_response *res)
+/* A yes/no parameter: 1, true or empty (present), 0 or false. */
+static int set_flag(int *flag, const char *name, const char *val, struct api_response *res)
 {
 	if (strcmp(val, "1") == 0 || strcmp(val, "true") == 0 || *val == '\0') {
-		p->preview = 1;
+		*flag = 1;
 	} else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0) {
-		p->preview = 0;
+		*flag = 0;
 	} else {
 		api_error(res, 400, "invalid_parameter",
-		          "preview must be 1, 0, true or false, not \"%.32s\"", val);
+		          "%s must be 1, 0, true or false, not \"%.32s\"", name, val);
 		return -1;
 	}
 	return 0;
 }
 
+static int set_preview(struct params *p, const char *val, struct api_response *res)
+{
+	return set_flag(&p->preview, "preview", val, res);
+}
+
 static int set_explain(struct params *p, const char *val, struct api_response *res)
 {
-	(void)p, (void)val;
-	api_error(res, 400, "invalid_parameter", "explain is not implemented by this server yet");
-	return -1;
+	return set_flag(&p->explain, "explain", val, res);
+}
+
+static int set_explain_class(struct params *p, const char *val, struct api_response *res)
+{
+	long v;
+
+	if (span_to_long(span_cstr(val), 0, 9, &v) < 0) {
+		api_error(res, 400, "invalid_parameter",
+		          "explain_class must be a digit from 0 to 9, not \"%.32s\"", val);
+		return -1;
+	}
+	p->explain_class = (int)v; /* 0..9 */
+	p->explain = 1;            /* asking for a class's map asks for the map */
+	return 0;
 }
 
 static const struct param {
@@ -99,6 +119,7 @@ static const struct param {
     {"top", set_top},
     {"preview", set_preview},
     {"explain", set_explain},
+    {"explain_class", set_explain_class},
 };
 
 #define N_PARAMS (sizeof(params_table) / sizeof(params_table[0]))
@@ -345,17 +366,12 @@ static void image_status(enum dg_code c, int *status, const char **code)
 	}
 }
 
-static struct json_object *preview_json(struct api_ctx *ctx, const float *pixels)
+/* A PNG as a data: URL in the request's arena. */
+static struct json_object *png_data_url(struct api_ctx *ctx, unsigned char *png, size_t len)
 {
 	static const char prefix[] = "data:image/png;base64,";
-	unsigned char *png;
-	struct dg_error err;
-	size_t len;
-	char *text;
+	char *text = req_arena_alloc(&ctx->arena, sizeof(prefix) + 4 * ((len + 2) / 3) + 1);
 
-	if (image_preview_png(pixels, &png, &len, &err) < 0)
-		return NULL;
-	text = req_arena_alloc(&ctx->arena, sizeof(prefix) + 4 * ((len + 2) / 3) + 1);
 	if (!text) {
 		free(png);
 		return NULL;
@@ -364,6 +380,61 @@ static struct json_object *preview_json(struct api_ctx *ctx, const float *pixels
 	req_base64_encode(png, len, text + sizeof(prefix) - 1);
 	free(png);
 	return json_object_new_string(text);
+}
+
+static struct json_object *preview_json(struct api_ctx *ctx, const float *pixels)
+{
+	unsigned char *png;
+	struct dg_error err;
+	size_t len;
+
+	if (image_preview_png(pixels, &png, &len, &err) < 0)
+		return NULL;
+	return png_data_url(ctx, png, len);
+}
+
+/* The heat map's pixels per input pixel in the answer's PNG: 28 -> 224. */
+#define EXPLAIN_PNG_SCALE 8
+
+/* {"method", "class", "map_size": [h, w], "map": 28 rows of 28 numbers in
+ * 0..1, "png": the map over what the model saw}, or NULL. */
+static struct json_object *explanation_json(struct api_ctx *ctx, const struct job *job,
+                                            const float *pixels)
+{
+	float map[IMAGE_PIXELS];
+	struct registry_explanation ex;
+	struct json_object *o, *rows, *size;
+	unsigned char *png;
+	struct dg_error err;
+	size_t len;
+
+	if (registry_explain(ctx->reg, job->model, pixels, job->p.explain_class, map, NULL, &ex,
+	                     &err) < 0 ||
+	    image_heatmap_png(pixels, map, EXPLAIN_PNG_SCALE, &png, &len, &err) < 0)
+		return NULL;
+	o = json_object_new_object();
+	rows = json_object_new_array();
+	size = json_object_new_array();
+	if (!o || !rows || !size) {
+		json_object_put(o), json_object_put(rows), json_object_put(size);
+		free(png);
+		return NULL;
+	}
+	json_object_object_add(o, "method", json_object_new_string(ex.method));
+	json_object_object_add(o, "class", json_object_new_int(ex.cls));
+	json_object_array_add(size, json_object_new_int(ex.map_h));
+	json_object_array_add(size, json_object_new_int(ex.map_w));
+	json_object_object_add(o, "map_size", size);
+	for (int y = 0; y < IMAGE_SIDE; y++) {
+		struct json_object *row = json_object_new_array();
+
+		for (int x = 0; row && x < IMAGE_SIDE; x++)
+			json_object_array_add(row, answer_number(map[y * IMAGE_SIDE + x], "%.3f"));
+		json_object_array_add(rows, row);
+	}
+	json_object_object_add(o, "map", rows);
+	json_object_object_add(o, "png", png_data_url(ctx, png, len));
+	return o;
 }
 
 static int collect(struct api_ctx *ctx, const struct api_request *req, struct span body,
@@ -485,6 +556,10 @@ static struct json_object *image_answer(struct api_ctx *ctx, const struct job *j
 		json_object_object_add(
 		    o, "preview",
 		    preview_json(ctx, ctx->pixels + (size_t)job->slot[i] * IMAGE_PIXELS));
+	if (job->p.explain)
+		json_object_object_add(
+		    o, "explanation",
+		    explanation_json(ctx, job, ctx->pixels + (size_t)job->slot[i] * IMAGE_PIXELS));
 	if (ctx->call.digit < 0)
 		answer_top_classes(p, n_classes, 1, &ctx->call.digit);
 	return o;
@@ -532,7 +607,7 @@ void api_predict(struct api_ctx *ctx, const struct api_request *req, struct span
 {
 	struct input in[ctx->cfg.max_images];
 	int slot[ctx->cfg.max_images];
-	struct job job = {.in = in, .slot = slot, .t0 = dg_seconds()};
+	struct job job = {.in = in, .slot = slot, .t0 = dg_seconds(), .p.explain_class = -1};
 	struct json_object *json_doc = NULL;
 	const float *probs;
 

@@ -241,20 +241,24 @@ int registry_explain(struct registry *r, int index, const float *pixels, int cls
 {
 	struct registry_model *rm;
 	struct nn_explain_info info;
-	const float *p;
 
-	if (registry_predict(r, index, pixels, 1, &p, err) < 0)
-		return -1;
+	if (!registry_model_info(r, index))
+		return dg_fail(err, DG_ERR_INVALID, "no model number %d", index);
 	rm = &r->models[index];
+	/* One more workspace per model, and only for processes that explain:
+	 * explanations then allocate nothing per request either.  It is not
+	 * the forward workspace, whose probabilities of a whole batch the
+	 * caller may still be reading. */
+	if (!rm->explain_ws && nn_workspace_create_explain(&rm->explain_ws, rm->model->graph, err))
+		return -1;
 	if (cls < 0) {
+		const float *p =
+		    nn_forward(rm->model->graph, rm->model->params, rm->explain_ws, pixels, 1);
+
 		cls = 0;
 		for (int c = 1; c < rm->info.n_classes; c++)
 			cls = p[c] > p[cls] ? c : cls;
 	}
-	/* One more workspace per model, and only for processes that explain:
-	 * explanations then allocate nothing per request either. */
-	if (!rm->explain_ws && nn_workspace_create_explain(&rm->explain_ws, rm->model->graph, err))
-		return -1;
 	if (nn_explain(rm->model->graph, rm->model->params, rm->explain_ws, pixels, cls, map, probs,
 	               err))
 		return -1;
