@@ -224,6 +224,9 @@ async function settledCards(page, k, action) {
       text: c.querySelector('.card-error-text').textContent,
       meta: c.querySelector('.card-meta').textContent,
       preview: c.querySelector('.card-preview').getAttribute('src') || '',
+      why: c.querySelector('.card-why').getAttribute('src') || '',
+      whyShown: !c.querySelector('.card-why-figure').hidden,
+      whyCaption: c.querySelector('.card-why-caption').textContent,
     })),
   );
 }
@@ -361,6 +364,9 @@ async function desktop(browser, base) {
     is(url.searchParams.get('preview'), '1', 'the upload asks for the preview');
     is(card.name, 'seven.png', 'the card shows the file name');
     ok(card.preview.startsWith('data:image/png;base64,'), 'the card shows the 28x28 preview the model saw');
+    is(url.searchParams.get('explain'), '1', 'the upload asks why');
+    ok(card.whyShown && card.why.startsWith('data:image/png;base64,iVBOR'), 'the card shows the explanation map');
+    is(card.whyCaption, 'why (grad-cam)', 'the explanation names its method');
     ok(/ms on the server/.test(card.meta), 'the card shows the server time', card.meta);
     await shot(page, '02-dropped-seven');
     return card.state === 'done' && card.digit === '7';

@@ -54,7 +54,8 @@ function outcomeOf(status, body, ms) {
   return { ok: false, status, body, ms, prediction: null, error: { code: 'bad_reply', message: '' } };
 }
 
-// POST one image (multipart field `image`) with preview=1 and, when given,
+// POST one image (multipart field `image`) with preview=1 and explain=1
+// (the 28x28 the model saw, and why it answered so) and, when given,
 // `model`. Resolves to one outcome, never rejects:
 //   {ok, status, body, ms, prediction, error}
 // - ok: a prediction with a digit came back (`prediction`, the first of a
@@ -70,7 +71,7 @@ function outcomeOf(status, body, ms) {
 // cancels it.
 export function postImage(blob, name, { model, onProgress, signal } = {}) {
   return new Promise((resolve) => {
-    const params = new URLSearchParams({ preview: '1' });
+    const params = new URLSearchParams({ preview: '1', explain: '1' });
     if (model) params.set('model', model);
     const form = new FormData();
     form.append('image', blob, name);

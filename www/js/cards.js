@@ -45,6 +45,20 @@ export function setCardState(el, state, progressText) {
   if (progressText) $('.card-progress-text', el).textContent = progressText;
 }
 
+// The explanation map over what the model saw (explain=1), captioned with
+// its method: Grad-CAM for the convolutional models, saliency for mlp.
+function showWhy(el, ex) {
+  const fig = $('.card-why-figure', el);
+  const ok = ex && typeof ex.png === 'string' && ex.png.startsWith('data:image/png');
+  fig.hidden = !ok;
+  if (!ok) return;
+  const img = $('.card-why', el);
+  img.src = ex.png;
+  img.alt = `Why ${ex.class}: where the model found its evidence (${ex.method})`;
+  $('.card-why-caption', el).textContent = `why (${ex.method})`;
+  el.dataset.explained = ex.method;
+}
+
 function showResult(el, r, roundTripMs) {
   const digit = r.digit;
   el.dataset.digit = String(digit);
@@ -63,6 +77,7 @@ function showResult(el, r, roundTripMs) {
     preview.src = r.preview;
     preview.hidden = false;
   }
+  showWhy(el, r.explanation);
   const parts = [];
   if (r.model && r.model.name) parts.push(r.model.name);
   if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
