@@ -115,8 +115,8 @@ int main(int argc, char **argv)
 		waitpid(pid, &status, 0);
 		free(b.p);
 	}
-	printf("\nslowest: %s, %.0f ms: the decoding part of the worst request under the\n"
-	       "default limits (DIGITS_MAX_PIXELS = one %dx%d picture per request)\n",
-	       worst_name, worst, lim.max_width, lim.max_height);
+	printf("\nslowest: %s, %.0f ms: the decoding part of the worst request when\n"
+	       "DIGITS_MAX_PIXELS is one %dx%d picture (the default is %dx%d)\n",
+	       worst_name, worst, side, side, lim.max_width, lim.max_height);
 	return 0;
 }
