@@ -437,8 +437,9 @@ static int request_pixels(struct api_ctx *ctx, const struct job *job, struct api
 	ctx->call.pixels = total;
 	if (total > ctx->cfg.max_pixels) {
 		api_error(res, 413, "too_many_pixels",
-		          "the %d images declare %lu pixels in all, the limit per request is %lu",
-		          job->n, total, ctx->cfg.max_pixels);
+		          "the images declare %lu pixels in all (%d image%s), the limit per "
+		          "request is %lu",
+		          total, job->n, job->n == 1 ? "" : "s", ctx->cfg.max_pixels);
 		return -1;
 	}
 	return 0;
