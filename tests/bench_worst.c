@@ -58,8 +58,8 @@ static void measure(const struct worst_kind *k, struct blob b, int fd)
 	}
 	r[0] = best;
 	r[1] = (status_kb("VmHWM") - before) / 1024.0;
-	printf("%-18s %10d %6dx%-6d %9.1f %9.1f  %s\n", k->name, b.n, info.width, info.height,
-	       r[0], r[1], rc == 0 ? "ok" : err.msg);
+	printf("%-18s %10d %6dx%-6d %9.1f %9.1f  %s\n", k->name, b.n, info.width, info.height, r[0],
+	       r[1], rc == 0 ? "ok" : err.msg);
 	fflush(stdout);
 	if (write(fd, r, sizeof(r)) != (ssize_t)sizeof(r))
 		_exit(1);

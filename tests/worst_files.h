@@ -193,9 +193,10 @@ static inline struct blob worst_file(const char *kind, int side, size_t max_byte
 		static const struct {
 			const char *kind;
 			enum enc e;
-		} encs[] = {{"png8", E_PNG},   {"gif", E_GIF},   {"webp-lossy", E_WEBP},
-		            {"webp-lossless", E_WEBP_LOSSLESS}, {"tiff", E_TIFF},
-		            {"heif", E_HEIF},  {"avif", E_AVIF}};
+		} encs[] = {{"png8", E_PNG},        {"gif", E_GIF},
+		            {"webp-lossy", E_WEBP}, {"webp-lossless", E_WEBP_LOSSLESS},
+		            {"tiff", E_TIFF},       {"heif", E_HEIF},
+		            {"avif", E_AVIF}};
 
 		if (strcmp(kind, "png8") == 0)
 			gdImageSaveAlpha(im, 1); /* RGBA: 4 bytes a pixel */
