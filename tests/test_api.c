@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "service/api.h"
@@ -250,6 +251,82 @@ static void test_arena(void)
 	req_arena_reset(&a);
 	ok(req_arena_alloc(&a, 100) == p, "arena: reset reuses the block");
 	req_arena_free(&a);
+
+	{
+		size_t cap = REQ_ARENA_KEEP + (4u << 20), page = (size_t)sysconf(_SC_PAGESIZE);
+		unsigned char vec[(4u << 20) / 4096 + 1];
+		unsigned char *big;
+		int kept = 0, resident = 0;
+
+		ok(req_arena_init(&a, cap, &err) == 0 && (big = req_arena_alloc(&a, cap)) != NULL,
+		   "arena: 5 MiB");
+		memset(big, 1, cap);
+		req_arena_reset(&a);
+		/* mincore: which pages are in memory.  The first KEEP stay, the
+		 * rest were given back. */
+		if (page == 4096 && mincore(big, REQ_ARENA_KEEP, vec) == 0)
+			kept = vec[0] & 1 && vec[REQ_ARENA_KEEP / page - 1] & 1;
+		if (page == 4096 && mincore(big + REQ_ARENA_KEEP, cap - REQ_ARENA_KEEP, vec) == 0)
+			for (size_t i = 0; i < (cap - REQ_ARENA_KEEP) / page; i++)
+				resident += vec[i] & 1;
+		ok(kept && resident == 0,
+		   "arena: reset keeps the first MiB, gives back the rest (%d pages left)",
+		   resident);
+		big = req_arena_alloc(&a, cap);
+		ok(big && big[0] == 1 && big[cap - 1] == 0,
+		   "arena: given-back pages read as zeros");
+		req_arena_free(&a);
+	}
+}
+
+/* req_json_check: strict syntax, depth and value count. */
+static void test_json_check(void)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		enum dg_code code;
+	} cases[] = {
+	    {"{}", 0, 0},
+	    {" {\"image\": \"aGk=\", \"top\": 3, \"x\": [true, false, null, -1.5e+3, 0]} ", 0, 0},
+	    {"{\"a\": \"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9\"}", 0, 0},
+	    {"[[[[[[[[]]]]]]]]", 0, 0},
+	    {"[[[[[[[[[]]]]]]]]]", -1, DG_ERR_TOO_LARGE},
+	    {"", -1, DG_ERR_FORMAT},
+	    {"{", -1, DG_ERR_FORMAT},
+	    {"{} {}", -1, DG_ERR_FORMAT},
+	    {"{'a': 1}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": 1,}", -1, DG_ERR_FORMAT},
+	    {"[1,]", -1, DG_ERR_FORMAT},
+	    {"{\"a\" 1}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": 01}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": 1.}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": tru}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": \"\\x\"}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": \"\\u12g4\"}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": \"tab\there\"}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": \"open}", -1, DG_ERR_FORMAT},
+	    {"{\"a\": NaN}", -1, DG_ERR_FORMAT},
+	};
+	struct dg_error err;
+	char many[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = req_json_check(span_cstr(cases[i].text), 8, 1024, &err);
+
+		ok(rc == cases[i].rc && (rc == 0 || err.code == cases[i].code),
+		   "json check: %s -> %d", cases[i].text, cases[i].rc);
+	}
+	ok(req_json_check((struct span){"{\"a\": \"x\0y\"}", 12}, 8, 1024, &err) < 0,
+	   "json check: NUL in a string refused");
+	snprintf(many, sizeof(many), "[1,2,3,[4,5]]");
+	ok(req_json_check(span_cstr(many), 8, 7, &err) == 0, "json check: 7 values within 7");
+	ok(req_json_check(span_cstr(many), 8, 6, &err) < 0 && err.code == DG_ERR_TOO_LARGE &&
+	       strstr(err.msg, "more than 6 JSON values"),
+	   "json check: 7 values over 6: %s", err.msg);
+	ok(req_json_check(span_cstr("{\"a\": [1, x]}"), 8, 1024, &err) < 0 &&
+	       strstr(err.msg, "at byte 10"),
+	   "json check: names the byte: %s", err.msg);
 }
 
 /* A fake request through the API; the response's JSON (if any) in *doc. */
@@ -470,6 +547,35 @@ static void test_request_errors(void)
 	call(&c, "POST", P, NULL, "application/json", json, strlen(json));
 	expect(&c, 400, "bad_json", "JSON nested too deep");
 	ok(strstr(c.res.body, "nesting too deep") != NULL, "JSON nested too deep: says so");
+	call(&c, "POST", P, NULL, "application/json", "{'image': 'aGk='}", 17);
+	expect(&c, 400, "bad_json", "single-quoted JSON");
+	call(&c, "POST", P, NULL, "application/json", "{\"image\": \"aGk=\",}", 18);
+	expect(&c, 400, "bad_json", "trailing comma");
+	/* Escapes are JSON's: "\/" is how some encoders write base64's '/'. */
+	call(&c, "POST", P, NULL, "application/json", "{\"image\": \"aGk\\/\"}", 18);
+	expect(&c, 503, "unavailable", "escaped '/' in base64 reaches the model lookup");
+	{
+		/* The bombs of issue 11, small: empty arrays and many keys, each
+		 * a few bytes of body and a json-c object. */
+		size_t cap = 64 * 1024, n = 0;
+		char *bomb = malloc(cap);
+
+		n += (size_t)snprintf(bomb + n, cap - n, "{\"a\":[");
+		for (int i = 0; i < 2000; i++)
+			n += (size_t)snprintf(bomb + n, cap - n, "%s[]", i ? "," : "");
+		n += (size_t)snprintf(bomb + n, cap - n, "]}");
+		call(&c, "POST", P, NULL, "application/json", bomb, n);
+		expect(&c, 400, "bad_json", "2,000 empty arrays");
+		ok(strstr(c.res.body, "more than 1024 JSON values") != NULL,
+		   "2,000 empty arrays: says why");
+		n = (size_t)snprintf(bomb, cap, "{");
+		for (int i = 0; i < 2000; i++)
+			n += (size_t)snprintf(bomb + n, cap - n, "%s\"k%d\":0", i ? "," : "", i);
+		n += (size_t)snprintf(bomb + n, cap - n, "}");
+		call(&c, "POST", P, NULL, "application/json", bomb, n);
+		expect(&c, 400, "bad_json", "2,000 keys");
+		free(bomb);
+	}
 
 	call(&c, "POST", P, "top=11", "image/png", "x", 1);
 	expect(&c, 400, "invalid_parameter", "top=11");
@@ -811,6 +917,52 @@ static int make_model(char *dir, size_t cap, struct dg_error *err)
 	return rc;
 }
 
+/* A PNG of nothing but its signature and IHDR, declaring w x h. */
+static size_t png_header(unsigned char *out, unsigned long w, unsigned long h)
+{
+	static const unsigned char head[16] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+	                                       0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+	unsigned char *p = out + 16;
+
+	memcpy(out, head, 16);
+	for (int i = 3; i >= 0; i--)
+		p[3 - i] = (unsigned char)(w >> (8 * i)), p[7 - i] = (unsigned char)(h >> (8 * i));
+	memcpy(p + 8,
+	       "\x08\x00\x00\x00\x00"
+	       "CRC!",
+	       9);
+	return 16 + 17;
+}
+
+/* cfg.max_pixels counts what all images of a request declare. */
+static void test_pixels(void)
+{
+	struct call c = {0};
+	const char *P = "/api/v1/predict";
+	unsigned char one[64], body[512];
+	size_t n1 = png_header(one, 3000, 3000), n = 0;
+
+	call(&c, "POST", P, NULL, "image/png", one, n1);
+	expect(&c, 422, "corrupt_image", "one 3000x3000 header: within the request's pixels");
+	for (int i = 0; i < 2; i++) {
+		n += (size_t)sprintf((char *)body + n,
+		                     "--b\r\nContent-Disposition: form-data; name=\"image\"; "
+		                     "filename=\"%d.png\"\r\n\r\n",
+		                     i);
+		memcpy(body + n, one, n1);
+		n += n1;
+		n += (size_t)sprintf((char *)body + n, "\r\n");
+	}
+	n += (size_t)sprintf((char *)body + n, "--b--\r\n");
+	call(&c, "POST", P, NULL, "multipart/form-data; boundary=b", body, n);
+	expect(&c, 413, "too_many_pixels", "two 3000x3000 headers: 18 M pixels over 16.8 M");
+	ok(strstr(c.res.body, "18000000 pixels") != NULL, "too_many_pixels: says how many");
+	n1 = png_header(one, 5000, 10);
+	call(&c, "POST", P, NULL, "image/png", one, n1);
+	expect(&c, 413, "image_too_large", "5000 wide: the per-image limit still speaks first");
+	done(&c);
+}
+
 int main(void)
 {
 	struct api_config cfg;
@@ -824,6 +976,7 @@ int main(void)
 	test_multipart();
 	test_base64();
 	test_arena();
+	test_json_check();
 	test_log();
 	test_error_documents();
 
@@ -854,6 +1007,7 @@ int main(void)
 	   "registry loads the model directory");
 	ok(api_ctx_create(&ctx, &cfg, loaded, &err) == 0, "context with a model");
 	test_predict();
+	test_pixels();
 	api_ctx_free(ctx);
 	registry_free(loaded);
 

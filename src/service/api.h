@@ -46,13 +46,17 @@ struct json_object;
 struct api_config {
 	size_t max_body; /* request body bytes (DIGITS_MAX_BODY, default 8 MiB) */
 	int max_images;  /* images per request (DIGITS_MAX_IMAGES, default 16) */
+	/* Declared pixels of all images of one request (DIGITS_MAX_PIXELS,
+	 * default 4096 x 4096): decoding costs time and memory by the pixel, so
+	 * a request may cost what one largest picture costs, not max_images. */
+	unsigned long max_pixels;
 	struct image_limits image;
 	bool log; /* one JSON line per request on stderr (default true) */
 };
 
 void api_config_default(struct api_config *c);
-/* Defaults overridden by DIGITS_MAX_BODY, DIGITS_MAX_IMAGES and
- * DIGITS_MAX_SIDE (largest declared width or height). */
+/* Defaults overridden by DIGITS_MAX_BODY, DIGITS_MAX_IMAGES,
+ * DIGITS_MAX_PIXELS and DIGITS_MAX_SIDE (largest declared width or height). */
 int api_config_from_env(struct api_config *c, struct dg_error *err);
 
 /* A context answers with the models of reg (borrowed; it may hold none:

@@ -15,6 +15,12 @@
 #define API_MAX_PARTS   64
 #define API_PARAM_MAX   64    /* longest parameter value */
 #define API_PREVIEW_MAX 16384 /* arena room for one preview: a 28x28 PNG as a data: URL */
+/* A JSON body: one object of a few parameters and at most max_images
+ * (<= 256) strings, so 1024 values leave room for extra members a client
+ * adds while bounding what json-c allocates to a few hundred KB besides the
+ * strings themselves. */
+#define API_JSON_DEPTH  8
+#define API_JSON_VALUES 1024
 
 /* What the request being answered did, for api_finish. */
 struct api_call {
@@ -23,6 +29,7 @@ struct api_call {
 	size_t bytes;              /* body length accepted */
 	int model;                 /* registry index of the model that ran, or -1 */
 	int images;                /* images in the request */
+	unsigned long pixels;      /* declared by them, in all */
 	int n_ok, n_failed;        /* images answered and refused (once a model ran) */
 	int digit;                 /* first prediction, -1 if none */
 	double decode_ms, inference_ms, total_ms;

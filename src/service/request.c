@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 struct span span_cstr(const char *s)
 {
@@ -534,13 +536,186 @@ int req_data_url(struct span s, struct span *payload, struct dg_error *err)
 	return 0;
 }
 
+/* req_json_check: recursive descent whose depth is bounded by max_depth,
+ * so the C stack is too. */
+struct jscan {
+	const char *p, *start, *end;
+	int max_depth;
+	size_t values, max_values;
+	struct dg_error *err;
+};
+
+static int js_fail(struct jscan *s, enum dg_code code, const char *what)
+{
+	return dg_fail(s->err, code, "at byte %zu: %s", (size_t)(s->p - s->start), what);
+}
+
+static void js_space(struct jscan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool js_digit(struct jscan *s)
+{
+	return s->p < s->end && *s->p >= '0' && *s->p <= '9';
+}
+
+static int js_string(struct jscan *s)
+{
+	for (s->p++; s->p < s->end; s->p++) {
+		unsigned char c = (unsigned char)*s->p;
+
+		if (c == '"') {
+			s->p++;
+			return 0;
+		}
+		if (c < 0x20)
+			return js_fail(s, DG_ERR_FORMAT, "control character in a string");
+		if (c != '\\')
+			continue;
+		if (++s->p == s->end)
+			break;
+		if (*s->p == 'u') {
+			for (int i = 0; i < 4; i++)
+				if (++s->p == s->end || !strchr("0123456789abcdefABCDEF", *s->p) ||
+				    !*s->p)
+					return js_fail(s, DG_ERR_FORMAT, "bad \\u escape");
+		} else if (!*s->p || !strchr("\"\\/bfnrt", *s->p)) {
+			return js_fail(s, DG_ERR_FORMAT, "bad escape in a string");
+		}
+	}
+	return js_fail(s, DG_ERR_FORMAT, "unterminated string");
+}
+
+static int js_number(struct jscan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (!js_digit(s))
+		return js_fail(s, DG_ERR_FORMAT, "bad number");
+	if (*s->p == '0')
+		s->p++;
+	else
+		while (js_digit(s))
+			s->p++;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!js_digit(s))
+			return js_fail(s, DG_ERR_FORMAT, "bad number");
+		while (js_digit(s))
+			s->p++;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!js_digit(s))
+			return js_fail(s, DG_ERR_FORMAT, "bad number");
+		while (js_digit(s))
+			s->p++;
+	}
+	return 0;
+}
+
+static int js_literal(struct jscan *s)
+{
+	static const char *const words[] = {"true", "false", "null"};
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(words[i]);
+
+		if ((size_t)(s->end - s->p) >= n && memcmp(s->p, words[i], n) == 0) {
+			s->p += n;
+			return 0;
+		}
+	}
+	return js_fail(s, DG_ERR_FORMAT, "unexpected character");
+}
+
+static int js_value(struct jscan *s, int depth);
+
+/* An array or an object, from its opening bracket. */
+static int js_container(struct jscan *s, int depth)
+{
+	char close = *s->p == '{' ? '}' : ']';
+
+	if (depth >= s->max_depth)
+		return js_fail(s, DG_ERR_TOO_LARGE, "nesting too deep");
+	s->p++;
+	js_space(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			if (s->p == s->end || *s->p != '"')
+				return js_fail(s, DG_ERR_FORMAT, "expected a member name");
+			if (js_string(s) < 0)
+				return -1;
+			js_space(s);
+			if (s->p == s->end || *s->p != ':')
+				return js_fail(s, DG_ERR_FORMAT, "expected ':'");
+			s->p++;
+		}
+		if (js_value(s, depth + 1) < 0)
+			return -1;
+		js_space(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			js_space(s);
+			continue;
+		}
+		if (s->p < s->end && *s->p == close) {
+			s->p++;
+			return 0;
+		}
+		return js_fail(s, DG_ERR_FORMAT,
+		               close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+	}
+}
+
+static int js_value(struct jscan *s, int depth)
+{
+	js_space(s);
+	if (s->p == s->end)
+		return js_fail(s, DG_ERR_FORMAT, "unexpected end of data");
+	if (++s->values > s->max_values)
+		return dg_fail(s->err, DG_ERR_TOO_LARGE, "more than %zu JSON values",
+		               s->max_values);
+	if (*s->p == '{' || *s->p == '[')
+		return js_container(s, depth);
+	if (*s->p == '"')
+		return js_string(s);
+	if (*s->p == '-' || js_digit(s))
+		return js_number(s);
+	return js_literal(s);
+}
+
+int req_json_check(struct span text, int max_depth, size_t max_values, struct dg_error *err)
+{
+	struct jscan s = {text.p, text.p, text.p + text.n, max_depth, 0, max_values, err};
+
+	if (js_value(&s, 0) < 0)
+		return -1;
+	js_space(&s);
+	if (s.p != s.end)
+		return js_fail(&s, DG_ERR_FORMAT, "data after the end");
+	return 0;
+}
+
+/* mmap rather than malloc: the block must be page-aligned for
+ * req_arena_reset's madvise, and must not sit inside the malloc heap. */
 int req_arena_init(struct req_arena *a, size_t cap, struct dg_error *err)
 {
-	a->base = malloc(cap);
+	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	a->base = p == MAP_FAILED ? NULL : p;
 	a->cap = cap;
 	a->used = 0;
 	if (!a->base)
-		return dg_fail(err, DG_ERR_NOMEM, "cannot allocate a %zu-byte request arena", cap);
+		return dg_fail(err, DG_ERR_NOMEM, "cannot map a %zu-byte request arena", cap);
 	return 0;
 }
 
@@ -554,14 +729,28 @@ void *req_arena_alloc(struct req_arena *a, size_t n)
 	return a->base + at;
 }
 
+/* The first REQ_ARENA_KEEP bytes stay resident: small requests, the usual
+ * ones, then never fault pages in again. */
 void req_arena_reset(struct req_arena *a)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (a->used > REQ_ARENA_KEEP) {
+		size_t from = (REQ_ARENA_KEEP + page - 1) & ~(page - 1);
+		size_t to = (a->used + page - 1) & ~(page - 1);
+
+		if (to > a->cap)
+			to = a->cap;
+		if (to > from)
+			madvise(a->base + from, to - from, MADV_DONTNEED);
+	}
 	a->used = 0;
 }
 
 void req_arena_free(struct req_arena *a)
 {
-	free(a->base);
+	if (a->base)
+		munmap(a->base, a->cap);
 	a->base = NULL;
 	a->cap = a->used = 0;
 }

@@ -90,9 +90,22 @@ size_t req_base64_encode(const unsigned char *in, size_t len, char *out);
  * otherwise *payload is s itself. */
 int req_data_url(struct span s, struct span *payload, struct dg_error *err);
 
+/* A pass over a JSON text before any parser builds it, so that what a body
+ * makes json-c allocate is bounded by what the API can use: one document
+ * (RFC 8259, strict: no comments, single quotes or trailing commas, nothing
+ * after it but whitespace), at most max_depth levels of arrays and objects
+ * and at most max_values values (every scalar, array and object counts one;
+ * object keys are not counted, each has a value).  Linear in the text,
+ * allocates nothing.  Fails DG_ERR_FORMAT for bad syntax and
+ * DG_ERR_TOO_LARGE past a limit, the message naming the byte offset. */
+int req_json_check(struct span text, int max_depth, size_t max_values, struct dg_error *err);
+
 /* Bump allocator over one block: allocations are 16-byte aligned and live
- * until req_arena_reset.  The block is malloc'ed once; pages the process
- * never touches cost nothing. */
+ * until req_arena_reset.  The block is mapped once; pages the process never
+ * touches cost nothing, and req_arena_reset gives back to the kernel what a
+ * big request touched beyond the first REQ_ARENA_KEEP bytes, so an 8 MiB
+ * upload does not leave the process 14 MiB larger for good. */
+#define REQ_ARENA_KEEP (1u << 20)
 struct req_arena {
 	unsigned char *base;
 	size_t cap, used;

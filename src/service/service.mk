@@ -40,11 +40,16 @@ SERVICE_ERROR_DOCS = \
 EXTRA_DIST += $(SERVICE_ERROR_DOCS) tests/lib.sh tests/serve.sh
 
 # Tests: parsers and routing without a server, then the real thing.
-check_PROGRAMS += tests/test_api tests/mkdigit
+check_PROGRAMS += tests/test_api tests/mkdigit tests/mkworst
 tests_test_api_LDADD = $(SERVICE_LDADD)
 tests_mkdigit_LDADD = $(LDADD)
+# The worst file of each format within the limits (tests/worst_files.h):
+# mkworst writes one for test_limits.sh, bench_worst measures them all.
+tests_mkworst_SOURCES = tests/mkworst.c tests/worst_files.h tests/image_fixtures.h
+tests_mkworst_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
-SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh
+SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
+	tests/test_limits.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
 
@@ -64,3 +69,11 @@ tests/bench_http: $(top_srcdir)/tests/bench-http.sh cgi-bin/digits.fcgi tests/mk
 	@printf '#!/bin/sh\ntop_srcdir=%s top_builddir=%s LIGHTTPD=%s CURL=%s WRK=%s\nexport top_srcdir top_builddir LIGHTTPD CURL WRK\nexec sh "$$top_srcdir/tests/bench-http.sh" "$$@"\n' \
 		'$(abs_top_srcdir)' '$(abs_top_builddir)' '$(LIGHTTPD)' '$(CURL)' '$(WRK)' >$@
 	@chmod +x $@
+
+# make bench: the worst file of each format, ms and peak MB (see README, Limits).
+EXTRA_PROGRAMS += tests/bench_worst
+BENCHES += tests/bench_worst
+CLEANFILES += tests/bench_worst
+tests_bench_worst_SOURCES = tests/bench_worst.c tests/worst_files.h tests/image_fixtures.h \
+	tests/bench.h
+tests_bench_worst_LDADD = $(LDADD)
