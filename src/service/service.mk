@@ -44,7 +44,8 @@ check_PROGRAMS += tests/test_api tests/mkdigit
 tests_test_api_LDADD = $(SERVICE_LDADD)
 tests_mkdigit_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
-SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh
+SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
+	tests/test_metrics.sh tests/test_privileges.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
 
