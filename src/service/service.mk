@@ -45,7 +45,7 @@ tests_test_api_LDADD = $(SERVICE_LDADD)
 tests_mkdigit_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
 SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
-	tests/test_metrics.sh tests/test_privileges.sh
+	tests/test_metrics.sh tests/test_privileges.sh tests/test_soak.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
 
