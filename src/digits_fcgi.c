@@ -229,7 +229,7 @@ static int serve_fastcgi(struct api_ctx *ctx, int sock, long max_requests)
 			break;
 		}
 	}
-	FCGX_Free(&request, 0); /* keeps sock open */
+	FCGX_Free(&request, 1);
 	return rc;
 }
 

@@ -200,8 +200,8 @@ samples=$(grep -c . "$D/rss")
 ok_cmd "$samples RSS samples" test "$samples" -ge 5
 for p in $pids; do
 	curve=$(awk -v p="$p" -v n="$samples" '{ for (i = 1; i < NF; i += 2) if ($i == p) r[NR] = $(i + 1) }
-		END { for (t = 0; t <= 10; t++) { k = int((n - 1) * t / 10) + 1; printf "%s%d", (t ? " " : ""), r[k] / 1024 } }' "$D/rss")
-	diag "RSS MiB of pid $p at 0,10,...,100 % of the run: $curve"
+		END { for (t = 0; t <= 10; t++) { k = int((n - 1) * t / 10) + 1; printf "%s%d", (t ? " " : ""), r[k] } }' "$D/rss")
+	diag "RSS KiB of pid $p at 0,10,...,100 % of the run: $curve"
 	growth=$(awk -v p="$p" -v n="$samples" '{ for (i = 1; i < NF; i += 2) if ($i == p) r[NR] = $(i + 1) }
 		END { from = int((n - 1) * 0.2) + 1; max = r[from]; for (k = from; k <= n; k++) if (r[k] > max) max = r[k]; print max - r[from] }' "$D/rss")
 	ok_cmd "pid $p: RSS grew $growth KiB from 20 % to 100 % of the run (bound $SOAK_RSS_KB)" \
