@@ -98,7 +98,34 @@ is "$(metric 'digits_http_requests_total{endpoint="predict",status="200"}')" 100
 	"the metrics kept counting across the recycling: 1000"
 stop_server
 
-# 4. /dev/shm full (a private 8 KiB tmpfs in a mount namespace): the
+# 4. A --listen process recycles too (its socket becomes fd 0 of the new
+# image), behind a lighttpd that only forwards.
+fport=$(free_port)
+DIGITS_MAX_REQUESTS=3 "$top_builddir/cgi-bin/digits.fcgi" --listen "127.0.0.1:$fport" 2>"$TEST_TMP/listen.log" &
+fpid=$!
+hport=$(free_port)
+cat >"$TEST_TMP/front.conf" <<EOF
+server.modules += ("mod_fastcgi")
+server.document-root = "$TEST_TMP"
+server.bind = "127.0.0.1"
+server.port = $hport
+fastcgi.server = ("/api/" => (("host" => "127.0.0.1", "port" => $fport, "check-local" => "disable")))
+EOF
+"$LIGHTTPD" -D -f "$TEST_TMP/front.conf" 2>"$TEST_TMP/front.log" &
+hpid=$!
+for _ in $(seq 1 50); do "$CURL" -fs -o /dev/null "http://127.0.0.1:$hport/api/v1/health" && break; sleep 0.1; done
+codes=$(for i in $(seq 1 11); do "$CURL" -s --max-time 10 -o /dev/null -w '%{http_code} ' "http://127.0.0.1:$hport/api/v1/health"; done)
+is "$codes" "200 200 200 200 200 200 200 200 200 200 200 " "--listen with DIGITS_MAX_REQUESTS=3: 11 more requests, all 200"
+"$CURL" -s --max-time 10 "http://127.0.0.1:$hport/api/v1/metrics" >"$TEST_TMP/metrics"
+is "$(metric 'digits_http_requests_total{endpoint="health",status="200"}')" 12 "its metrics count all 12 across 4 recyclings"
+is "$(grep -c '"event":"recycle"' "$TEST_TMP/listen.log")" 4 "one log line per recycling"
+kill -TERM "$fpid"
+wait "$fpid"
+is "$?" 0 "and SIGTERM still ends it cleanly"
+kill "$hpid"
+wait "$hpid" 2>/dev/null
+
+# 5. /dev/shm full (a private 8 KiB tmpfs in a mount namespace): the
 # processes log why and count alone; the service keeps serving.
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	: >"$SERVER_LOG"
