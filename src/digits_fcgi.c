@@ -11,24 +11,41 @@
  *     limits who may connect).
  * Models are loaded before the first request; if any fails to load the
  * program exits with status 1 and says why, so a broken deployment never
- * serves.  One request at a time per process; SIGTERM lets the current
- * request and those already queued on the socket finish, then the process
- * exits with status 0.
+ * serves.  One request at a time per process; SIGTERM, or the
+ * DIGITS_MAX_REQUESTS-th request, makes the process leave: it removes its
+ * socket's name (so the web server's next connect fails at once and goes to
+ * another process), answers the connections already queued on the socket,
+ * then exits with status 0.
+ *
+ * Started as root, the program becomes DIGITS_USER (default nobody) before
+ * it reads a model or a request, and refuses to go on if it cannot.
+ * FastCGI processes count into the service's shared metrics segment, named
+ * after the socket they serve (metrics.h).
+ *
+ * Nothing here writes a request to disk or runs another program: a body is
+ * read into memory (api.c), and the only files opened are the models.
  */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "service/api.h"
+#include "service/metrics.h"
 #include "service/registry.h"
 #include "service/request.h"
 
@@ -122,12 +139,69 @@ static void serve(struct api_ctx *ctx, struct conn *c)
 	api_finish(ctx, &res, sent);
 }
 
-static int serve_fastcgi(struct api_ctx *ctx, int sock)
+/* One JSON line on stderr for an event that is not a request (the log's
+ * other lines are requests, log.h). */
+static void log_event(const char *event, const char *message)
+{
+	struct json_object *o = json_object_new_object();
+	struct timespec ts;
+	struct tm tm;
+	char when[64];
+	const char *line;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "pid", json_object_new_int64((int64_t)getpid()));
+	json_object_object_add(o, "event", json_object_new_string(event));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (line)
+		dprintf(2, "%s\n", line);
+	json_object_put(o);
+}
+
+/* The path of a unix socket, or "" for another kind. */
+static void socket_path(int sock, char *out, size_t cap)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+
+	out[0] = '\0';
+	if (getsockname(sock, (struct sockaddr *)&sa, &len) == 0 && sa.sun_family == AF_UNIX &&
+	    len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] == '/')
+		snprintf(out, cap, "%.*s", (int)(len - offsetof(struct sockaddr_un, sun_path)),
+		         sa.sun_path);
+}
+
+/* Stop taking new connections: remove the socket's name, so that a web
+ * server's connect fails at once (lighttpd then tries another process)
+ * instead of queueing behind a process that is leaving; and make accept
+ * non-blocking, so that the connections already queued are answered and
+ * then FCGX_Accept_r fails. */
+static void start_leaving(int sock)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+
+	socket_path(sock, path, sizeof(path));
+	if (path[0])
+		unlink(path);
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+}
+
+#define RECYCLE (-1) /* serve_fastcgi's answer after DIGITS_MAX_REQUESTS requests */
+
+/* Answer requests on sock until SIGTERM (the exit status) or, with
+ * max_requests > 0, until that many are answered (RECYCLE). */
+static int serve_fastcgi(struct api_ctx *ctx, int sock, long max_requests)
 {
 	FCGX_Request request;
 	struct conn c = {&request};
 	sigset_t term;
-	int draining = 0;
+	int leaving = 0, rc = 0;
+	long served = 0;
 
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
@@ -140,21 +214,23 @@ static int serve_fastcgi(struct api_ctx *ctx, int sock)
 		/* Signals may only interrupt the wait for a request, never one
 		 * being answered. */
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		/* Stopping: answer the connections already queued on our socket
-		 * (the web server sent them to us, nobody else will take them),
-		 * then accept fails with EAGAIN and we leave. */
-		if (stopping && !draining) {
-			fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
-			draining = 1;
+		if (stopping && !leaving) {
+			start_leaving(sock);
+			leaving = 1;
 		}
 		if (FCGX_Accept_r(&request) < 0)
 			break;
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		serve(ctx, &c);
 		FCGX_Finish_r(&request);
+		/* SIGTERM stays blocked (pending, if sent) into the new image. */
+		if (max_requests && ++served >= max_requests && !leaving) {
+			rc = RECYCLE;
+			break;
+		}
 	}
 	FCGX_Free(&request, 1);
-	return 0;
+	return rc;
 }
 
 static void usage(FILE *f)
@@ -164,7 +240,9 @@ static void usage(FILE *f)
 	      "Serves the digits HTTP API over FastCGI (spawned by a web server, or on its own\n"
 	      "socket with --listen) or as plain CGI.  --check loads the models and exits.\n"
 	      "Environment: DIGITS_MODEL_DIR, DIGITS_THREADS (default 1), DIGITS_MAX_BODY,\n"
-	      "DIGITS_MAX_IMAGES, DIGITS_MAX_SIDE, FCGI_WEB_SERVER_ADDRS (with --listen).\n",
+	      "DIGITS_MAX_IMAGES, DIGITS_MAX_SIDE, DIGITS_MAX_REQUESTS (default 0: no limit),\n"
+	      "DIGITS_USER (as root; default nobody), DIGITS_METRICS_SHM (a service name for\n"
+	      "the shared metrics, or off), FCGI_WEB_SERVER_ADDRS (with --listen).\n",
 	      f);
 }
 
@@ -226,33 +304,148 @@ static int set_threads(void)
 	return 0;
 }
 
+/* Started as root, become DIGITS_USER (default nobody) for good: groups,
+ * group and user, checked, before any model or request is read.  An empty
+ * DIGITS_USER keeps root where a web server chose to run us so (a
+ * development fallback, said on stderr), never with --listen. */
+static int drop_privileges(bool listening)
+{
+	const char *user = getenv("DIGITS_USER");
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if (user && !*user) {
+		fprintf(stderr, "digits.fcgi: %s as root (DIGITS_USER is empty)\n",
+		        listening ? "refusing to serve" : "warning: serving");
+		return listening ? -1 : 0;
+	}
+	if (!user)
+		user = "nobody";
+	pw = getpwnam(user);
+	if (!pw || pw->pw_uid == 0) {
+		fprintf(stderr, "digits.fcgi: refusing to serve as root: DIGITS_USER=%s is %s\n",
+		        user, pw ? "root" : "not a user");
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "digits.fcgi: refusing to serve as root: cannot become %s: %s\n",
+		        user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "digits.fcgi: refusing to serve: could become root again\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* DIGITS_MAX_REQUESTS: requests a process answers before it leaves (0 and
+ * unset: no limit), into *out; -1 with a message if malformed. */
+static int max_requests(long *out)
+{
+	const char *env = getenv("DIGITS_MAX_REQUESTS");
+
+	*out = 0;
+	if (env && *env && span_to_long(span_cstr(env), 0, LONG_MAX, out) < 0) {
+		fprintf(stderr, "digits.fcgi: DIGITS_MAX_REQUESTS=%s: want an integer >= 0\n", env);
+		return -1;
+	}
+	return 0;
+}
+
+/* The socket requests come on: --listen's, or the web server's on fd 0;
+ * -1 for CGI (*cgi set) or an error (said on stderr). */
+static int open_socket(const struct options *o, bool *cgi)
+{
+	int sock;
+
+	*cgi = false;
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "digits.fcgi: FCGX_Init failed\n");
+		return -1;
+	}
+	if (!o->listen_addr) {
+		*cgi = FCGX_IsCGI();
+		return *cgi ? -1 : 0;
+	}
+	sock = FCGX_OpenSocket(o->listen_addr, o->backlog);
+	if (sock < 0)
+		fprintf(stderr, "digits.fcgi: cannot listen on %s: %s\n", o->listen_addr,
+		        strerror(errno));
+	return sock;
+}
+
+/* After DIGITS_MAX_REQUESTS: start this program afresh in this process.
+ * The listening socket stays open across exec as fd 0 (where a web server
+ * puts it), so the connections queued on it wait a few ms for the new image
+ * instead of failing, and the web server sees no process die: lighttpd
+ * 1.4.69 would disable a vanished backend for a second and restart it only
+ * on its next one-second tick, answering 503 meanwhile if every process is
+ * recycling.  The new image has all its memory fresh, which is the point.
+ * Returns only if exec fails. */
+static void recycle(int sock, const struct options *o, const char *service, long served)
+{
+	char *argv[4] = {(char *)"digits.fcgi", NULL, NULL, NULL};
+	char msg[128];
+
+	if (o->dir) {
+		argv[1] = (char *)"--models";
+		argv[2] = (char *)o->dir;
+	}
+	if (sock != 0 && dup2(sock, 0) < 0)
+		return;
+	fcntl(0, F_SETFD, 0);
+	if (service[0])
+		setenv("DIGITS_METRICS_SHM", service, 1); /* the same service, seen from fd 0 */
+	snprintf(msg, sizeof(msg), "served %ld requests (DIGITS_MAX_REQUESTS): starting afresh",
+	         served);
+	log_event("recycle", msg);
+	execv("/proc/self/exe", argv);
+	snprintf(msg, sizeof(msg), "cannot start afresh: %s: exiting", strerror(errno));
+	log_event("recycle", msg);
+}
+
+#define SERVICE_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 1)
+
+/* Attach to the service's metrics segment: DIGITS_METRICS_SHM names the
+ * service (off: none), else the socket does; the name used goes into
+ * service[SERVICE_MAX].  On failure the process counts alone and says so
+ * in one log line; it still serves. */
+static void share_metrics(int sock, const struct options *o, char *service)
+{
+	const char *env = getenv("DIGITS_METRICS_SHM");
+	char name[64], msg[DG_ERROR_MAX + 64];
+	struct dg_error err;
+
+	if (env && *env)
+		snprintf(service, SERVICE_MAX, "%s", env);
+	else if (o->listen_addr)
+		snprintf(service, SERVICE_MAX, "%s", o->listen_addr);
+	else
+		socket_path(sock, service, SERVICE_MAX);
+	if (!service[0]) /* TCP from a spawner: its processes share a parent */
+		snprintf(service, SERVICE_MAX, "fd0-%ld", (long)getppid());
+	if (strcmp(service, "off") == 0)
+		return;
+	metrics_shared_name(service, name);
+	if (metrics_shared_open(name, &err) < 0) {
+		snprintf(msg, sizeof(msg), "metrics are this process's only: %s", err.msg);
+		log_event("metrics_private", msg);
+	}
+}
+
 /* Answer requests the way the process was started; the exit status. */
-static int run(struct api_ctx *ctx, const struct options *o)
+static int run(struct api_ctx *ctx, int sock, bool cgi, long max)
 {
 	struct sigaction sa;
-	int sock;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term; /* no SA_RESTART: accept() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_Init() != 0) {
-		fprintf(stderr, "digits.fcgi: FCGX_Init failed\n");
-		return 1;
-	}
-	if (o->listen_addr) {
-		sock = FCGX_OpenSocket(o->listen_addr, o->backlog);
-		if (sock < 0) {
-			fprintf(stderr, "digits.fcgi: cannot listen on %s: %s\n", o->listen_addr,
-			        strerror(errno));
-			return 1;
-		}
-		fprintf(stderr, "digits.fcgi: pid %ld listening on %s\n", (long)getpid(),
-		        o->listen_addr);
-		return serve_fastcgi(ctx, sock);
-	}
-	if (FCGX_IsCGI()) {
+	if (cgi) {
 		struct conn c = {NULL};
 
 		if (!getenv("REQUEST_METHOD")) {
@@ -264,7 +457,7 @@ static int run(struct api_ctx *ctx, const struct options *o)
 		serve(ctx, &c);
 		return 0;
 	}
-	return serve_fastcgi(ctx, 0);
+	return serve_fastcgi(ctx, sock, max);
 }
 
 static void list_models(const struct registry *reg)
@@ -283,7 +476,10 @@ int main(int argc, char **argv)
 	struct api_config cfg;
 	struct api_ctx *ctx;
 	struct dg_error err;
-	int rc = parse_args(argc, argv, &o);
+	int sock = -1, rc = parse_args(argc, argv, &o);
+	bool cgi = false;
+	char service[SERVICE_MAX] = "";
+	long max;
 
 	if (rc >= 0)
 		return rc;
@@ -291,14 +487,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "digits.fcgi: %s\n", err.msg);
 		return 2;
 	}
-	if (set_threads() < 0)
+	if (set_threads() < 0 || max_requests(&max) < 0)
 		return 2;
+	/* The socket first (a privileged port needs root), then nothing as root. */
+	if (!o.check && (sock = open_socket(&o, &cgi)) < 0 && !cgi)
+		return 1;
+	if (!o.check && drop_privileges(o.listen_addr != NULL) < 0)
+		return 1;
 	if (registry_load(&reg, o.dir ? o.dir : registry_default_dir(), cfg.max_images, &err) < 0) {
 		fprintf(stderr, "digits.fcgi: refusing to start: %s\n", err.msg);
 		return 1;
 	}
+	if (!o.check && !cgi)
+		share_metrics(sock, &o, service);
 	if (api_ctx_create(&ctx, &cfg, reg, &err) < 0) {
 		fprintf(stderr, "digits.fcgi: %s\n", err.msg);
+		metrics_shared_close(false);
 		registry_free(reg);
 		return 1;
 	}
@@ -306,9 +510,19 @@ int main(int argc, char **argv)
 		list_models(reg);
 		rc = fflush(stdout) == 0 ? 0 : 1;
 	} else {
-		rc = run(ctx, &o);
+		if (o.listen_addr)
+			fprintf(stderr, "digits.fcgi: pid %ld listening on %s\n", (long)getpid(),
+			        o.listen_addr);
+		rc = run(ctx, sock, cgi, max);
 	}
+	/* Stopped by a signal: the service may be going away, and the last
+	 * process out removes the segment; recycled, it goes on counting. */
+	metrics_shared_close(stopping);
 	api_ctx_free(ctx);
 	registry_free(reg);
+	if (rc == RECYCLE) {
+		recycle(sock, &o, service, max);
+		rc = 1;
+	}
 	return rc;
 }

@@ -1,9 +1,15 @@
 #!/bin/sh
-# test_fault.sh - FastCGI processes dying under load.  lighttpd (1.4.69)
-# restarts the processes it spawned: after a SIGKILL in the middle of
-# requests, requests that were in flight get a JSON 5xx and the following
-# ones succeed.  SIGTERM lets a process finish the request it is answering
-# before it exits.
+# test_fault.sh - faults while serving.  FastCGI processes dying under
+# load: lighttpd (1.4.69) restarts the processes it spawned; after a SIGKILL
+# in the middle of requests, requests that were in flight get a JSON 5xx and
+# the following ones succeed.  SIGTERM lets a process finish the request it
+# is answering before it exits.  Then: lighttpd's upload directory missing
+# (bodies over 64 KiB get a JSON 500 and a log line, the rest is served, and
+# creating the directory recovers); model files replaced on disk while
+# served, by rename and rewritten in place (the processes hold their own
+# copy: answers go on); a replacement that is broken when a process starts
+# (it refuses, naming the file; the other process serves; the fixed file
+# lets it start).  (/dev/shm full: tests/test_metrics.sh.)
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/lib.sh"
 
@@ -12,7 +18,7 @@ MKDIGIT=$top_builddir/tests/mkdigit
 # A large picture, so that each request keeps a process busy for a while.
 "$MKDIGIT" --invert --scale 140 0 png "$TEST_TMP/big.png" >/dev/null 2>"$TEST_TMP/err" ||
 	skip_all "$(cat "$TEST_TMP/err")"
-"$MKDIGIT" --invert 1 png "$TEST_TMP/small.png" >/dev/null
+small=$("$MKDIGIT" --invert 1 png "$TEST_TMP/small.png")
 start_server DIGITS_PROCS=2 || { echo "Bail out! lighttpd did not start"; exit 1; }
 P=$BASE_URL/api/v1/predict
 
@@ -84,4 +90,75 @@ ok_cmd "and the process that answered it exits" sh -c "[ -n '$busy' ] && ! kill 
 load 10 2 "$TEST_TMP/small.png"
 wait "$load_pid"
 is "$(count 200)" 10 "and the service carries on with new processes"
+stop_server
+
+# post FILE [CTYPE]: one prediction; "$code $error_code_or_digit" into $got.
+post() {
+	got=$("$CURL" -s --max-time 30 -o "$TEST_TMP/out" -w '%{http_code}' \
+		-H "Content-Type: ${2:-image/png}" --data-binary "@$1" "$P")
+	got="$got $(sed -n 's/.*"code":"\([a-z_]*\)".*/\1/p; s/^{"digit":\([0-9]\).*/\1/p' "$TEST_TMP/out")"
+}
+
+# The upload directory (server.upload-dirs) missing.
+: >"$SERVER_LOG"
+start_server DIGITS_PROCS=2 DIGITS_UPLOAD_DIR="$TEST_TMP/uploads" ||
+	{ echo "Bail out! lighttpd did not start"; exit 1; }
+P=$BASE_URL/api/v1/predict
+label=$("$MKDIGIT" --invert --scale 6 0 bmp "$TEST_TMP/big.bmp")
+ok_cmd "a $(wc -c <"$TEST_TMP/big.bmp") B picture: over 64 KiB, lighttpd buffers it in a file" \
+	test "$(wc -c <"$TEST_TMP/big.bmp")" -gt 65536
+post "$TEST_TMP/big.bmp" image/bmp
+is "$got" "500 internal" "upload directory missing: a large body gets a JSON 500"
+ok_cmd "and lighttpd's log says why" grep -q "opening temp-file failed: $TEST_TMP/uploads/" "$SERVER_LOG"
+post "$TEST_TMP/small.png"
+is "$got" "200 $small" "small bodies (kept in memory) are still answered"
+mkdir "$TEST_TMP/uploads" && chmod 1777 "$TEST_TMP/uploads"
+post "$TEST_TMP/big.bmp" image/bmp
+is "$got" "200 $label" "the directory back: large bodies answered again"
+stop_server
+
+# Model files replaced while served.
+mkdir "$TEST_TMP/models"
+cp "$DIGITS_MODEL_DIR"/*.model "$TEST_TMP/models/"
+M=$TEST_TMP/models/cnn.model
+cp "$M" "$TEST_TMP/cnn.orig"
+: >"$SERVER_LOG"
+start_server DIGITS_PROCS=2 DIGITS_MODEL_DIR="$TEST_TMP/models" ||
+	{ echo "Bail out! lighttpd did not start"; exit 1; }
+P=$BASE_URL/api/v1/predict
+load 200 4 "$TEST_TMP/small.png"
+cp "$M" "$M.new" && mv "$M.new" "$M"            # atomic rename
+: >"$M"                                         # cp new old: truncated first...
+"$CURL" -s -o /dev/null -H 'Content-Type: image/png' --data-binary "@$TEST_TMP/small.png" "$P"
+cat "$TEST_TMP/cnn.orig" >"$M"                  # ...then rewritten
+wait "$load_pid"
+is "$(count 200)" 200 "model replaced by rename and truncated + rewritten in place under load: 200 of 200"
+ok_cmd "no process died (no SIGBUS)" sh -c "! grep -q 'child signaled\|child exited' '$SERVER_LOG'"
+
+# A broken replacement meets a process that starts: it refuses, naming the
+# file, and the other process keeps serving; the file fixed, it starts.
+# Requests lighttpd queued on the refusing process's socket while it loaded
+# the models are lost (JSON 5xx): lighttpd connects to a process it spawned
+# before the process can say it will not serve.
+head -c 1000 "$TEST_TMP/cnn.orig" >"$M"
+victim=$(children | head -n 1)
+kill -KILL "$victim"
+load 40 2 "$TEST_TMP/small.png"
+wait "$load_pid"
+good=$(count 200)
+ok_cmd "a broken model on disk and a process gone: the other answers ($good of 40)" test "$good" -ge 34
+is "$(grep -v '^200 ' "$TEST_TMP/load" | grep -vc ' application/json$')" 0 "the lost ones got JSON errors"
+grep -v '^200 ' "$TEST_TMP/load" | sort | uniq -c | sed 's/^/# lost: /'
+ok_cmd "the new process refused, naming the file" \
+	grep -q "refusing to start: $M: " "$SERVER_LOG"
+cat "$TEST_TMP/cnn.orig" >"$M"
+for _ in $(seq 1 50); do
+	[ "$(children | wc -l)" = 2 ] && break
+	"$CURL" -s -o /dev/null "$BASE_URL/api/v1/health"
+	sleep 0.2
+done
+is "$(children | wc -l | tr -d ' ')" 2 "the model fixed, lighttpd starts the process again"
+load 20 4 "$TEST_TMP/small.png"
+wait "$load_pid"
+is "$(count 200)" 20 "and all is answered"
 tap_done

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -207,8 +206,7 @@ void model_free(struct model *m)
 {
 	if (!m)
 		return;
-	if (m->map)
-		munmap(m->map, m->file_size);
+	free(m->map);
 	free(m->copy);
 	nn_graph_free(m->graph);
 	json_object_put(m->header);
@@ -350,11 +348,40 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 	return check_finite(m, err);
 }
 
+/* The whole file into m->map, 64-byte aligned like the weights inside it
+ * (the data offset is a multiple of ALIGN; the kernels are faster on a
+ * cache-line boundary).  A copy, not a mapping: a file truncated or
+ * rewritten in place while a process serves it would otherwise fault the
+ * process (SIGBUS) or change its weights under it.  A file that changes
+ * while it is read fails here or at the checksum. */
+static int read_file(struct model *m, int fd, struct dg_error *err)
+{
+	size_t done = 0;
+
+	m->map = aligned_alloc(ALIGN, align_up(m->file_size));
+	if (!m->map)
+		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for %zu bytes", m->path,
+		               m->file_size);
+	while (done < m->file_size) {
+		ssize_t n = pread(fd, (char *)m->map + done, m->file_size - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dg_fail(err, DG_ERR_IO, "%s: %s", m->path, strerror(errno));
+		if (n == 0)
+			return dg_fail(err, DG_ERR_FORMAT, "%s: shrank to %zu bytes while read",
+			               m->path, done);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 int model_load(struct model **out, const char *path, struct dg_error *err)
 {
 	struct model *m;
 	struct stat st;
-	int fd;
+	int fd, rc;
 
 	*out = NULL;
 	m = calloc(1, sizeof(*m));
@@ -386,13 +413,10 @@ int model_load(struct model **out, const char *path, struct dg_error *err)
 		        m->file_size);
 		goto fail;
 	}
-	m->map = mmap(NULL, m->file_size, PROT_READ, MAP_SHARED, fd, 0);
+	rc = read_file(m, fd, err);
 	close(fd);
-	if (m->map == MAP_FAILED) {
-		m->map = NULL;
-		dg_fail(err, DG_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+	if (rc < 0)
 		goto fail;
-	}
 	if (validate(m, m->map, err))
 		goto fail;
 	*out = m;

@@ -18,9 +18,11 @@
  *
  * Loading checks every size, offset, shape (against the graph), the
  * checksum and every value (no NaN or Inf), and names the file and the
- * problem when it refuses.  Weights are mmap'ed read-only, so every
- * server process shares one copy in the page cache.  Saving writes a temp
- * file, fsyncs it and renames it over the target.
+ * problem when it refuses.  The file is read into memory once, not mapped:
+ * a model file replaced on disk, even rewritten in place, never changes or
+ * faults a process already serving it (each process holds its own copy,
+ * 3.9 MB for the three shipped models).  Saving writes a temp file, fsyncs
+ * it and renames it over the target.
  */
 #ifndef MODEL_H
 #define MODEL_H
@@ -41,11 +43,11 @@ struct model {
 	struct json_object *training; /* header's "training" object, borrowed from header */
 	size_t file_size;
 	unsigned long crc; /* the file's checksum, as a version tag */
-	void *map;         /* mmap of the file, or NULL */
+	void *map;         /* the whole file, read into aligned memory; owned */
 	float *copy;       /* weights copied (big-endian hosts), or NULL */
 };
 
-/* Open, validate and map a model file.  *out is owned by the caller. */
+/* Read and validate a model file.  *out is owned by the caller. */
 int model_load(struct model **out, const char *path, struct dg_error *err);
 void model_free(struct model *m);
 

@@ -3,7 +3,7 @@
  * from the service to the engine.
  *
  * At start the process loads every "*.model" file of the model directory
- * with model_load (mmap'ed, validated) and makes one forward workspace per
+ * with model_load (read into memory, validated) and makes one forward workspace per
  * model for up to max_batch images.  A model that fails to load fails the
  * whole registry: the server refuses to start rather than serve without it.
  * After loading, the registry is read-only except for the workspaces, which

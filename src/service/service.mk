@@ -49,7 +49,8 @@ tests_mkworst_SOURCES = tests/mkworst.c tests/worst_files.h tests/image_fixtures
 tests_mkworst_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
 SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
-	tests/test_limits.sh
+	tests/test_limits.sh \
+	tests/test_metrics.sh tests/test_privileges.sh tests/test_soak.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
 
