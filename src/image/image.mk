@@ -32,3 +32,8 @@ tests/bench_cgi: $(top_srcdir)/tests/bench-cgi.sh cgi-bin/digits.fcgi tests/mkdi
 	@printf '#!/bin/sh\ntop_srcdir=%s top_builddir=%s\nexport top_srcdir top_builddir\nexec sh "$$top_srcdir/tests/bench-cgi.sh" "$$@"\n' \
 		'$(abs_top_srcdir)' '$(abs_top_builddir)' >$@
 	@chmod +x $@
+
+# The decoders' messages through a real lighttpd: only JSON lines in the log.
+IMAGE_SHELL_TESTS = tests/test_decoder_log.sh
+TESTS += $(IMAGE_SHELL_TESTS)
+EXTRA_DIST += $(IMAGE_SHELL_TESTS)
