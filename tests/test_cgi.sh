@@ -58,9 +58,23 @@ if "$top_builddir/tests/mkdigit" --invert --scale 2 0 png "$TEST_TMP/7.png" >"$T
 	is "$status" 200 "CGI POST predict with a PNG on stdin"
 	ok_cmd "CGI predict: digit, probabilities, top" \
 		grep -q '^{"digit":[0-9],"probability":[0-9.e-]*,"probabilities":\[[^]]*\],"top":\[' "$OUT"
+	# A GIF goes to libgd, loaded only now.
+	"$top_builddir/tests/mkdigit" --invert 0 gif "$TEST_TMP/7.gif" >/dev/null 2>&1
+	cgi POST /api/v1/predict CONTENT_TYPE=image/gif \
+		CONTENT_LENGTH="$(wc -c <"$TEST_TMP/7.gif" | tr -d ' ')" <"$TEST_TMP/7.gif"
+	is "$status $(grep -o '"digit":[0-9]' "$OUT" | head -n 1)" "200 \"digit\":$(cat "$TEST_TMP/label")" \
+		"CGI predict with a GIF (libgd loaded on demand): the same digit"
+	# A truncated PNG: libpng's error reaches stderr only inside our JSON line.
+	head -c 300 "$TEST_TMP/7.png" >"$TEST_TMP/cut.png"
+	cgi POST /api/v1/predict CONTENT_TYPE=image/png CONTENT_LENGTH=300 <"$TEST_TMP/cut.png"
+	is "$status" 422 "CGI: a truncated PNG is 422"
+	is "$(wc -l <"$ERR" | tr -d ' ') $(grep -c '^{.*"decoder_warnings":\["libpng error: ' "$ERR")" "1 1" \
+		"CGI: stderr is one JSON line, carrying libpng's error"
 else
-	skip 2 "no MNIST test set (DIGITS_MNIST_DIR)"
+	skip 5 "no MNIST test set (DIGITS_MNIST_DIR)"
 fi
+# PNG and JPEG are decoded without libgd: the program does not map it.
+is "$(ldd "$FCGI" | grep -c 'libgd\.')" 0 "digits.fcgi is not linked with libgd (dlopen'ed on demand)"
 
 # Refusing to start.
 mkdir "$TEST_TMP/empty" "$TEST_TMP/bad"

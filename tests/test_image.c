@@ -25,9 +25,11 @@
 #include <unistd.h>
 
 #include <gd.h>
+#include <png.h>
 #include <zlib.h>
 
 #include "image/image.h"
+#include "image/image_priv.h"
 #include "tap.h"
 
 #include "image_fixtures.h"
@@ -827,6 +829,234 @@ static void test_preview(const float *ref7)
 	free(png);
 }
 
+/* A PNG written with libpng: w x h random samples (seed), any colour type,
+ * depth, interlace, a palette of 2^depth random colours, a tRNS chunk. */
+struct png_out {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static void png_out_write(png_structp png, png_bytep data, size_t n)
+{
+	struct png_out *o = png_get_io_ptr(png);
+
+	if (o->n + n > o->cap) {
+		o->cap = (o->n + n) * 2;
+		o->p = realloc(o->p, o->cap);
+	}
+	memcpy(o->p + o->n, data, n);
+	o->n += n;
+}
+
+static void png_out_flush(png_structp png)
+{
+}
+
+static struct blob png_written(int w, int h, int ctype, int depth, int interlace, int trns,
+                               unsigned seed)
+{
+	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_infop info = png_create_info_struct(png);
+	int channels = ctype == 0 || ctype == 3 ? 1 : ctype == 4 ? 2 : ctype == 2 ? 3 : 4;
+	size_t rowbytes = (size_t)w * channels * (depth == 16 ? 2 : 1);
+	unsigned char *rows = malloc((size_t)h * rowbytes);
+	png_bytep rp[64];
+	png_color pal[256];
+	png_byte trans[256];
+	png_color_16 tc = {0};
+	struct png_out o = {0};
+	int n_pal = ctype == 3 ? 1 << depth : 0;
+
+	srand(seed);
+	for (size_t i = 0; i < (size_t)h * rowbytes; i++)
+		rows[i] = (unsigned char)(depth < 8 || ctype == 3 ? rand() % (1 << depth) : rand());
+	for (int i = 0; i < n_pal; i++) {
+		pal[i].red = (png_byte)rand(), pal[i].green = (png_byte)rand();
+		pal[i].blue = (png_byte)rand(), trans[i] = (png_byte)(i % 3 ? rand() : 0);
+	}
+	if (setjmp(png_jmpbuf(png)))
+		printf("Bail out! libpng could not write a test PNG\n"), exit(1);
+	png_set_write_fn(png, &o, png_out_write, png_out_flush);
+	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, ctype,
+	             interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+	             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	if (n_pal)
+		png_set_PLTE(png, info, pal, n_pal);
+	tc.gray = (png_uint_16)(rows[0] << (depth == 16 ? 8 : 0) | (depth == 16 ? rows[1] : 0));
+	tc.red = 200, tc.green = 100, tc.blue = 50;
+	if (trns && (ctype == 0 || ctype == 2 || ctype == 3))
+		png_set_tRNS(png, info, trans, n_pal ? n_pal / 2 + 1 : 0, &tc);
+	png_write_info(png, info);
+	if (depth < 8)
+		png_set_packing(png);
+	for (int y = 0; y < h; y++)
+		rp[y] = rows + (size_t)y * rowbytes;
+	png_write_image(png, rp);
+	png_write_end(png, NULL);
+	png_destroy_write_struct(&png, &info);
+	free(rows);
+	return (struct blob){o.p, (int)o.n};
+}
+
+/* How many pixels (or palette entries in use) libpng via image_png_decode
+ * and libgd's own reader disagree on; -1 when one of them fails. */
+static int png_vs_gd(struct blob b)
+{
+	struct image_limits lim;
+	struct image_pixels px;
+	gdImagePtr im = gdImageCreateFromPngPtr(b.n, b.p);
+	int bad = 0;
+
+	image_limits_default(&lim);
+	if (!im || image_png_decode(b.p, (size_t)b.n, &lim, &px, NULL, NULL) < 0) {
+		if (im)
+			gdImageDestroy(im);
+		return -1;
+	}
+	if (px.w != gdImageSX(im) || px.h != gdImageSY(im) || !px.argb != !gdImageTrueColor(im)) {
+		bad = px.w * px.h;
+	} else {
+		for (int y = 0; y < px.h; y++) {
+			for (int x = 0; x < px.w; x++) {
+				size_t i = (size_t)y * px.w + x;
+
+				if (px.argb) {
+					bad += px.argb[i] != (uint32_t)im->tpixels[y][x];
+					continue;
+				}
+				int c = px.index[i];
+
+				bad += c != im->pixels[y][x] || px.red[c] != im->red[c] ||
+				       px.green[c] != im->green[c] || px.blue[c] != im->blue[c] ||
+				       px.alpha[c] != im->alpha[c] ||
+				       (c == px.transparent) != (c == im->transparent) ||
+				       (c < px.colors) != (c < im->colorsTotal);
+			}
+		}
+	}
+	image_pixels_free(&px);
+	gdImageDestroy(im);
+	return bad;
+}
+
+/* libpng called directly gives the pixels libgd's PNG reader gave, in
+ * every colour type and depth, interlaced or not, with and without tRNS. */
+static void test_png_as_gd(void)
+{
+	static const struct {
+		int ctype, depth;
+	} kinds[] = {{0, 1}, {0, 2}, {0, 4}, {0, 8}, {0, 16}, {2, 8}, {2, 16}, {3, 1},
+	             {3, 2}, {3, 4}, {3, 8}, {4, 8}, {4, 16}, {6, 8}, {6, 16}};
+	int cases = 0, same = 0;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (int interlace = 0; interlace < 2; interlace++) {
+			for (int trns = 0; trns < 2; trns++) {
+				struct blob b =
+				    png_written(37, 23, kinds[k].ctype, kinds[k].depth, interlace,
+				                trns, (unsigned)(k * 4 + trns));
+				int bad = png_vs_gd(b);
+
+				cases++;
+				same += bad == 0;
+				if (bad)
+					diag("colour type %d, depth %d, interlace %d, tRNS %d: %d "
+					     "pixels differ",
+					     kinds[k].ctype, kinds[k].depth, interlace, trns, bad);
+				free(b.p);
+			}
+		}
+	}
+	is_int(same, cases, "libpng directly = libgd's reader, pixel for pixel, in %d PNGs", cases);
+}
+
+/* A PNG whose chunk at offset off has its CRC broken. */
+static struct blob crc_broken(struct blob b, const char *type)
+{
+	unsigned char *c = memmem(b.p, (size_t)b.n, type, 4);
+	uint32_t len = (uint32_t)c[-4] << 24 | c[-3] << 16 | c[-2] << 8 | c[-1];
+
+	c[4 + len] ^= 0xff;
+	return b;
+}
+
+/* What libpng says comes back in info.warnings, never on stderr (the
+ * harness's TAP stream would not mind, test_cgi.sh checks the log). */
+static void test_png_warnings(const float *ref7)
+{
+	gdImagePtr up = reference('7');
+	struct blob b = encode(up, E_PNG), t;
+	static const unsigned char text[] = "Comment\0hello";
+	struct image_info info;
+	float out[IMAGE_PIXELS];
+	struct dg_error err = {0};
+	unsigned char *p;
+	int rc;
+
+	/* An ancillary tEXt chunk with a bad CRC, before IEND: libpng warns and
+	 * skips it; the picture is still good. */
+	t.p = malloc((size_t)b.n + 12 + sizeof(text));
+	memcpy(t.p, b.p, (size_t)b.n - 12);
+	p = chunk(t.p + b.n - 12, "tEXt", text, sizeof(text) - 1);
+	memcpy(p, b.p + b.n - 12, 12);
+	t.n = b.n + 12 + (int)sizeof(text) - 1;
+	t = crc_broken(t, "tEXt");
+	rc = image_to_mnist(t.p, (size_t)t.n, NULL, out, &info, &err);
+	ok(rc == 0 && mad(out, ref7) <= LOSSLESS, "png with a bad tEXt CRC still decodes");
+	ok(info.warnings.n == 1 && strstr(info.warnings.msg[0], "libpng warning: tEXt: CRC error"),
+	   "its warning is caught: \"%s\"", info.warnings.n ? info.warnings.msg[0] : "");
+	free(t.p);
+
+	/* A critical chunk with a bad CRC: an error, FORMAT, and the message. */
+	t = bytes(b.p, (size_t)b.n);
+	t = crc_broken(t, "IDAT");
+	rc = image_to_mnist(t.p, (size_t)t.n, NULL, out, &info, &err);
+	ok(rc == -1 && err.code == DG_ERR_FORMAT && strstr(err.msg, "IDAT: CRC error"),
+	   "png with a bad IDAT CRC: FORMAT (%s)", err.msg);
+	ok(info.warnings.n == 1 && !strcmp(info.warnings.msg[0], "libpng error: IDAT: CRC error"),
+	   "the error is caught for the log: \"%s\"", info.warnings.n ? info.warnings.msg[0] : "");
+	free(t.p);
+
+	/* An IDAT declaring 1 GiB, far more than the picture can hold:
+	 * libpng's "chunk data is too large" warning, then the data ends. */
+	t = bytes(b.p, (size_t)b.n);
+	p = memmem(t.p, (size_t)t.n, "IDAT", 4);
+	p[-4] = 0x3f, p[-3] = 0xff, p[-2] = p[-1] = 0;
+	rc = image_to_mnist(t.p, (size_t)t.n, NULL, out, &info, &err);
+	ok(rc == -1 && err.code == DG_ERR_FORMAT, "png with a 1 GiB IDAT: FORMAT (%s)", err.msg);
+	ok(info.warnings.n == 2 &&
+	       !strcmp(info.warnings.msg[0], "libpng warning: IDAT: chunk data is too large") &&
+	       !strcmp(info.warnings.msg[1], "libpng error: truncated data"),
+	   "its warning and error are caught: \"%s\"", info.warnings.n ? info.warnings.msg[0] : "");
+	free(t.p);
+	gdFree(b.p);
+	gdImageDestroy(up);
+}
+
+/* The bound on what is kept: repeats once, at most IMAGE_WARN_MAX, the
+ * rest counted; unprintable bytes replaced. */
+static void test_warn_bounds(void)
+{
+	struct image_warnings w = {0}, all = {0};
+	char long_text[300];
+
+	memset(long_text, 'x', sizeof(long_text) - 1);
+	long_text[sizeof(long_text) - 1] = '\0';
+	image_warnf(&w, "a", "chunk \"%s\"\n", "\x01\xff");
+	image_warnf(&w, "a", "chunk \"%s\"\n", "\x01\xff");
+	for (int i = 0; i < 6; i++)
+		image_warnf(&w, "b", "%d %s", i, long_text);
+	is_str(w.msg[0], "a: chunk \"??\"", "unprintable bytes and the newline go");
+	ok(w.n == IMAGE_WARN_MAX && w.dropped == 1 + 6 - (IMAGE_WARN_MAX - 1),
+	   "%d kept, %d counted (repeat and overflow)", w.n, w.dropped);
+	ok(strlen(w.msg[1]) == IMAGE_WARN_LEN - 1, "long messages cut to %d bytes",
+	   IMAGE_WARN_LEN - 1);
+	image_warnings_merge(&all, &w);
+	image_warnings_merge(&all, &w);
+	ok(all.n == IMAGE_WARN_MAX && all.dropped == 2 * w.dropped + IMAGE_WARN_MAX,
+	   "merging keeps the bound and the count (%d, %d)", all.n, all.dropped);
+}
+
 /* MNIST test digits through the pipeline: essentially unchanged. */
 static void test_mnist(void)
 {
@@ -917,6 +1147,9 @@ int main(void)
 	test_cmyk(refs[0]);
 	test_errors();
 	test_preview(refs[0]);
+	test_png_as_gd();
+	test_png_warnings(refs[0]);
+	test_warn_bounds();
 	test_mnist();
 	return tap_done();
 }

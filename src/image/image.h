@@ -2,8 +2,10 @@
  * image.h - from the bytes of an uploaded picture to the 28x28 the model sees.
  *
  * CONTRACT (owned by the image module; other modules rely on exactly this):
- *   image_to_mnist() decodes any supported format from memory with libgd
- *   (format detected from the bytes, never from a name or Content-Type),
+ *   image_to_mnist() decodes any supported format from memory (format
+ *   detected from the bytes, never from a name or Content-Type; PNG with
+ *   libpng and JPEG with libjpeg, the others with libgd, loaded with
+ *   dlopen the first time one of them arrives),
  *   refuses images whose declared size exceeds the limits before decoding,
  *   and normalises the way MNIST was made: alpha over white, luminance,
  *   polarity from the background (ink becomes bright), background removed
@@ -51,18 +53,37 @@ struct image_limits {
 /* Defaults: 8 MiB, 4096 x 4096. */
 void image_limits_default(struct image_limits *lim);
 
+/* What the decoding libraries said (libpng, libjpeg, libgd and, through
+ * libgd, libtiff, libwebp, libheif): warnings and the error that stopped a
+ * decode, caught by our handlers instead of being printed, for the
+ * request's log line.  Bounded: at most IMAGE_WARN_MAX distinct messages
+ * of printable ASCII, each cut to IMAGE_WARN_LEN - 1 bytes; the rest are
+ * only counted. */
+#define IMAGE_WARN_MAX 4
+#define IMAGE_WARN_LEN 100
+struct image_warnings {
+	int n;       /* messages in msg[] */
+	int dropped; /* further messages, not kept (repeats included) */
+	char msg[IMAGE_WARN_MAX][IMAGE_WARN_LEN];
+};
+
+/* Add w's messages to into's (a request gathers those of all its images). */
+void image_warnings_merge(struct image_warnings *into, const struct image_warnings *w);
+
 /* What was found on the way, for responses and logs. */
 struct image_info {
 	enum image_format format;
-	int width, height; /* of the decoded picture */
-	int inverted;      /* 1 if the picture was dark ink on light ground */
+	int width, height;              /* of the decoded picture */
+	int inverted;                   /* 1 if the picture was dark ink on light ground */
+	struct image_warnings warnings; /* filled on success and on failure */
 };
 
 /* Format from the leading bytes (magic numbers), IMAGE_UNKNOWN if none. */
 enum image_format image_detect(const void *data, size_t len);
 /* "png", "jpeg", ...; "unknown". */
 const char *image_format_name(enum image_format f);
-/* Whether this libgd build decodes the format. */
+/* Whether the format can be decoded here: PNG and JPEG always; the others
+ * when libgd loads and was built with the codec (asking loads libgd). */
 int image_format_supported(enum image_format f);
 
 /* An explanation map (IMAGE_PIXELS values in 0..1) over what the model saw
@@ -97,8 +118,9 @@ int image_probe(const void *data, size_t len, struct image_header *hdr, struct d
 int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int *inverted,
                     struct dg_error *err);
 
-/* Encode a 28x28 [0,1] image as PNG (ink white on black, as the model sees
- * it), for the "preview" of a response.  *png is malloc'ed, caller frees. */
+/* Encode a 28x28 [0,1] image as an 8-bit grey PNG (ink white on black, as
+ * the model sees it), for the "preview" of a response, with libpng.  *png
+ * is malloc'ed, caller frees. */
 int image_preview_png(const float pixels[IMAGE_PIXELS], unsigned char **png, size_t *len,
                       struct dg_error *err);
 

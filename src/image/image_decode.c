@@ -5,37 +5,34 @@
  *   1. the format comes from the magic bytes, never from a name;
  *   2. image_probe() (image_probe.c) reads the declared width and height
  *      from the header with bounds-checked reads of our own, and
- *      image_to_mnist() refuses anything above the limits before libgd
- *      sees a byte, so a
- *      decompression bomb (a tiny PNG declaring 100000 x 100000) is never
- *      allocated;
- *   3. libgd decodes from memory with its error printer silenced (library
- *      code never prints); JPEG goes to libjpeg directly, scaled down in
- *      the DCT to the size the normalisation works at;
+ *      image_to_mnist() refuses anything above the limits before a decoder
+ *      sees a byte, so a decompression bomb (a tiny PNG declaring
+ *      100000 x 100000) is never allocated;
+ *   3. PNG goes to libpng (image_png.c) and JPEG to libjpeg (here, scaled
+ *      down in the DCT to the size the normalisation works at), both
+ *      linked; the other formats to libgd, loaded on first use
+ *      (gd_load.c).  Every library's messages go to our handlers and into
+ *      image_info.warnings (library code never prints);
  *   4. the decoded pixels are composited over white, turned into luminance,
  *      rotated by the JPEG EXIF orientation and shrunk by whole-block area
  *      averaging to at most WORK_SIDE pixels a side in one pass, so the
  *      normalisation never walks millions of pixels twice.
- * Nothing here keeps state between calls except the libgd error handler,
- * installed once with pthread_once.
+ * Nothing here keeps state between calls (gd_load.c keeps the libgd
+ * handle).
  */
 #include "config.h"
 
 #include <limits.h>
-#include <pthread.h>
+#include <png.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h> /* jpeglib.h needs FILE */
 #include <stdlib.h>
 #include <string.h>
 
-#include <gd.h>
-#ifdef HAVE_LIBJPEG
-#include <setjmp.h>
-#include <stdio.h> /* jpeglib.h needs FILE */
-
 #include <jpeglib.h>
-#endif
 
-#include "image.h"
+#include "image_priv.h"
 
 /* Longest side of the picture handed to the normalisation.  A digit that
  * fills a tenth of a 4096-pixel photo still spans ~50 pixels here, 2.5
@@ -45,121 +42,132 @@
 
 int image_format_supported(enum image_format f)
 {
-	/* libgd stubs out codecs it was built without, so ask it at run time. */
-	switch (f) {
-	case IMAGE_PNG:
-		return gdSupportsFileType("x.png", 0);
-	case IMAGE_JPEG:
-		return gdSupportsFileType("x.jpg", 0);
-	case IMAGE_GIF:
-		return gdSupportsFileType("x.gif", 0);
-	case IMAGE_BMP:
-		return gdSupportsFileType("x.bmp", 0);
-#ifdef HAVE_GDIMAGECREATEFROMWEBPPTR
-	case IMAGE_WEBP:
-		return gdSupportsFileType("x.webp", 0);
-#endif
-#ifdef HAVE_GDIMAGECREATEFROMTIFFPTR
-	case IMAGE_TIFF:
-		return gdSupportsFileType("x.tiff", 0);
-#endif
-#ifdef HAVE_GDIMAGECREATEFROMHEIFPTR
-	case IMAGE_HEIF:
-		return gdSupportsFileType("x.heic", 0);
-#endif
-#ifdef HAVE_GDIMAGECREATEFROMAVIFPTR
-	case IMAGE_AVIF:
-		return gdSupportsFileType("x.avif", 0);
-#endif
-	default:
-		return 0;
+	if (f == IMAGE_PNG || f == IMAGE_JPEG)
+		return 1;
+	return image_gd_supports(f);
+}
+
+void image_pixels_free(struct image_pixels *px)
+{
+	free(px->argb);
+	free(px->index);
+	px->argb = NULL;
+	px->index = NULL;
+}
+
+void image_warn(struct image_warnings *w, const char *prefix, const char *fmt, va_list ap)
+{
+	char text[IMAGE_WARN_LEN];
+	int n;
+
+	if (!w)
+		return;
+	n = snprintf(text, sizeof(text), "%s: ", prefix);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = 0;
+	vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
+	/* A message may quote the file's bytes (a chunk name, a tag): printable
+	 * ASCII only, and no trailing newline (libgd ends its messages with one). */
+	for (char *c = text; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = *c == '\n' ? ' ' : '?';
+	for (n = (int)strlen(text); n > 0 && text[n - 1] == ' '; n--)
+		text[n - 1] = '\0';
+	for (int i = 0; i < w->n; i++) {
+		if (strcmp(w->msg[i], text) == 0) {
+			w->dropped++;
+			return;
+		}
 	}
-}
-
-static void gd_quiet(int priority, const char *fmt, va_list ap)
-{
-}
-
-static void gd_quiet_install(void)
-{
-	gdSetErrorMethod(gd_quiet);
-}
-
-static gdImagePtr gd_decode(enum image_format f, const void *data, int len)
-{
-	void *p = (void *)data; /* libgd reads only; its API is not const-correct */
-
-	switch (f) {
-	case IMAGE_PNG:
-		return gdImageCreateFromPngPtr(len, p);
-	case IMAGE_JPEG:
-		return gdImageCreateFromJpegPtrEx(len, p, 1);
-	case IMAGE_GIF:
-		return gdImageCreateFromGifPtr(len, p);
-	case IMAGE_BMP:
-		return gdImageCreateFromBmpPtr(len, p);
-#ifdef HAVE_GDIMAGECREATEFROMWEBPPTR
-	case IMAGE_WEBP:
-		return gdImageCreateFromWebpPtr(len, p);
-#endif
-#ifdef HAVE_GDIMAGECREATEFROMTIFFPTR
-	case IMAGE_TIFF:
-		return gdImageCreateFromTiffPtr(len, p);
-#endif
-#ifdef HAVE_GDIMAGECREATEFROMHEIFPTR
-	case IMAGE_HEIF:
-		return gdImageCreateFromHeifPtr(len, p);
-#endif
-#ifdef HAVE_GDIMAGECREATEFROMAVIFPTR
-	case IMAGE_AVIF:
-		return gdImageCreateFromAvifPtr(len, p);
-#endif
-	default:
-		return NULL;
+	if (w->n == IMAGE_WARN_MAX) {
+		w->dropped++;
+		return;
 	}
+	memcpy(w->msg[w->n++], text, sizeof(text));
 }
 
-#ifdef HAVE_LIBJPEG
+void image_warnf(struct image_warnings *w, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	image_warn(w, prefix, fmt, ap);
+	va_end(ap);
+}
+
+void image_warnings_merge(struct image_warnings *into, const struct image_warnings *w)
+{
+	for (int i = 0; i < w->n; i++) {
+		/* Already cleaned: copy as it is, through the same dedup and bound. */
+		int before = into->n;
+
+		for (int j = 0; j < into->n; j++)
+			if (strcmp(into->msg[j], w->msg[i]) == 0)
+				before = -1;
+		if (before < 0 || into->n == IMAGE_WARN_MAX) {
+			into->dropped++;
+			continue;
+		}
+		memcpy(into->msg[into->n++], w->msg[i], IMAGE_WARN_LEN);
+	}
+	into->dropped += w->dropped;
+}
+
 /*
  * A JPEG through libjpeg itself, at the smallest of 1/1, 1/2, 1/4, 1/8 of
  * its size that keeps the longer side at least WORK_SIDE: libjpeg scales in
  * the DCT, so a 12 MP photo is never decoded pixel by pixel only to be
  * averaged down.  Colours as libgd gives them (CMYK and YCCK as libgd
  * converts them, inverted when an Adobe marker says so), so the picture is
- * the one libgd would give, smaller.  libjpeg's errors jump back here and
- * its messages are silenced: library code never prints.
+ * the one libgd would give, smaller.  libjpeg's errors jump back here;
+ * its messages (the error's and warnings) go into w, never to stderr.
  */
 struct jpeg_quiet {
 	struct jpeg_error_mgr mgr;
 	jmp_buf back;
+	struct image_warnings *w;
+	char error[JMSG_LENGTH_MAX];
 };
+
+static void jpeg_say(j_common_ptr cinfo, const char *kind, char *text)
+{
+	(*cinfo->err->format_message)(cinfo, text);
+	image_warnf(((struct jpeg_quiet *)cinfo->err)->w, kind, "%s", text);
+}
 
 static void jpeg_fail(j_common_ptr cinfo)
 {
-	longjmp(((struct jpeg_quiet *)cinfo->err)->back, 1);
+	struct jpeg_quiet *q = (struct jpeg_quiet *)cinfo->err;
+
+	jpeg_say(cinfo, "libjpeg error", q->error);
+	longjmp(q->back, 1);
 }
 
-static void jpeg_silent(j_common_ptr cinfo)
+static void jpeg_message(j_common_ptr cinfo)
 {
+	char text[JMSG_LENGTH_MAX];
+
+	jpeg_say(cinfo, "libjpeg warning", text);
 }
 
-static gdImagePtr jpeg_decode_scaled(const void *data, size_t len)
+static int jpeg_decode_scaled(const void *data, size_t len, struct image_pixels *px,
+                              struct image_warnings *w, struct dg_error *err)
 {
 	struct jpeg_decompress_struct cinfo;
-	struct jpeg_quiet err;
-	gdImagePtr volatile im = NULL;
+	struct jpeg_quiet q = {.w = w};
 	JSAMPLE *volatile row = NULL;
 	int cmyk, inverted, longer;
 
-	cinfo.err = jpeg_std_error(&err.mgr);
-	err.mgr.error_exit = jpeg_fail;
-	err.mgr.output_message = jpeg_silent;
-	if (setjmp(err.back)) {
+	memset(px, 0, sizeof(*px));
+	cinfo.err = jpeg_std_error(&q.mgr);
+	q.mgr.error_exit = jpeg_fail;
+	q.mgr.output_message = jpeg_message;
+	if (setjmp(q.back)) {
 		jpeg_destroy_decompress(&cinfo);
 		free(row);
-		if (im)
-			gdImageDestroy(im);
-		return NULL;
+		image_pixels_free(px);
+		return dg_fail(err, q.error[0] ? DG_ERR_FORMAT : DG_ERR_NOMEM,
+		               "corrupt or truncated: %s", q.error[0] ? q.error : "no memory");
 	}
 	jpeg_create_decompress(&cinfo);
 	jpeg_mem_src(&cinfo, (const unsigned char *)data, (unsigned long)len);
@@ -175,37 +183,38 @@ static gdImagePtr jpeg_decode_scaled(const void *data, size_t len)
 	while (cinfo.scale_denom < 8 && longer / (int)(cinfo.scale_denom * 2) >= WORK_SIDE)
 		cinfo.scale_denom *= 2;
 	jpeg_start_decompress(&cinfo);
-	im = gdImageCreateTrueColor((int)cinfo.output_width, (int)cinfo.output_height);
+	px->w = (int)cinfo.output_width;
+	px->h = (int)cinfo.output_height;
+	px->argb = malloc((size_t)px->w * px->h * sizeof(*px->argb));
 	row = malloc((size_t)cinfo.output_width * cinfo.output_components);
-	if (!im || !row)
-		longjmp(err.back, 1);
+	if (!px->argb || !row)
+		longjmp(q.back, 1); /* q.error empty: NOMEM */
 	while (cinfo.output_scanline < cinfo.output_height) {
-		int *out = im->tpixels[cinfo.output_scanline];
+		uint32_t *out = px->argb + (size_t)cinfo.output_scanline * px->w;
 		JSAMPROW rows[1] = {row};
 
 		jpeg_read_scanlines(&cinfo, rows, 1);
 		for (unsigned x = 0; x < cinfo.output_width; x++) {
 			const JSAMPLE *p = row + (size_t)x * cinfo.output_components;
+			uint32_t r = p[0], g = p[1], b = p[2];
 
 			if (cmyk) {
-				int c = p[0], m = p[1], y = p[2], k = p[3];
+				uint32_t c = p[0], m = p[1], y = p[2], k = p[3];
 
 				if (inverted) /* Adobe writes CMYK inverted */
 					c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
-				out[x] = gdTrueColor((255 - c) * (255 - k) / 255,
-				                     (255 - m) * (255 - k) / 255,
-				                     (255 - y) * (255 - k) / 255);
-			} else {
-				out[x] = gdTrueColor(p[0], p[1], p[2]);
+				r = (255 - c) * (255 - k) / 255;
+				g = (255 - m) * (255 - k) / 255;
+				b = (255 - y) * (255 - k) / 255;
 			}
+			out[x] = r << 16 | g << 8 | b; /* opaque: alpha 0 */
 		}
 	}
 	jpeg_finish_decompress(&cinfo);
 	jpeg_destroy_decompress(&cinfo);
 	free(row);
-	return im;
+	return 0;
 }
-#endif
 
 /*
  * The decoded picture, composited over white, as luminance (Rec. 601) and
@@ -227,14 +236,16 @@ struct work {
 #define LUM_G     38470
 #define LUM_B     7471
 #define LUM_SCALE (1.0f / (255.0f * 65536.0f))
+/* libgd's 7-bit alpha: 0 opaque, 127 transparent. */
+#define ALPHA_MAX 127
 
 /* Returns whether any pixel was not fully opaque. */
-static int work_fill(const gdImagePtr im, int orientation, struct work *wk)
+static int work_fill(const struct image_pixels *px, int orientation, struct work *wk)
 {
-	const int sw = gdImageSX(im), sh = gdImageSY(im), swap = orientation >= 5;
+	const int sw = px->w, sh = px->h, swap = orientation >= 5;
 	const int W = swap ? sh : sw, H = swap ? sw : sh;
 	int ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0, any_alpha = 0;
-	float pal_lum[gdMaxColors], pal_clear[gdMaxColors];
+	float pal_lum[256], pal_clear[256];
 
 	switch (orientation) {
 	case 2: /* mirrored left-right */
@@ -259,13 +270,13 @@ static int work_fill(const gdImagePtr im, int orientation, struct work *wk)
 		ax = 0, bx = 1, ay = -1, by = 0, cy = sw - 1;
 		break;
 	}
-	if (!gdImageTrueColor(im)) {
-		for (int i = 0; i < gdMaxColors; i++) {
-			float t = i < im->colorsTotal && i != im->transparent
-			              ? (float)im->alpha[i] / gdAlphaMax
+	if (!px->argb) {
+		for (int i = 0; i < 256; i++) {
+			float t = i < px->colors && i != px->transparent
+			              ? (float)px->alpha[i] / ALPHA_MAX
 			              : 1.0f;
 			float y =
-			    (LUM_R * im->red[i] + LUM_G * im->green[i] + LUM_B * im->blue[i]) *
+			    (LUM_R * px->red[i] + LUM_G * px->green[i] + LUM_B * px->blue[i]) *
 			    LUM_SCALE;
 
 			pal_clear[i] = t;
@@ -273,8 +284,8 @@ static int work_fill(const gdImagePtr im, int orientation, struct work *wk)
 		}
 	}
 	for (int y = 0; y < sh; y++) {
-		const int *trow = gdImageTrueColor(im) ? im->tpixels[y] : NULL;
-		const unsigned char *prow = trow ? NULL : im->pixels[y];
+		const uint32_t *trow = px->argb ? px->argb + (size_t)y * sw : NULL;
+		const unsigned char *prow = trow ? NULL : px->index + (size_t)y * sw;
 		const int X0 = bx * y + cx, Y0 = by * y + cy;
 		/* Runs of k pixels fall in one bin: sum them in registers (opaque
 		 * truecolor in integers) and touch memory once per run. */
@@ -291,15 +302,14 @@ static int work_fill(const gdImagePtr im, int orientation, struct work *wk)
 				cur = bin, run_int = 0, run_lum = run_clear = 0;
 			}
 			if (trow) {
-				int c = trow[x];
-				unsigned l = LUM_R * gdTrueColorGetRed(c) +
-				             LUM_G * gdTrueColorGetGreen(c) +
-				             LUM_B * gdTrueColorGetBlue(c);
+				uint32_t c = trow[x], a = c >> 24 & 0x7f;
+				unsigned l = LUM_R * (c >> 16 & 0xff) + LUM_G * (c >> 8 & 0xff) +
+				             LUM_B * (c & 0xff);
 
-				if (!gdTrueColorGetAlpha(c)) {
+				if (!a) {
 					run_int += l;
 				} else {
-					float t = (float)gdTrueColorGetAlpha(c) / gdAlphaMax;
+					float t = (float)a / ALPHA_MAX;
 
 					run_lum += (1.0f - t) * (float)l * LUM_SCALE + t;
 					run_clear += t;
@@ -328,25 +338,40 @@ static int work_fill(const gdImagePtr im, int orientation, struct work *wk)
 	return any_alpha;
 }
 
+/* The picture, by the decoder for its format, into px. */
+static int decode(const struct image_header *hdr, const void *data, size_t len,
+                  const struct image_limits *lim, struct image_pixels *px, struct image_warnings *w,
+                  struct dg_error *err)
+{
+	switch (hdr->format) {
+	case IMAGE_PNG:
+		return image_png_decode(data, len, lim, px, w, err);
+	case IMAGE_JPEG:
+		return jpeg_decode_scaled(data, len, px, w, err);
+	default:
+		return image_gd_decode(hdr->format, data, len, px, w, err);
+	}
+}
+
 int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
                    float out[IMAGE_PIXELS], struct image_info *info, struct dg_error *err)
 {
-	static pthread_once_t quiet = PTHREAD_ONCE_INIT;
 	struct image_limits dflt;
 	struct image_header hdr;
+	struct image_pixels px;
 	struct work wk = {0};
 	struct dg_error e = {0};
-	gdImagePtr im;
+	struct image_info scratch;
 	int W, H, any_alpha, inverted = 0, rc;
 	const char *fmt;
 
-	pthread_once(&quiet, gd_quiet_install);
 	if (!lim) {
 		image_limits_default(&dflt);
 		lim = &dflt;
 	}
-	if (info)
-		memset(info, 0, sizeof(*info));
+	if (!info)
+		info = &scratch;
+	memset(info, 0, sizeof(*info));
 	if (!data || len == 0)
 		return dg_fail(err, DG_ERR_EMPTY, "no image data (0 bytes)");
 	if (len > lim->max_bytes || len > INT_MAX)
@@ -355,57 +380,47 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 	if (image_probe(data, len, &hdr, err) < 0)
 		return -1;
 	fmt = image_format_name(hdr.format);
-	if (info)
-		info->format = hdr.format;
+	info->format = hdr.format;
 	if (hdr.width > (unsigned long)lim->max_width ||
 	    hdr.height > (unsigned long)lim->max_height)
 		return dg_fail(err, DG_ERR_TOO_LARGE,
 		               "%s declares %lux%lu pixels, the limit is %dx%d", fmt, hdr.width,
 		               hdr.height, lim->max_width, lim->max_height);
 	if (!image_format_supported(hdr.format))
-		return dg_fail(err, DG_ERR_UNSUPPORTED, "%s: this libgd build cannot decode it",
+		return dg_fail(err, DG_ERR_UNSUPPORTED,
+		               "%s: no decoder for it here (libgd missing or built without it)",
 		               fmt);
-
-#ifdef HAVE_LIBJPEG
-	if (hdr.format == IMAGE_JPEG)
-		im = jpeg_decode_scaled(data, len);
-	else
-#endif
-		im = gd_decode(hdr.format, data, (int)len);
-	if (!im)
-		return dg_fail(err, DG_ERR_FORMAT, "%s: corrupt or truncated (%lux%lu declared)",
-		               fmt, hdr.width, hdr.height);
+	if (decode(&hdr, data, len, lim, &px, &info->warnings, &e) < 0)
+		return dg_fail(err, e.code, "%s (%lux%lu declared): %s", fmt, hdr.width, hdr.height,
+		               e.msg);
 	/* The decoder followed the header we checked; this guards a disagreement. */
-	if (gdImageSX(im) > lim->max_width || gdImageSY(im) > lim->max_height) {
-		W = gdImageSX(im);
-		H = gdImageSY(im);
-		gdImageDestroy(im);
-		return dg_fail(err, DG_ERR_TOO_LARGE, "%s: decoded to %dx%d pixels", fmt, W, H);
+	if (px.w > lim->max_width || px.h > lim->max_height) {
+		image_pixels_free(&px);
+		return dg_fail(err, DG_ERR_TOO_LARGE, "%s: decoded to %dx%d pixels", fmt, px.w,
+		               px.h);
 	}
-	W = hdr.orientation >= 5 ? gdImageSY(im) : gdImageSX(im);
-	H = hdr.orientation >= 5 ? gdImageSX(im) : gdImageSY(im);
+	W = hdr.orientation >= 5 ? px.h : px.w;
+	H = hdr.orientation >= 5 ? px.w : px.h;
 	wk.k = ((W > H ? W : H) + WORK_SIDE - 1) / WORK_SIDE;
 	wk.w = (W + wk.k - 1) / wk.k;
 	wk.h = (H + wk.k - 1) / wk.k;
 	wk.lum = calloc((size_t)wk.w * wk.h * 2 + (size_t)(W > H ? W : H), sizeof(float));
 	if (!wk.lum) {
-		gdImageDestroy(im);
+		image_pixels_free(&px);
 		return dg_fail(err, DG_ERR_NOMEM, "%s: no memory for a %dx%d picture", fmt, W, H);
 	}
 	wk.clear = wk.lum + (size_t)wk.w * wk.h;
 	wk.div = (int *)(wk.clear + (size_t)wk.w * wk.h);
 	for (int i = 0; i < (W > H ? W : H); i++)
 		wk.div[i] = i / wk.k;
-	any_alpha = work_fill(im, hdr.orientation, &wk);
-	gdImageDestroy(im);
+	any_alpha = work_fill(&px, hdr.orientation, &wk);
+	image_pixels_free(&px);
 	if (hdr.format == IMAGE_JPEG) { /* decoded smaller: report its own size */
 		W = (int)(hdr.orientation >= 5 ? hdr.height : hdr.width);
 		H = (int)(hdr.orientation >= 5 ? hdr.width : hdr.height);
 	}
-	if (info) {
-		info->width = W;
-		info->height = H;
-	}
+	info->width = W;
+	info->height = H;
 
 	rc = image_normalise(wk.lum, wk.w, wk.h, out, &inverted, &e);
 	if (rc < 0 && e.code == DG_ERR_EMPTY && any_alpha) {
@@ -419,42 +434,39 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 	free(wk.lum);
 	if (rc < 0)
 		return dg_fail(err, e.code, "%s %dx%d: %s", fmt, W, H, e.msg);
-	if (info)
-		info->inverted = inverted;
+	info->inverted = inverted;
 	return 0;
 }
 
 int image_preview_png(const float pixels[IMAGE_PIXELS], unsigned char **png, size_t *len,
                       struct dg_error *err)
 {
-	gdImagePtr im;
-	void *buf;
-	int size = 0;
+	png_image img = {.version = PNG_IMAGE_VERSION,
+	                 .width = IMAGE_SIDE,
+	                 .height = IMAGE_SIDE,
+	                 .format = PNG_FORMAT_GRAY};
+	unsigned char grey[IMAGE_PIXELS];
+	png_alloc_size_t size = 0;
 
 	*png = NULL;
 	*len = 0;
-	im = gdImageCreate(IMAGE_SIDE, IMAGE_SIDE);
-	if (!im)
-		return dg_fail(err, DG_ERR_NOMEM, "preview: cannot create a 28x28 picture");
-	for (int i = 0; i < 256; i++)
-		gdImageColorAllocate(im, i, i, i);
 	for (int i = 0; i < IMAGE_PIXELS; i++) {
 		float v = pixels[i] < 0.0f ? 0.0f : pixels[i] > 1.0f ? 1.0f : pixels[i];
 
-		gdImageSetPixel(im, i % IMAGE_SIDE, i / IMAGE_SIDE, (int)(v * 255.0f + 0.5f));
+		grey[i] = (unsigned char)(v * 255.0f + 0.5f);
 	}
-	buf = gdImagePngPtr(im, &size);
-	gdImageDestroy(im);
-	if (!buf || size <= 0)
-		return dg_fail(err, DG_ERR_NOMEM, "preview: PNG encoding failed");
-	/* The contract says free(): copy out of libgd's allocator. */
-	*png = malloc((size_t)size);
-	if (!*png) {
-		gdFree(buf);
-		return dg_fail(err, DG_ERR_NOMEM, "preview: no memory for %d bytes", size);
+	/* The simplified API suits writing: 8-bit grey in, a PNG out, no setjmp.
+	 * First call sizes it, second writes. */
+	if (!png_image_write_to_memory(&img, NULL, &size, 0, grey, 0, NULL))
+		return dg_fail(err, DG_ERR_NOMEM, "preview: PNG encoding failed: %s", img.message);
+	*png = malloc(size);
+	if (!*png)
+		return dg_fail(err, DG_ERR_NOMEM, "preview: no memory for %zu bytes", (size_t)size);
+	if (!png_image_write_to_memory(&img, *png, &size, 0, grey, 0, NULL)) {
+		free(*png);
+		*png = NULL;
+		return dg_fail(err, DG_ERR_NOMEM, "preview: PNG encoding failed: %s", img.message);
 	}
-	memcpy(*png, buf, (size_t)size);
-	*len = (size_t)size;
-	gdFree(buf);
+	*len = size;
 	return 0;
 }

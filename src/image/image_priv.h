@@ -9,8 +9,53 @@
 #ifndef IMAGE_PRIV_H
 #define IMAGE_PRIV_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "image.h"
+
+/*
+ * A decoded picture as every decoder hands it to the normalisation, in
+ * libgd's own layout so that each format gives the pixels libgd gave:
+ * either truecolor, argb[h][w] = alpha << 24 | r << 16 | g << 8 | b with
+ * 7-bit alpha (0 opaque, 127 transparent), or palette, index[h][w] into
+ * red/green/blue/alpha[colors]; an index >= colors, or equal to
+ * transparent (-1 for none), is fully transparent.  argb / index are
+ * malloc'ed, freed by image_pixels_free().
+ */
+struct image_pixels {
+	int w, h;
+	uint32_t *argb;       /* truecolor, or NULL */
+	unsigned char *index; /* palette, or NULL */
+	int colors, transparent;
+	unsigned char red[256], green[256], blue[256], alpha[256];
+};
+
+void image_pixels_free(struct image_pixels *px);
+
+/* A decoder's message into w: "prefix: text", made printable, repeats and
+ * overflow counted in w->dropped.  w may be NULL (nothing kept). */
+void image_warn(struct image_warnings *w, const char *prefix, const char *fmt, va_list ap);
+void image_warnf(struct image_warnings *w, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* PNG with libpng (image_png.c), the same pixels as libgd 2.3's PNG reader,
+ * libpng's warnings and errors into w.  FORMAT when corrupt or truncated,
+ * TOO_LARGE above lim, NOMEM. */
+int image_png_decode(const void *data, size_t len, const struct image_limits *lim,
+                     struct image_pixels *px, struct image_warnings *w, struct dg_error *err);
+
+/* The formats libgd decodes for us (gd_load.c): libgd is dlopen'ed on the
+ * first call, so a process that never sees one of them never maps libgd
+ * and the ~60 libraries behind it. */
+/* Whether libgd loads and decodes f. */
+int image_gd_supports(enum image_format f);
+/* Decode with libgd into px (converted to our layout); messages from libgd
+ * and libtiff into w.  FORMAT when libgd refuses the data, UNSUPPORTED when
+ * libgd cannot be loaded, NOMEM. */
+int image_gd_decode(enum image_format f, const void *data, size_t len, struct image_pixels *px,
+                    struct image_warnings *w, struct dg_error *err);
 
 /* Stretched ink at or above this level is ink for the component and line
  * analysis; fainter pixels are kept only beside it (anti-aliasing). */

@@ -410,6 +410,7 @@ void api_finish(struct api_ctx *ctx, struct api_response *res, bool sent)
 			    .inference_ms = c->inference_ms,
 			    .total_ms = c->total_ms,
 			    .unsent = !sent,
+			    .warnings = &c->warnings,
 			});
 	}
 	json_object_put(res->doc);

@@ -557,9 +557,12 @@ static int run_batch(struct api_ctx *ctx, struct job *job, const float **probs,
 		job->slot[i] = -1;
 		if (job->in[i].status)
 			continue;
-		if (image_to_mnist(job->in[i].data.p, job->in[i].data.n, &ctx->cfg.image,
-		                   ctx->pixels + (size_t)job->n_ok * IMAGE_PIXELS, &ctx->info[i],
-		                   &ctx->img_err[i]) < 0) {
+		int failed = image_to_mnist(job->in[i].data.p, job->in[i].data.n, &ctx->cfg.image,
+		                            ctx->pixels + (size_t)job->n_ok * IMAGE_PIXELS,
+		                            &ctx->info[i], &ctx->img_err[i]) < 0;
+
+		image_warnings_merge(&ctx->call.warnings, &ctx->info[i].warnings); /* for the log */
+		if (failed) {
 			image_status(ctx->img_err[i].code, &job->in[i].status, &job->in[i].code);
 			continue;
 		}

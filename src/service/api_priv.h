@@ -33,6 +33,7 @@ struct api_call {
 	int n_ok, n_failed;        /* images answered and refused (once a model ran) */
 	int digit;                 /* first prediction, -1 if none */
 	double decode_ms, inference_ms, total_ms;
+	struct image_warnings warnings; /* the decoders', all images together */
 };
 
 struct api_ctx {

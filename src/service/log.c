@@ -13,6 +13,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Bounded by image_warnings (4 x 99 printable bytes): the line stays far
+ * under PIPE_BUF. */
+static void warnings_json(struct json_object *o, const struct image_warnings *w)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (int i = 0; list && i < w->n && i < IMAGE_WARN_MAX; i++)
+		json_object_array_add(
+		    list,
+		    json_object_new_string_len(w->msg[i], (int)strnlen(w->msg[i], IMAGE_WARN_LEN)));
+	json_object_object_add(o, "decoder_warnings", list);
+	if (w->dropped)
+		json_object_object_add(o, "decoder_warnings_dropped",
+		                       json_object_new_int(w->dropped));
+}
+
 static struct json_object *entry_json(const struct log_entry *e)
 {
 	struct json_object *o = json_object_new_object();
@@ -51,6 +67,8 @@ static struct json_object *entry_json(const struct log_entry *e)
 	json_object_object_add(o, "ms", answer_timings(e->decode_ms, e->inference_ms, e->total_ms));
 	if (e->unsent)
 		json_object_object_add(o, "sent", json_object_new_boolean(0));
+	if (e->warnings && (e->warnings->n || e->warnings->dropped))
+		warnings_json(o, e->warnings);
 	return o;
 }
 

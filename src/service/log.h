@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "image/image.h"
+
 struct log_entry {
 	const char *id;     /* request id */
 	const char *method; /* may be NULL */
@@ -23,6 +25,10 @@ struct log_entry {
 	size_t bytes;      /* request body */
 	double decode_ms, inference_ms, total_ms;
 	bool unsent; /* the answer could not be written: adds "sent": false */
+	/* What the decoding libraries said, NULL or empty for nothing: becomes
+	 * "decoder_warnings": [...] (and "decoder_warnings_dropped": n), so
+	 * their text never reaches the log raw. */
+	const struct image_warnings *warnings;
 };
 
 /* Write the entry to fd 2.  Never fails visibly: logging must not break a
