@@ -72,7 +72,8 @@ bool span_cut(struct span *s, char sep, struct span *head)
 
 	if (!at) {
 		*head = *s;
-		*s = (struct span){s->p + s->n, 0};
+		/* NULL + 0 is undefined in C: an absent string stays NULL. */
+		*s = (struct span){s->p ? s->p + s->n : NULL, 0};
 		return false;
 	}
 	*head = (struct span){s->p, (size_t)(at - s->p)};
