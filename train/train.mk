@@ -67,3 +67,15 @@ data:
 	done; \
 	echo "MNIST: $(MNIST_DIR) (sha256 verified)"
 .PHONY: data
+
+# The calibrated confidence (digits-train --fit-confidence): measured on
+# MNIST test and on the measuring seed's non-digits (needs MNIST, about
+# 30 s), and through a real lighttpd with a non-digit mknondigit draws.
+check_PROGRAMS += tests/test_confidence tests/mknondigit
+tests_test_confidence_SOURCES = tests/test_confidence.c tests/tap.h
+tests_test_confidence_LDADD = $(TRAIN_LDADD)
+tests_test_confidence_CPPFLAGS = $(TRAIN_CPPFLAGS)
+tests_mknondigit_LDADD = $(TRAIN_LDADD)
+tests_mknondigit_CPPFLAGS = $(TRAIN_CPPFLAGS)
+TESTS += tests/test_confidence tests/test_uncertain_http.sh
+EXTRA_DIST += tests/test_uncertain_http.sh
