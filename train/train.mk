@@ -79,3 +79,11 @@ tests_mknondigit_LDADD = $(TRAIN_LDADD)
 tests_mknondigit_CPPFLAGS = $(TRAIN_CPPFLAGS)
 TESTS += tests/test_confidence tests/test_uncertain_http.sh
 EXTRA_DIST += tests/test_uncertain_http.sh
+
+# make bench: the same figures as a table, by kind of non-digit.
+noinst_PROGRAMS += tests/bench_confidence
+tests_bench_confidence_SOURCES = tests/bench_confidence.c
+tests_bench_confidence_LDADD = $(TRAIN_LDADD)
+tests_bench_confidence_CPPFLAGS = $(TRAIN_CPPFLAGS) -DDIGITS_SRCDIR='"$(abs_top_srcdir)"' \
+	-DTRAIN_DATADIR='"$(abs_top_builddir)/data/mnist"'
+BENCHES += tests/bench_confidence
