@@ -115,6 +115,7 @@ static bool print_result(const struct opts *o, const struct registry_model_info 
 
 		if (!j)
 			return false;
+		answer_confidence(j, p, m->n_classes, &m->confidence);
 		json_object_object_add(j, "file", json_object_new_string(file));
 		json_object_object_add(j, "image", answer_image(info, false));
 		json_object_object_add(j, "model", answer_model(m));

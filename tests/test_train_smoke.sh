@@ -105,11 +105,13 @@ ok_cmd "the weights are not empty" test "$(wc -c <a/weights)" -eq 246824
 # checkpoint fixes (refused with --eval and --resume; --threads is not one).
 "$train" --help >help.txt 2>&1
 is "$?" 0 "--help exits 0"
-is "$(grep -c '^  --' help.txt)" 18 "--help lists the 18 options"
+is "$(grep -c '^  --' help.txt)" 19 "--help lists the 19 options"
 is "$(grep -- '--stop-after' help.txt)" \
 	"  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C" "... aligned"
 "$train" --eval a/m.model --epochs 3 >/dev/null 2>err.txt
 is "$?" 2 "--eval with a training option: usage error"
+"$train" --fit-confidence a/m.model --epochs 3 >/dev/null 2>err.txt
+is "$?" 2 "--fit-confidence with a training option: usage error"
 "$train" --resume half.ckpt --lr 0.1 >/dev/null 2>err.txt
 is "$(head -n 1 err.txt)" \
 	"digits-train: --resume continues a run as it was configured; --lr cannot change" \

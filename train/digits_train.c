@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "idx.h"
+#include "nondigit.h"
 #include "engine/model.h"
 #include "report.h"
 #include "train.h"
@@ -64,6 +66,7 @@ enum opt {
 	OPT_OUT,
 	OPT_RESUME,
 	OPT_EVAL,
+	OPT_FIT_CONFIDENCE,
 	OPT_STOP_AFTER,
 	OPT_QUIET,
 	OPT_HELP,
@@ -111,6 +114,11 @@ static const struct opt_def opt_defs[N_OPTS] = {
                  true},
     [OPT_RESUME] = {"resume", "FILE", "continue from a checkpoint (<out>.ckpt)", false},
     [OPT_EVAL] = {"eval", "FILE", "print a model's test accuracy and confusion matrix", false},
+    [OPT_FIT_CONFIDENCE] = {"fit-confidence", "FILE",
+                            "fit a model's temperature and \"uncertain\" thresholds\n"
+                            "on its validation images and generated non-digits,\n"
+                            "and write them into its header (weights unchanged)",
+                            false},
     [OPT_STOP_AFTER] = {"stop-after", "N", "checkpoint and stop after N steps, as on Ctrl-C",
                         false},
     [OPT_QUIET] = {"quiet", NULL, "no progress output", false},
@@ -125,6 +133,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: digits-train [options]            train a network on MNIST\n"
 	      "       digits-train --eval MODEL         test accuracy of a model file\n"
+	      "       digits-train --fit-confidence MODEL  calibrate a model file\n"
 	      "       digits-train --resume CHECKPOINT  continue an interrupted run\n"
 	      "\n",
 	      f);
@@ -309,6 +318,28 @@ out:
 	return rc;
 }
 
+/* --fit-confidence: fit, rewrite the file, and say what was found. */
+static int fit_confidence(const char *path, const char *data_opt)
+{
+	struct dg_error err = {0};
+	struct calibrate_report rep;
+	const char *dir = find_data(data_opt, &err);
+
+	if (!dir || calibrate_model_file(path, dir, &rep, &err) < 0) {
+		fprintf(stderr, "digits-train: %s\n", err.msg);
+		return 1;
+	}
+	printf("model: %s\n"
+	       "temperature: %.4f (validation NLL %.4f at T=1, %.4f at T; %d images)\n"
+	       "ambiguous_margin: %.4f  reject_below: %.4f\n"
+	       "validation digits flagged: %.2f%%\n"
+	       "non-digits of seed %d caught: %.1f%% (%d pictures with ink)\n",
+	       path, rep.cp.temperature, rep.nll_before, rep.nll_after, rep.n_val,
+	       rep.cp.ambiguous_margin, rep.cp.reject_below, 100 * rep.val_flagged,
+	       NONDIGIT_FIT_SEED, 100 * rep.nondigits_caught, rep.n_nondigits);
+	return 0;
+}
+
 /* Model file, card and plots, then the summary on stdout. */
 static int finish(struct report_run *r, struct dg_error *err)
 {
@@ -347,7 +378,7 @@ out:
 /* What the command line asked for. */
 struct cli {
 	struct train_config cfg;
-	const char *resume, *eval, *data;
+	const char *resume, *eval, *fit_confidence, *data;
 	const char *training_opt; /* the last training option given, or NULL */
 	bool threads_given;
 };
@@ -431,6 +462,9 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 	case OPT_EVAL:
 		cli->eval = arg;
 		break;
+	case OPT_FIT_CONFIDENCE:
+		cli->fit_confidence = arg;
+		break;
 	case OPT_STOP_AFTER:
 		if (parse_long(name, arg, 1, LONG_MAX, &cfg->stop_after) < 0)
 			return 2;
@@ -482,6 +516,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		return fail_usage("unexpected argument '%s'%s", argv[optind], "");
 	if (cli->eval && (cli->resume || cli->training_opt))
 		return fail_usage("--eval takes no training options%s%s", "", "");
+	if (cli->fit_confidence && (cli->eval || cli->resume || cli->training_opt))
+		return fail_usage("--fit-confidence takes no other mode or training option%s%s", "",
+		                  "");
 	if (cli->resume && cli->training_opt)
 		return fail_usage("--resume continues a run as it was configured; "
 		                  "--%s cannot change%s",
@@ -678,5 +715,7 @@ int main(int argc, char **argv)
 		omp_set_num_threads(cli.cfg.threads);
 	if (cli.eval)
 		return evaluate_file(cli.eval, cli.data);
+	if (cli.fit_confidence)
+		return fit_confidence(cli.fit_confidence, cli.data);
 	return run_training(argc, argv, &cli);
 }

@@ -10,7 +10,8 @@ train_libtrain_a_SOURCES = \
 	train/augment.h train/augment.c \
 	train/optim.h train/optim.c \
 	train/report.h train/report.c \
-	train/rng.h
+	train/rng.h train/nondigit.h train/nondigit.c \
+	train/calibrate.h train/calibrate.c
 TRAIN_LDADD = train/libtrain.a $(LDADD)
 TRAIN_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/train
 
@@ -66,3 +67,23 @@ data:
 	done; \
 	echo "MNIST: $(MNIST_DIR) (sha256 verified)"
 .PHONY: data
+
+# The calibrated confidence (digits-train --fit-confidence): measured on
+# MNIST test and on the measuring seed's non-digits (needs MNIST, about
+# 30 s), and through a real lighttpd with a non-digit mknondigit draws.
+check_PROGRAMS += tests/test_confidence tests/mknondigit
+tests_test_confidence_SOURCES = tests/test_confidence.c tests/tap.h
+tests_test_confidence_LDADD = $(TRAIN_LDADD)
+tests_test_confidence_CPPFLAGS = $(TRAIN_CPPFLAGS)
+tests_mknondigit_LDADD = $(TRAIN_LDADD)
+tests_mknondigit_CPPFLAGS = $(TRAIN_CPPFLAGS)
+TESTS += tests/test_confidence tests/test_uncertain_http.sh
+EXTRA_DIST += tests/test_uncertain_http.sh
+
+# make bench: the same figures as a table, by kind of non-digit.
+noinst_PROGRAMS += tests/bench_confidence
+tests_bench_confidence_SOURCES = tests/bench_confidence.c
+tests_bench_confidence_LDADD = $(TRAIN_LDADD)
+tests_bench_confidence_CPPFLAGS = $(TRAIN_CPPFLAGS) -DDIGITS_SRCDIR='"$(abs_top_srcdir)"' \
+	-DTRAIN_DATADIR='"$(abs_top_builddir)/data/mnist"'
+BENCHES += tests/bench_confidence

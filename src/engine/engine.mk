@@ -7,7 +7,8 @@ src_libdigits_a_SOURCES = \
 	src/engine/nn_layers.h src/engine/nn_layers.c \
 	src/engine/nn_conv.c src/engine/nn_dense.c \
 	src/engine/nn_kernels.c src/engine/nn_kernels.h \
-	src/engine/model.c src/engine/model.h
+	src/engine/model.c src/engine/model.h \
+	src/engine/confidence.c src/engine/confidence.h
 
 # Programs link the engine and what it uses.
 LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(JPEG_LIBS) $(PNG_LIBS) $(ZLIB_LIBS) $(LIBS)

@@ -146,6 +146,22 @@ struct json_object *answer_prediction(const float *probs, int n_classes, int top
 	return o;
 }
 
+void answer_confidence(struct json_object *o, const float *probs, int n_classes,
+                       const struct confidence_params *cp)
+{
+	struct confidence_judgement j;
+
+	if (!o || !cp->fitted)
+		return;
+	confidence_judge(cp, probs, n_classes, &j);
+	json_object_object_add(o, "confidence", answer_number(j.confidence, "%.6g"));
+	json_object_object_add(o, "uncertain",
+	                       json_object_new_boolean(j.verdict != CONFIDENCE_SURE));
+	if (j.verdict != CONFIDENCE_SURE)
+		json_object_object_add(o, "uncertain_reason",
+		                       json_object_new_string(confidence_reason(j.verdict)));
+}
+
 struct json_object *answer_image(const struct image_info *info, bool with_inverted)
 {
 	struct json_object *o = json_object_new_object();

@@ -23,6 +23,7 @@
 struct json_object;
 struct image_info;
 struct registry_model_info;
+struct confidence_params;
 
 /* The statuses the API answers; the metrics count by their index. */
 #define ANSWER_N_STATUS 10
@@ -51,6 +52,13 @@ struct json_object *answer_error(int status, const char *code, const char *messa
 /* {"digit", "probability", "probabilities", "top" if top > 0} for one
  * image's n_classes probabilities; top <= ANSWER_TOP_MAX. */
 struct json_object *answer_prediction(const float *probs, int n_classes, int top);
+/* Into a prediction o: "confidence" (the digit's calibrated probability),
+ * "uncertain" and, when uncertain, "uncertain_reason" ("not_a_digit" or
+ * "ambiguous"), judged with the model's fitted confidence cp.  A model
+ * without one (cp->fitted false) adds nothing: no flag is better than a
+ * made-up one. */
+void answer_confidence(struct json_object *o, const float *probs, int n_classes,
+                       const struct confidence_params *cp);
 /* {"format", "width", "height", and "inverted" if asked} */
 struct json_object *answer_image(const struct image_info *info, bool with_inverted);
 /* {"name", "version", "test_accuracy"}: the model that answered. */

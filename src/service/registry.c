@@ -116,6 +116,7 @@ static void set_info(struct registry_model_info *info, int index, const struct m
 int registry_add_file(struct registry *r, const char *path, struct dg_error *err)
 {
 	struct registry_model *rm;
+	struct confidence_params conf;
 	struct dg_error inner;
 	struct model *m;
 
@@ -136,10 +137,15 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 		model_free(m);
 		return -1;
 	}
+	if (confidence_from_training(m->training, &conf, &inner) < 0) {
+		model_free(m);
+		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
+	}
 	rm = &r->models[r->n];
 	memset(rm, 0, sizeof(*rm));
 	rm->model = m;
 	set_info(&rm->info, r->n, m, path);
+	rm->info.confidence = conf;
 	if (nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "digits.h"
+#include "engine/confidence.h"
 #include "engine/nn.h"
 
 #define REGISTRY_MAX_MODELS   16
@@ -40,6 +41,8 @@ struct registry_model_info {
 	int n_classes;                /* probabilities per image */
 	size_t n_params;              /* floats of weights */
 	size_t n_macs;                /* multiply-adds per image */
+	/* training.confidence; .fitted is false when the file has none */
+	struct confidence_params confidence;
 };
 
 /* The model directory: $DIGITS_MODEL_DIR, else the installed one

@@ -1,0 +1,123 @@
+/*
+ * bench_confidence.c - the "uncertain" flag of each shipped model, as a
+ * table (make bench): MNIST test digits flagged, how many of those the
+ * model got wrong, and the measuring seed's non-digits caught, by kind.
+ * Needs MNIST (make data, or DIGITS_MNIST_DIR).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "calibrate.h"
+#include "engine/model.h"
+#include "idx.h"
+#include "nondigit.h"
+
+#define N_NONDIGITS 2000
+
+struct set {
+	float *px;
+	int n;
+	int kind[N_NONDIGITS];
+	int empty[NONDIGIT_KINDS];
+};
+
+static int make_nondigits(struct set *s, struct dg_error *err)
+{
+	if (!(s->px = malloc((size_t)N_NONDIGITS * IMAGE_PIXELS * sizeof(float))))
+		return dg_fail(err, DG_ERR_NOMEM, "non-digits");
+	for (int i = 0; i < N_NONDIGITS; i++) {
+		if (nondigit_make(NONDIGIT_MEASURE_SEED, i, s->px + (size_t)s->n * IMAGE_PIXELS,
+		                  err) == 0)
+			s->kind[s->n++] = nondigit_kind_of(i);
+		else if (err->code == DG_ERR_EMPTY)
+			s->empty[nondigit_kind_of(i)]++;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static int row(const char *name, const struct idx_set *test, const float *tpx, const struct set *nd,
+               struct dg_error *err)
+{
+	char path[4096];
+	struct model *m;
+	struct confidence_params cp;
+	struct confidence_judgement j;
+	float *p;
+	int flagged = 0, wrong = 0, both = 0, tot[NONDIGIT_KINDS] = {0}, hit[NONDIGIT_KINDS] = {0};
+	int all = 0;
+
+	snprintf(path, sizeof(path), "%s/models/%s.model", DIGITS_SRCDIR, name);
+	if (model_load(&m, path, err) < 0)
+		return -1;
+	if (confidence_from_training(m->training, &cp, err) < 0 ||
+	    calibrate_forward(m->graph, m->params, tpx, test->n, &p, err) < 0) {
+		model_free(m);
+		return -1;
+	}
+	for (int i = 0; i < test->n; i++) {
+		confidence_judge(&cp, p + (size_t)i * 10, 10, &j);
+		flagged += j.verdict != CONFIDENCE_SURE;
+		wrong += j.digit != test->labels[i];
+		both += j.verdict != CONFIDENCE_SURE && j.digit != test->labels[i];
+	}
+	free(p);
+	if (calibrate_forward(m->graph, m->params, nd->px, nd->n, &p, err) < 0) {
+		model_free(m);
+		return -1;
+	}
+	for (int i = 0; i < nd->n; i++) {
+		confidence_judge(&cp, p + (size_t)i * 10, 10, &j);
+		tot[nd->kind[i]]++;
+		hit[nd->kind[i]] += j.verdict != CONFIDENCE_SURE;
+		all += j.verdict != CONFIDENCE_SURE;
+	}
+	free(p);
+	printf("| %-6s | %.4f | %.4f | %.4f | %5.2f %% | %3d of %3d | %4.1f %% |", name,
+	       cp.temperature, cp.reject_below, cp.ambiguous_margin, 100.0 * flagged / test->n,
+	       both, wrong, 100.0 * all / nd->n);
+	for (int k = 0; k < NONDIGIT_KINDS; k++)
+		printf(" %4.1f %% |", 100.0 * hit[k] / (tot[k] ? tot[k] : 1));
+	printf("\n");
+	model_free(m);
+	return 0;
+}
+
+int main(void)
+{
+	static const char *const names[] = {"cnn", "lenet5", "mlp"};
+	struct idx_set test = {0};
+	struct set nd = {0};
+	struct dg_error err;
+	const char *dir = getenv("DIGITS_MNIST_DIR");
+	float *tpx;
+
+	if (idx_load_mnist(&test, dir && *dir ? dir : TRAIN_DATADIR, "t10k", &err) < 0 ||
+	    make_nondigits(&nd, &err) < 0 ||
+	    !(tpx = malloc((size_t)test.n * IMAGE_PIXELS * sizeof(float)))) {
+		fprintf(stderr, "bench_confidence: %s\n", err.msg);
+		return 1;
+	}
+	for (size_t i = 0; i < (size_t)test.n * IMAGE_PIXELS; i++)
+		tpx[i] = test.pixels[i] / 255.0f;
+	printf("MNIST test: %d digits; non-digits of seed %d: %d with ink (refused as empty:",
+	       test.n, NONDIGIT_MEASURE_SEED, nd.n);
+	for (int k = 0; k < NONDIGIT_KINDS; k++)
+		printf(" %s %d", nondigit_kind_name(k), nd.empty[k]);
+	printf(
+	    ")\n\n| model  | T      | reject | margin | test flagged | flagged wrong of all wrong "
+	    "| non-digits caught |");
+	for (int k = 0; k < NONDIGIT_KINDS; k++)
+		printf(" %s |", nondigit_kind_name(k));
+	printf("\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (row(names[i], &test, tpx, &nd, &err) < 0) {
+			fprintf(stderr, "bench_confidence: %s\n", err.msg);
+			return 1;
+		}
+	free(tpx);
+	free(nd.px);
+	idx_free(&test);
+	return 0;
+}

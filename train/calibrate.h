@@ -1,0 +1,59 @@
+/*
+ * calibrate.h - digits-train --fit-confidence: the temperature, the
+ * "not_a_digit" threshold and the "ambiguous" margin of a trained model,
+ * written into its file's header (training.confidence); the weights are
+ * not touched, so its accuracy is what it was.
+ *
+ *   temperature  the minimum of the mean negative log-likelihood of the
+ *                held-out validation images (the last validation_images of
+ *                MNIST's training set, never the test set), found by a
+ *                golden-section search over log T.
+ *   margin       the widest gap between the top two calibrated
+ *                probabilities that flags at most CALIBRATE_AMBIGUOUS_SHARE
+ *                of the validation digits.
+ *   reject_below the calibrated top probability under which at most
+ *                CALIBRATE_FLAG_SHARE of the validation digits are flagged
+ *                in all (ambiguous ones included); how many of the fitting
+ *                seed's non-digits it catches is reported alongside.
+ */
+#ifndef TRAIN_CALIBRATE_H
+#define TRAIN_CALIBRATE_H
+
+#include <stdint.h>
+
+#include "digits.h"
+#include "engine/confidence.h"
+#include "engine/nn.h"
+
+#define CALIBRATE_FLAG_SHARE      0.008 /* validation digits flagged, at most */
+#define CALIBRATE_AMBIGUOUS_SHARE 0.003 /* of which for "ambiguous" */
+#define CALIBRATE_NON_DIGITS      2000  /* non-digits of NONDIGIT_FIT_SEED */
+
+/* Mean negative log-likelihood of n images' labels at temperature t, from
+ * their n x nc probabilities. */
+double calibrate_nll(const float *probs, const uint8_t *labels, int n, int nc, double t);
+/* The temperature in [0.05, 20] minimising calibrate_nll (to 1e-4 in log T). */
+double calibrate_temperature(const float *probs, const uint8_t *labels, int n, int nc);
+
+/* Forward n images (n x 784 floats in [0,1]) in batches: *probs gets
+ * n x n_classes (malloc'ed, the caller frees). */
+int calibrate_forward(const struct nn_graph *g, const float *params, const float *pixels, int n,
+                      float **probs, struct dg_error *err);
+
+/* Shares of n images (probabilities n x nc) that cp flags uncertain. */
+double calibrate_flagged(const struct confidence_params *cp, const float *probs, int n, int nc);
+
+/* What --fit-confidence found, for its printout. */
+struct calibrate_report {
+	int n_val, n_nondigits; /* non-digits the normalisation kept */
+	double nll_before, nll_after;
+	double val_flagged, nondigits_caught;
+	struct confidence_params cp;
+};
+
+/* Fit model file path on MNIST in data_dir and rewrite its header
+ * atomically with the result. */
+int calibrate_model_file(const char *path, const char *data_dir, struct calibrate_report *rep,
+                         struct dg_error *err);
+
+#endif
