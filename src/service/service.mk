@@ -37,14 +37,15 @@ SERVICE_ERROR_DOCS = \
 	cgi-bin/errors/api-error-431.html cgi-bin/errors/api-error-500.html \
 	cgi-bin/errors/api-error-501.html cgi-bin/errors/api-error-502.html \
 	cgi-bin/errors/api-error-503.html cgi-bin/errors/api-error-504.html
-EXTRA_DIST += $(SERVICE_ERROR_DOCS) tests/lib.sh tests/serve.sh
+EXTRA_DIST += $(SERVICE_ERROR_DOCS) tests/lib.sh tests/serve.sh tests/abuse.pl
 
 # Tests: parsers and routing without a server, then the real thing.
 check_PROGRAMS += tests/test_api tests/mkdigit
 tests_test_api_LDADD = $(SERVICE_LDADD)
 tests_mkdigit_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
-SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh
+SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
+	tests/test_static.sh tests/test_slow.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
 
