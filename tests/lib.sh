@@ -116,8 +116,8 @@ copy_page() {
 # start_backend PORT LOG: a `digits.fcgi --listen 127.0.0.1:PORT` backend as
 # deploy/systemd/digits@.service starts it (its Environment= and ExecStart=
 # lines, with the instance, program and model paths substituted; without
-# systemd's sandbox), stderr to LOG; sets $backend_pid.  Waits until the
-# port accepts connections.
+# systemd's sandbox), stderr to LOG; sets $backend_pid.  Waits until it
+# listens.
 start_backend() {
 	unit=$top_srcdir/deploy/systemd/digits@.service
 	set -- "$1" "$2" "$(sed -n 's/^Environment=//p' "$unit" |
@@ -126,11 +126,13 @@ start_backend() {
 	# shellcheck disable=SC2086 # word splitting wanted: VAR=value... command args...
 	env $3 $cmd 2>>"$2" &
 	backend_pid=$!
+	# It says "pid N listening on ADDR" once the socket is open.
 	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		grep -q "pid $backend_pid listening on" "$2" && return 0
 		kill -0 "$backend_pid" 2>/dev/null || return 1
 		sleep 0.1
 	done
+	kill -KILL "$backend_pid"
 	return 1
 }
 
