@@ -46,7 +46,7 @@ tests_mkdigit_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
 SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
 	tests/test_static.sh tests/test_slow.sh tests/test_deploy_apache.sh \
-	tests/test_deploy_nginx.sh
+	tests/test_deploy_nginx.sh tests/test_deploy_lighttpd.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
 
