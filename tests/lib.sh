@@ -194,9 +194,9 @@ check_api() {
 	capi "$1/js/main.js"
 	is "$a_status $a_ctype" "200 text/javascript; charset=utf-8" "$2: a module"
 	capi "$1/www.mk"
-	is "$a_status" 403 "$2: anything else refused"
+	is "$a_status" 404 "$2: anything else refused (404)"
 	capi "$1/.env"
-	is "$a_status $(grep -c secret "$d/body")" "403 0" "$2: dotfiles refused"
+	is "$a_status $(grep -c secret "$d/body")" "404 0" "$2: dotfiles refused (404)"
 }
 
 # check_failover URL WHAT [OTHER]: URL's front server balances over two backends

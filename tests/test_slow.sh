@@ -62,7 +62,7 @@ sed 's/^/# abuse: /' "$TEST_TMP/abuse"
 n=$(wc -l <"$TEST_TMP/good" | tr -d ' ')
 label=$(cat "$TEST_TMP/label")
 bad=$(grep -v -e '^200 -$' -e "^200 $label\$" "$TEST_TMP/good" | wc -l | tr -d ' ')
-ok_cmd "good requests kept coming during ${seconds} s of abuse ($n)" test "$n" -ge 30
+ok_cmd "good requests kept coming during ${seconds} s of abuse ($n, at least 20)" test "$n" -ge 20
 is "$bad" 0 "every good request answered 200 (and $label) within 1 s"
 grep -v -e '^200 -$' -e "^200 $label\$" "$TEST_TMP/good" | sort | uniq -c | sed 's/^/# failed: /'
 is "$pipelined" 10 "10 pipelined requests on one connection: 10 answers"

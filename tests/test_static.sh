@@ -49,15 +49,20 @@ for m in "$top_srcdir"/www/js/*.js; do
 	is "$status $ctype" "200 text/javascript; charset=utf-8" "/js/${m##*/}"
 done
 
-# --- nothing else is: build files, dotfiles, backups, other files, links
-for p in /www.mk /.env /.git/config /.git/ /index.html~ /js/notes.txt /js/link.js \
+# --- nothing else is: build files, dotfiles, backups, other files,
+# directories (404, whether the file exists or not), symlinks
+for p in /www.mk /.env /.git/config /.git/ /index.html~ /js/notes.txt \
 	/screenshot.png /lighttpd.conf /js/ /js /.htaccess; do
 	get "$p"
 	case "$body" in *secret* | *server.port* | *EXTRA_DIST*) leaked=yes ;; *) leaked=no ;; esac
-	is "$status $leaked" "403 no" "$p refused"
+	is "$status $leaked" "404 no" "$p refused (404)"
 done
+get /js/link.js
+is "$status $(grep -c server.port "$TEST_TMP/body")" "403 0" "a symlink where a module would be is not followed: 403"
 get /js/nothing.js
 is "$status" 404 "a module that does not exist: 404"
+get /no-such-page.html
+is "$status $ctype" "404 text/html" "a page that does not exist: 404"
 
 # --- traversal, however it is spelt, never leaves www/ (lighttpd answers
 # 400 for a path that still climbs out after decoding and simplifying)
@@ -101,6 +106,8 @@ is "$status $ctype" "413 application/json" "a body over the limit: 413 (JSON) fr
 # reading a request: 400, 411, 431.  Their bodies are JSON, never a page.)
 get /www.mk
 headers "a refused file ($status)"
+get /.env
+headers "a refused dotfile ($status)"
 get /js/nothing.js
 headers "a missing file ($status)"
 tap_done
