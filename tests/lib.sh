@@ -91,3 +91,169 @@ stop_server() {
 		server_pid=
 	fi
 }
+
+# --- for the deployment tests (tests/test_deploy_*.sh)
+
+# wait_up URL PID: wait up to 10 s until URL answers 2xx; fails early if PID
+# (the server) exits.
+wait_up() {
+	for _ in $(seq 1 100); do
+		"$CURL" -fs -o /dev/null --max-time 2 "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# copy_page DIR: the whole of www/ into DIR, as an operator would copy it
+# (www.mk and the screenshots included: the configurations must refuse
+# them), plus a dotfile that must never be served either.
+copy_page() {
+	mkdir -p "$1" && cp -R "$top_srcdir/www/." "$1/" && chmod -R u+w,a+rX "$1" &&
+		echo 'secret' >"$1/.env"
+}
+
+# start_backend PORT LOG: a `digits.fcgi --listen 127.0.0.1:PORT` backend as
+# deploy/systemd/digits@.service starts it (its Environment= and ExecStart=
+# lines, with the instance, program and model paths substituted; without
+# systemd's sandbox), stderr to LOG; sets $backend_pid.  Waits until it
+# listens.
+start_backend() {
+	unit=$top_srcdir/deploy/systemd/digits@.service
+	set -- "$1" "$2" "$(sed -n 's/^Environment=//p' "$unit" |
+		sed "s|^DIGITS_MODEL_DIR=.*|DIGITS_MODEL_DIR=$DIGITS_MODEL_DIR|" | tr '\n' ' ')"
+	cmd=$(sed -n 's/^ExecStart=//p' "$unit" | sed "s|%i|$1|g; s|^[^ ]*digits.fcgi|$top_builddir/cgi-bin/digits.fcgi|")
+	# shellcheck disable=SC2086 # word splitting wanted: VAR=value... command args...
+	env $3 $cmd 2>>"$2" &
+	backend_pid=$!
+	# It says "pid N listening on ADDR" once the socket is open.
+	for _ in $(seq 1 100); do
+		grep -q "pid $backend_pid listening on" "$2" && return 0
+		kill -0 "$backend_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	kill -KILL "$backend_pid"
+	return 1
+}
+
+# check_api BASE_URL WHAT [api-only]: the API's core answers through a
+# deployment (16 tests, 12 with api-only): health, models and metrics; a PNG
+# as a raw body, a multipart form and JSON base64, each with the exact
+# digit; errors with their exact status and code; the security headers;
+# then the page served and nothing else (www.mk, a dotfile).  Needs
+# $top_builddir/tests/mkdigit and the MNIST test set.
+check_api() {
+	d=$TEST_TMP/check_api
+	mkdir -p "$d"
+	"$top_builddir/tests/mkdigit" --invert --scale 2 0 png "$d/0.png" >"$d/label" 2>"$d/err" || {
+		skip 16 "$2: $(cat "$d/err")"
+		return
+	}
+	want=$(cat "$d/label")
+	# capi ARGS...: sets $a_status $a_ctype $a_body, headers in $d/h
+	capi() {
+		o=$("$CURL" -s --max-time 20 -o "$d/body" -D "$d/h" -w '%{http_code} %{content_type}' "$@")
+		a_status=${o%% *}
+		a_ctype=${o#* }
+		a_body=$(cat "$d/body")
+	}
+	a_field() {
+		printf '%s' "$a_body" | grep -o "\"$1\":\"\\{0,1\\}[a-z0-9_]*" | head -n 1 | sed 's/.*[:"]//'
+	}
+	capi "$1/api/v1/health"
+	is "$a_status $a_ctype $(a_field status)" "200 application/json ok" "$2: health"
+	is "$(tr -d '\r' <"$d/h" | grep -ciE '^(content-security-policy: default-src|x-content-type-options: nosniff|x-frame-options: deny|referrer-policy: no-referrer)')" 4 \
+		"$2: security headers on the API"
+	capi "$1/api/v1/models"
+	is "$a_status $(printf '%s' "$a_body" | grep -c '"name":"cnn"')" "200 1" "$2: models lists cnn"
+	capi -H 'Content-Type: image/png' --data-binary "@$d/0.png" "$1/api/v1/predict"
+	is "$a_status $a_ctype $(a_field digit)" "200 application/json $want" "$2: raw PNG is a $want"
+	capi -F "image=@$d/0.png" "$1/api/v1/predict"
+	is "$a_status $(a_field digit)" "200 $want" "$2: multipart PNG is a $want"
+	printf '{"image":"%s"}' "$(base64 -w0 "$d/0.png")" >"$d/0.json"
+	capi -H 'Content-Type: application/json' --data-binary "@$d/0.json" "$1/api/v1/predict"
+	is "$a_status $(a_field digit)" "200 $want" "$2: JSON base64 PNG is a $want"
+	capi -H 'Content-Type: image/png' --data-binary 'not a picture' "$1/api/v1/predict"
+	is "$a_status $a_ctype $(a_field code)" "415 application/json unsupported_image" "$2: text as a PNG: 415"
+	capi -H 'Content-Type: image/png' --data-binary 'x' "$1/api/v1/predict?model=resnet"
+	is "$a_status $(a_field code)" "400 unknown_model" "$2: unknown model: 400"
+	capi -H 'Content-Type: application/json' --data-binary '{"image": "not*base64"}' "$1/api/v1/predict"
+	is "$a_status $(a_field code)" "400 bad_base64" "$2: bad base64: 400"
+	capi "$1/api/v1/predict"
+	is "$a_status $(a_field code)" "405 method_not_allowed" "$2: GET predict: 405"
+	capi "$1/api/v1/nothing"
+	is "$a_status $(a_field code)" "404 not_found" "$2: unknown API path: 404"
+	# (Counters are per process until they are shared: the scrape may reach
+	# a process that served nothing else, and under CGI always does.)
+	capi "$1/api/v1/metrics"
+	is "$a_status $a_ctype $(grep -c '^# TYPE digits_http_requests_total counter' "$d/body")" \
+		"200 text/plain; version=0.0.4; charset=utf-8 1" "$2: metrics"
+	[ "${3:-}" = api-only ] && return
+	capi "$1/"
+	is "$a_status $(grep -c '<script type="module" src="js/main.js">' "$d/body")" "200 1" "$2: the page"
+	capi "$1/js/main.js"
+	is "$a_status $a_ctype" "200 text/javascript; charset=utf-8" "$2: a module"
+	capi "$1/www.mk"
+	is "$a_status" 404 "$2: anything else refused (404)"
+	capi "$1/.env"
+	is "$a_status $(grep -c secret "$d/body")" "404 0" "$2: dotfiles refused (404)"
+}
+
+# check_failover URL WHAT [OTHER]: URL's front server balances over two backends
+# started with start_backend, A on $port_a (pid $pid_a, log $log_a) and B
+# (log $log_b).  Kills A with SIGKILL under load (4 connections): at most
+# the 4 requests in flight may fail, with a JSON 5xx (or an answer starting
+# with OTHER, e.g. "000 " for a closed connection); then every request is
+# answered by B; then A is started again and traffic returns to it (its log
+# shows requests).  5 tests.
+check_failover() {
+	d=$TEST_TMP/failover
+	mkdir -p "$d"
+	"$top_builddir/tests/mkdigit" --invert --scale 30 0 png "$d/big.png" >"$d/label" 2>/dev/null
+	# load N: N predictions, 4 at a time, "STATUS CONTENT-TYPE" lines in $d/load.
+	load() {
+		for i in $(seq 1 "$1"); do
+			[ "$i" -gt 1 ] && echo next
+			printf 'url = "%s/api/v1/predict"\nheader = "Content-Type: image/png"\ndata-binary = "@%s"\noutput = "/dev/null"\nmax-time = 30\nwrite-out = "%%{http_code} %%{content_type}\\n"\n' "$URL" "$d/big.png"
+		done >"$d/load.conf"
+		"$CURL" -s --parallel --parallel-max 4 -K "$d/load.conf" >"$d/load" 2>/dev/null
+	}
+	URL=$1
+	served() {
+		grep -c '"path":"/api/v1/predict"' "$1"
+	}
+	load 80 &
+	load_pid=$!
+	# Kill A once it is busy answering.
+	for _ in $(seq 1 200); do
+		[ "$(served "$log_a")" -ge 5 ] && break
+		sleep 0.05
+	done
+	kill -KILL "$pid_a"
+	wait "$pid_a" 2>/dev/null
+	wait "$load_pid"
+	failed=$(grep -vc '^200 ' "$d/load")
+	is "$(wc -l <"$d/load" | tr -d ' ')" 80 "$2: 80 requests answered around a SIGKILL of one backend"
+	ok_cmd "$2: only the killed backend's in-flight requests failed ($failed of 80, at most 4)" \
+		test "$failed" -le 4
+	# (HAProxy closes the client's connection unanswered instead: "000 ".)
+	is "$(grep -v -e '^200 ' -e "^${3:-x}" "$d/load" | grep -vc ' application/json$')" 0 \
+		"$2: the failed ones got JSON errors${3:+ or $3}"
+	grep -v '^200 ' "$d/load" | sort | uniq -c | sed 's/^/# failed: /'
+	diag "$2: $failed of 80 failed when one backend was killed"
+	b_before=$(served "$log_b")
+	load 20
+	is "$(grep -c '^200 ' "$d/load") $(($(served "$log_b") - b_before))" "20 20" \
+		"$2: then every request answered, all by the other backend"
+	start_backend "$port_a" "$log_a" && pid_a=$backend_pid
+	a_before=$(served "$log_a")
+	# The front server retries a failed backend after its fail/disable time
+	# (5 s in the examples): send requests until A answers some, 15 s at most.
+	end=$(($(date +%s) + 15))
+	while [ "$(date +%s)" -lt "$end" ] && [ "$(served "$log_a")" -eq "$a_before" ]; do
+		load 4
+		sleep 0.5
+	done
+	ok_cmd "$2: the restarted backend gets traffic again ($(($(served "$log_a") - a_before)) requests)" \
+		test "$(served "$log_a")" -gt "$a_before"
+}

@@ -37,7 +37,7 @@ SERVICE_ERROR_DOCS = \
 	cgi-bin/errors/api-error-431.html cgi-bin/errors/api-error-500.html \
 	cgi-bin/errors/api-error-501.html cgi-bin/errors/api-error-502.html \
 	cgi-bin/errors/api-error-503.html cgi-bin/errors/api-error-504.html
-EXTRA_DIST += $(SERVICE_ERROR_DOCS) tests/lib.sh tests/serve.sh
+EXTRA_DIST += $(SERVICE_ERROR_DOCS) tests/lib.sh tests/serve.sh tests/abuse.pl
 
 # Tests: parsers and routing without a server, then the real thing.
 check_PROGRAMS += tests/test_api tests/mkdigit tests/mkworst
@@ -50,9 +50,17 @@ tests_mkworst_LDADD = $(LDADD)
 UNIT_TESTS += tests/test_api
 SERVICE_SHELL_TESTS = tests/test_cgi.sh tests/test_http.sh tests/test_load.sh tests/test_fault.sh \
 	tests/test_limits.sh \
-	tests/test_metrics.sh tests/test_privileges.sh tests/test_soak.sh
+	tests/test_metrics.sh tests/test_privileges.sh tests/test_soak.sh \
+	tests/test_static.sh tests/test_slow.sh tests/test_deploy_apache.sh \
+	tests/test_deploy_nginx.sh tests/test_deploy_lighttpd.sh tests/test_deploy_haproxy.sh
 TESTS += tests/test_api $(SERVICE_SHELL_TESTS)
 EXTRA_DIST += $(SERVICE_SHELL_TESTS)
+# What an operator copies (README "Running in production"); the
+# tests/test_deploy_*.sh above run each of them.
+EXTRA_DIST += deploy/apache/fcgid/.htaccess deploy/apache/cgi/.htaccess \
+	deploy/apache/cgi/cgi-bin/.htaccess deploy/nginx/digits.conf \
+	deploy/lighttpd/digits.conf deploy/haproxy/digits.cfg \
+	deploy/systemd/digits@.service deploy/logrotate/digits
 
 # make serve: the page and the API on http://127.0.0.1:8080 from this build
 # tree (DIGITS_PORT=... to change the port).
