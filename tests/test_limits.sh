@@ -46,12 +46,12 @@ pid=$(ps -o pid= --ppid "$server_pid" | tr -d ' ' | head -n 1)
 kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status"; }
 resettable=0
 echo 5 2>/dev/null >"/proc/$pid/clear_refs" && resettable=1
-# AddressSanitizer's shadow memory and quarantine are not the program's.
-if grep -q __asan_init "$top_builddir/cgi-bin/digits.fcgi"; then
-	resettable=0 why="built with AddressSanitizer: RSS is not the program's"
-else
-	why="cannot reset the peak RSS (/proc/PID/clear_refs)"
-fi
+# AddressSanitizer's shadow memory and quarantine are not the program's:
+# under ASan (CI's second run) the memory checks are not made at all, and
+# the statuses and codes are; the plain build's run makes both.
+asan=0
+grep -q __asan_init "$top_builddir/cgi-bin/digits.fcgi" && asan=1
+why="cannot reset the peak RSS (/proc/PID/clear_refs)"
 
 # The first predictions fault in the model and the libraries: warm up, then
 # take the idle size.
@@ -71,6 +71,7 @@ send() {
 		-H "Content-Type: $ctype" --data-binary "@$file" "$P")
 	code=$(sed -n 's/.*"code": *"\([a-z_]*\)".*/\1/p' "$TEST_TMP/out" | head -n 1)
 	is "$status ${code:--}" "$want_status $want_code" "$name ($bytes bytes): $want_status $want_code"
+	[ "$asan" = 1 ] && return
 	if [ "$resettable" = 0 ]; then
 		skip 2 "$why"
 		return
@@ -88,7 +89,7 @@ if "$MKWORST" avif 4096 "$TEST_TMP/big.avif" 2>/dev/null; then
 	send "raw 4096x4096 AVIF" 200 - image/avif "$TEST_TMP/big.avif"
 	send "raw 4096x4096 AVIF, again" 200 - image/avif "$TEST_TMP/big.avif"
 else
-	skip 6 "this libgd cannot write AVIF"
+	skip $((asan ? 2 : 6)) "this libgd cannot write AVIF"
 fi
 send "raw 4096x4096 progressive JPEG" 200 - image/jpeg "$TEST_TMP/big.jpg"
 

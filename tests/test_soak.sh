@@ -204,6 +204,10 @@ for p in $pids; do
 	diag "RSS KiB of pid $p at 0,10,...,100 % of the run: $curve"
 	growth=$(awk -v p="$p" -v n="$samples" '{ for (i = 1; i < NF; i += 2) if ($i == p) r[NR] = $(i + 1) }
 		END { from = int((n - 1) * 0.2) + 1; max = r[from]; for (k = from; k <= n; k++) if (r[k] > max) max = r[k]; print max - r[from] }' "$D/rss")
+	# Under AddressSanitizer (CI's second run) the quarantine of freed
+	# memory grows the RSS by design: the curve is printed, the bound is
+	# the plain build's to keep.
+	grep -q __asan_init "$top_builddir/cgi-bin/digits.fcgi" && continue
 	ok_cmd "pid $p: RSS grew $growth KiB from 20 % to 100 % of the run (bound $SOAK_RSS_KB)" \
 		test "$growth" -le "$SOAK_RSS_KB"
 done
