@@ -257,3 +257,18 @@ check_failover() {
 	ok_cmd "$2: the restarted backend gets traffic again ($(($(served "$log_a") - a_before)) requests)" \
 		test "$(served "$log_a")" -gt "$a_before"
 }
+
+# start_two_backends: a free port for the front server ($port) and two
+# backends A and B on their own ($port_a, $port_b), started by
+# start_backend, logging to $log_a and $log_b ($pid_a, $pid_b).  Bails
+# out of the test if any of that fails.
+start_two_backends() {
+	port_a=$(free_port) && port_b=$(free_port) && port=$(free_port) ||
+		{ echo "Bail out! no free ports"; exit 1; }
+	log_a=$TEST_TMP/backend-a.log
+	log_b=$TEST_TMP/backend-b.log
+	start_backend "$port_a" "$log_a" || { echo "Bail out! backend A did not start"; exit 1; }
+	pid_a=$backend_pid
+	start_backend "$port_b" "$log_b" || { echo "Bail out! backend B did not start"; exit 1; }
+	pid_b=$backend_pid
+}

@@ -15,14 +15,7 @@ need_server
 h=$TEST_TMP/haproxy
 mkdir -p "$h"
 cp -R "$top_srcdir/cgi-bin/errors" "$TEST_TMP/errors"
-port_a=$(free_port) && port_b=$(free_port) && port=$(free_port) ||
-	{ echo "Bail out! no free ports"; exit 1; }
-log_a=$TEST_TMP/backend-a.log
-log_b=$TEST_TMP/backend-b.log
-start_backend "$port_a" "$log_a" || { echo "Bail out! backend A did not start"; exit 1; }
-pid_a=$backend_pid
-start_backend "$port_b" "$log_b" || { echo "Bail out! backend B did not start"; exit 1; }
-pid_b=$backend_pid
+start_two_backends
 
 sed -e "s|bind :80|bind 127.0.0.1:$port|; s|log /dev/log local0|log stdout format raw local0|" \
 	-e "s|127.0.0.1:9001|127.0.0.1:$port_a|; s|127.0.0.1:9002|127.0.0.1:$port_b|" \
