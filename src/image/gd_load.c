@@ -1,6 +1,7 @@
 /*
  * gd_load.c - libgd, loaded with dlopen the first time a format only it
- * decodes arrives (GIF, BMP, WebP, TIFF, HEIF, AVIF).
+ * decodes arrives (GIF, BMP, WebP, TIFF, HEIF; and AVIF, by libavif found
+ * among libgd's libraries: image_avif.c).
  *
  * Linked normally, libgd costs every process the mapping and relocation of
  * ~60 shared libraries before main (its AVIF, HEIF, WebP and TIFF codecs and
@@ -136,6 +137,11 @@ static int gd_ready(void)
 
 	pthread_once(&once, gd_open);
 	return gd.handle != NULL;
+}
+
+void *image_gd_symbol(const char *name)
+{
+	return gd_ready() ? gd_sym(name) : NULL;
 }
 
 int image_gd_supports(enum image_format f)

@@ -10,9 +10,9 @@
  *      100000 x 100000) is never allocated;
  *   3. PNG goes to libpng (image_png.c) and JPEG to libjpeg (here, scaled
  *      down in the DCT to the size the normalisation works at), both
- *      linked; the other formats to libgd, loaded on first use
- *      (gd_load.c).  Every library's messages go to our handlers and into
- *      image_info.warnings (library code never prints);
+ *      linked; AVIF to libavif with the frame size bounded (image_avif.c);
+ *      the other formats to libgd, loaded on first use (gd_load.c).  Every library's messages go to
+ * our handlers and into image_info.warnings (library code never prints);
  *   4. the decoded pixels are composited over white, turned into luminance,
  *      rotated by the JPEG EXIF orientation and shrunk by whole-block area
  *      averaging to at most WORK_SIDE pixels a side in one pass, so the
@@ -348,6 +348,8 @@ static int decode(const struct image_header *hdr, const void *data, size_t len,
 		return image_png_decode(data, len, lim, px, w, err);
 	case IMAGE_JPEG:
 		return jpeg_decode_scaled(data, len, px, w, err);
+	case IMAGE_AVIF:
+		return image_avif_decode(data, len, lim, px, w, err);
 	default:
 		return image_gd_decode(hdr->format, data, len, px, w, err);
 	}

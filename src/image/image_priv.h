@@ -57,6 +57,16 @@ int image_gd_supports(enum image_format f);
 int image_gd_decode(enum image_format f, const void *data, size_t len, struct image_pixels *px,
                     struct image_warnings *w, struct dg_error *err);
 
+/* A symbol of libgd or of the libraries it loaded (libavif, libtiff), NULL
+ * when libgd cannot be loaded or none has it. */
+void *image_gd_symbol(const char *name);
+
+/* AVIF with libavif, found among libgd's libraries (image_avif.c): the
+ * frame's own size bounded by lim before libavif allocates it, the decoder
+ * freed on every path.  FORMAT, TOO_LARGE, UNSUPPORTED, NOMEM. */
+int image_avif_decode(const void *data, size_t len, const struct image_limits *lim,
+                      struct image_pixels *px, struct image_warnings *w, struct dg_error *err);
+
 /* Stretched ink at or above this level is ink for the component and line
  * analysis; fainter pixels are kept only beside it (anti-aliasing). */
 #define INK_LEVEL 0.35f

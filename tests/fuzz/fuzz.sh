@@ -10,7 +10,7 @@ set -u
 secs=${FUZZ_SECONDS:-60}
 src="$top_srcdir/tests/fuzz"
 out="$top_builddir/tests/fuzz/out"
-# Leaks count as findings (the harnesses suppress libgd's own AVIF leak:
+# Leaks count as findings (none is suppressed: see
 # fuzz_common.c).  libFuzzer's -timeout makes a slow input a finding, and
 # timeout(1) stops a target that stops answering altogether.
 n=0 table=""
