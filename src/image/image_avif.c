@@ -130,8 +130,7 @@ int image_avif_decode(const void *data, size_t len, const struct image_limits *l
 	if (r == AVIF_RESULT_OK)
 		r = avif.next_image(dec);
 	if (r != AVIF_RESULT_OK) {
-		rc = dg_fail(err, DG_ERR_FORMAT, "%s (libavif refused it)",
-		             avif.result_text(r));
+		rc = dg_fail(err, DG_ERR_FORMAT, "%s (libavif refused it)", avif.result_text(r));
 		goto out;
 	}
 	/* The frame decoded, not the header, sets the size: check it again. */
