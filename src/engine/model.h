@@ -32,8 +32,10 @@
 #include "digits.h"
 #include "nn.h"
 
-#define MODEL_MAGIC   "DIGITSNN"
-#define MODEL_VERSION 1
+#define MODEL_MAGIC "DIGITSNN"
+/* Version 2 adds int8 and int32 tensors ("dtype" in the tensor table);
+ * float models are still written, and read, as version 1. */
+#define MODEL_VERSION 2
 
 struct model {
 	char *path;                   /* as given to model_load */
