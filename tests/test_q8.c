@@ -34,7 +34,7 @@ static void gemm_ref(int M, int N, int Kp, const uint8_t *A, const int8_t *B, in
 		for (int j = 0; j < N; j++) {
 			int32_t s = 0;
 			for (int k = 0; k < Kp; k++)
-				s += A[i * Kp + k] * B[j * Kp + k];
+				s += A[i * Kp + k] * B[((k / 4) * N + j) * 4 + k % 4];
 			C[i * N + j] = s;
 		}
 }
@@ -43,19 +43,21 @@ static void gemm_ref(int M, int N, int Kp, const uint8_t *A, const int8_t *B, in
  * whole row: what would saturate vpmaddubsw if activations were 8 bits). */
 static void test_kernels(void)
 {
-	enum { M = 7, N = 11, KP = 192 };
-	uint8_t A[M * KP];
-	int8_t B[N * KP];
-	int32_t want[M * N], got[M * N];
+	enum { M = 7, N = 80, KP = 196 };
+	static uint8_t A[M * KP];
+	static int8_t B[N * KP];
+	static int32_t want[M * N], got[M * N];
 	uint32_t r = 12345;
 
 	for (int i = 0; i < M * KP; i++)
 		A[i] = (uint8_t)((r = r * 1103515245 + 12345) >> 16) % 128;
 	for (int i = 0; i < N * KP; i++)
 		B[i] = (int8_t)((int)((r = r * 1103515245 + 12345) >> 16) % 255 - 127);
-	memset(A, 127, KP);                /* row 0: all 127 */
-	memset(B, 127, KP);                /* column 0: all 127 */
-	memset(B + KP, (uint8_t)-127, KP); /* column 1: all -127 */
+	memset(A, 127, KP); /* row 0: all 127 */
+	for (int k = 0; k < KP; k++) {
+		B[((k / 4) * N + 0) * 4 + k % 4] = 127;  /* column 0: all 127 */
+		B[((k / 4) * N + 1) * 4 + k % 4] = -127; /* column 1: all -127 */
+	}
 	gemm_ref(M, N, KP, A, B, want);
 	for (const char *const *v = nn_q8_kernel_names; *v; v++) {
 		if (nn_q8_kernel_use(*v) < 0) {

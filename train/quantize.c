@@ -255,7 +255,7 @@ static int fill_layer(const struct qstate *q, const struct nn_graph *g8, int j, 
 {
 	const struct nn_node *n = &q->g->nodes[i], *n8 = &g8->nodes[j];
 	struct nn_tensor t[NN_MAX_TENSORS];
-	const int count = nn_node_tensors(g8, j, t), kp = t[0].dims[1];
+	const int count = nn_node_tensors(g8, j, t), np = t[0].dims[1];
 	const int kd = (int)(n->n_weight / n->units), OC = n->units;
 	const float *w = q->params + n->weight, *bias = q->params + n->bias;
 	const double s_in = q->scale[q->src[n->inputs[0]]];
@@ -276,7 +276,8 @@ static int fill_layer(const struct qstate *q, const struct nn_graph *g8, int j, 
 			long v = lrint(W(o, k) / s_w);
 
 			v = v > Q_LEVELS ? Q_LEVELS : v < -Q_LEVELS ? -Q_LEVELS : v;
-			w8[(size_t)o * kp + k] = (int8_t)v;
+			/* nn_q8_gemm's layout: [kp/4][np][4] */
+			w8[((size_t)(k / 4) * np + o) * 4 + k % 4] = (int8_t)v;
 			sum += v;
 		}
 #undef W

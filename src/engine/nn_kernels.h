@@ -49,10 +49,11 @@ void nn_conv_direct(float *out, const float *padded, const float *weight, const 
 const char *nn_kernels_isa(void);
 
 /* int8 (nn_q8_kernels.c).  C[i*ldc + j] = sum over k < Kp of A[i*Kp + k] *
- * B[j*Kp + k] for i < M, j < N: A bytes 0..127, B int8 -127..127, Kp a
- * multiple of NN_Q8_ALIGN, Kp <= NN_Q8_MAX_K.  Exact int32 sums, so every
+ * B[((k/4)*N + j)*4 + k%4] for i < M, j < N: A bytes 0..127, B int8
+ * -127..127 in groups of four inputs, Kp a multiple of 4 (at most
+ * NN_Q8_MAX_K), N a multiple of NN_Q8_LANES.  Exact int32 sums, so every
  * variant gives the same bits. */
-#define NN_Q8_ALIGN 64
+#define NN_Q8_LANES 16
 #define NN_Q8_MAX_K 65536 /* 127 * 127 * 65536 + a bias of 2^30 < 2^31 */
 void nn_q8_gemm(int M, int N, int Kp, const uint8_t *A, const int8_t *B, int32_t *C, int ldc);
 /* The variant chosen at start-up: "avx512-vnni", "avx-vnni", "avx2" or

@@ -18,8 +18,9 @@
  *
  * Storage.  Bytes live in the workspace's float activations (a node's
  * c*h*w floats per image hold its c*h*w bytes; image b starts at byte
- * b*c*h*w).  Weights are [out][Kp] int8 rows, Kp the inputs (C*K*K for a
- * convolution, in im2col order) rounded up to NN_Q8_ALIGN with zeros.
+ * b*c*h*w).  Weights are int8 [Kp/4][Np][4] (nn_q8_gemm's layout): Kp the
+ * inputs (C*K*K for a convolution, in im2col order) rounded up to 4, Np
+ * the outputs rounded up to NN_Q8_LANES, zeros in the padding.
  * Tensors: weight (int8), bias (int32), scale (float32: the real multiplier
  * of each output), and for requantising layers multiplier and shift
  * (int32).  Inference only: these ops have no backward.
@@ -44,7 +45,12 @@
 
 static int kpad(size_t k)
 {
-	return (int)((k + NN_Q8_ALIGN - 1) / NN_Q8_ALIGN * NN_Q8_ALIGN);
+	return (int)((k + 3) / 4 * 4);
+}
+
+static int npad(int units)
+{
+	return (units + NN_Q8_LANES - 1) / NN_Q8_LANES * NN_Q8_LANES;
 }
 
 static int thread_id(void)
@@ -97,9 +103,9 @@ static int q8_tensors(const struct nn_node *n, int kp, bool requant, struct nn_t
 	t[0] = (struct nn_tensor){.suffix = "weight",
 	                          .dtype = NN_I8,
 	                          .offset = n->weight,
-	                          .count = (size_t)n->units * kp,
-	                          .n_dims = 2,
-	                          .dims = {n->units, kp}};
+	                          .count = (size_t)npad(n->units) * kp,
+	                          .n_dims = 3,
+	                          .dims = {kp / 4, npad(n->units), 4}};
 	for (int k = 1; k < count; k++)
 		t[k] = (struct nn_tensor){.suffix = sfx[k - 1],
 		                          .dtype = type[k - 1],
@@ -116,7 +122,7 @@ static int q8_check(const struct nn_node *n, int kp, bool requant, const float *
 {
 	struct q8_params q = q8_view(n, params);
 
-	for (size_t i = 0; i < (size_t)n->units * kp; i++)
+	for (size_t i = 0; i < (size_t)npad(n->units) * kp; i++)
 		if (q.weight[i] < -Q8_MAX)
 			return dg_fail(err, DG_ERR_FORMAT,
 			               "tensor %s.weight holds %d at index %zu, int8 weights are "
@@ -240,7 +246,7 @@ static int conv2d_q8_shape(const struct nn_graph *g, struct nn_node *n, struct d
 	n->c = n->units;
 	n->h = (in->h + 2 * n->pad - n->kernel) / n->stride + 1;
 	n->w = (in->w + 2 * n->pad - n->kernel) / n->stride + 1;
-	n->n_weight = (size_t)n->units * kpad(kd) / 4;
+	n->n_weight = (size_t)npad(n->units) * kpad(kd) / 4;
 	n->n_bias = 4 * (size_t)n->units;
 	n->n_macs = kd * n->units * n->h * n->w;
 	return 0;
@@ -261,7 +267,7 @@ static int conv2d_q8_check(const struct nn_graph *g, const struct nn_node *n, co
 static size_t conv_thread_bytes(const struct nn_graph *g, const struct nn_node *n)
 {
 	size_t bytes =
-	    (size_t)Q8_BLOCK * kpad(conv_kd(g, n)) + sizeof(int32_t) * Q8_BLOCK * n->units;
+	    (size_t)Q8_BLOCK * kpad(conv_kd(g, n)) + sizeof(int32_t) * Q8_BLOCK * npad(n->units);
 
 	return (bytes + 63) / 64 * 64;
 }
@@ -290,14 +296,16 @@ static void im2col_q8(uint8_t *rows, const uint8_t *img, int C, int H, int W, in
 			for (int ky = 0; ky < K; ky++, r += K) {
 				const int iy = oy * stride - pad + ky;
 
-				if (iy < 0 || iy >= H || hi <= lo) {
-					memset(r, zero, (size_t)K);
+				const uint8_t *src = img + ((size_t)c * H + iy) * W + x0;
+
+				/* Byte loops: K is 3 or 5, too short for a call. */
+				if (iy < 0 || iy >= H) {
+					for (int kx = 0; kx < K; kx++)
+						r[kx] = zero;
 					continue;
 				}
-				memset(r, zero, (size_t)lo);
-				memcpy(r + lo, img + ((size_t)c * H + iy) * W + x0 + lo,
-				       (size_t)(hi - lo));
-				memset(r + hi, zero, (size_t)(K - hi));
+				for (int kx = 0; kx < K; kx++)
+					r[kx] = kx >= lo && kx < hi ? src[kx] : zero;
 			}
 		memset(r, 0, (size_t)(Kp - C * K * K));
 	}
@@ -307,7 +315,8 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
 	const struct q8_params q = q8_view(n, a->params);
-	const int C = in->c, OC = n->units, P = n->h * n->w, kp = kpad(conv_kd(a->g, n));
+	const int C = in->c, OC = n->units, NP = npad(OC), P = n->h * n->w;
+	const int kp = kpad(conv_kd(a->g, n));
 	const int blocks = (P + Q8_BLOCK - 1) / Q8_BLOCK, items = a->n * blocks;
 	const size_t in_size = nn_node_size(in), out_size = nn_node_size(n);
 	const size_t per_thread = conv_thread_bytes(a->g, n);
@@ -327,10 +336,10 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 
 		im2col_q8(rows, x + b * in_size, C, in->h, in->w, n->kernel, n->stride, n->pad,
 		          n->w, kp, p0, np, (uint8_t)n->zero);
-		nn_q8_gemm(np, OC, kp, rows, q.weight, sums, OC);
+		nn_q8_gemm(np, NP, kp, rows, q.weight, sums, NP);
 		for (int o = 0; o < OC; o++)
 			for (int i = 0; i < np; i++)
-				out[(size_t)o * P + i] = requantise(sums[i * OC + o] + q.bias[o],
+				out[(size_t)o * P + i] = requantise(sums[i * NP + o] + q.bias[o],
 				                                    q.multiplier[o], q.shift[o]);
 	}
 }
@@ -392,7 +401,7 @@ static int dense_q8_shape(const struct nn_graph *g, struct nn_node *n, struct dg
 		               "most %d",
 		               n->name, in, NN_Q8_MAX_K);
 	n->c = n->units, n->h = 1, n->w = 1;
-	n->n_weight = (size_t)n->units * kpad((size_t)in) / 4;
+	n->n_weight = (size_t)npad(n->units) * kpad((size_t)in) / 4;
 	n->n_bias = (n->out_u8 ? 4 : 2) * (size_t)n->units;
 	n->n_macs = (size_t)in * n->units;
 	return 0;
@@ -413,21 +422,21 @@ static int dense_q8_check(const struct nn_graph *g, const struct nn_node *n, con
 static size_t dense_q8_scratch(const struct nn_graph *g, const struct nn_node *n, int B,
                                int threads, bool training)
 {
-	size_t bytes = (size_t)B * kpad((size_t)dense_in(g, n)) + sizeof(int32_t) * B * n->units;
+	size_t bytes =
+	    (size_t)B * kpad((size_t)dense_in(g, n)) + sizeof(int32_t) * B * npad(n->units);
 
 	(void)threads, (void)training;
 	return (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
-#define DENSE_ROWS 8  /* images per work item */
-#define DENSE_COLS 64 /* outputs per work item */
+#define DENSE_ROWS 8 /* images per work item */
 
 static void dense_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node;
 	const struct q8_params q = q8_view(n, a->params);
-	const int in = dense_in(a->g, n), kp = kpad((size_t)in), N = n->units;
-	const int rb = (a->n + DENSE_ROWS - 1) / DENSE_ROWS, cb = (N + DENSE_COLS - 1) / DENSE_COLS;
+	const int in = dense_in(a->g, n), kp = kpad((size_t)in), N = n->units, NP = npad(N);
+	const int rb = (a->n + DENSE_ROWS - 1) / DENSE_ROWS;
 	const uint8_t *x = (const uint8_t *)a->x[0];
 	uint8_t *rows = (uint8_t *)a->scratch;
 	int32_t *sums = (int32_t *)(rows + (size_t)a->n * kp);
@@ -441,17 +450,17 @@ static void dense_q8_forward(const struct nn_op_args *a)
 		}
 		x = rows;
 	}
-#pragma omp parallel for num_threads(a->threads) schedule(static) if (rb * cb > 1)
-	for (int it = 0; it < rb * cb; it++) {
-		const int r0 = it / cb * DENSE_ROWS, c0 = it % cb * DENSE_COLS;
+	/* By blocks of images: a single image's dense layers are a few
+	 * microseconds, not worth a fork. */
+#pragma omp parallel for num_threads(a->threads) schedule(static) if (rb > 1)
+	for (int it = 0; it < rb; it++) {
+		const int r0 = it * DENSE_ROWS;
 		const int nr = a->n - r0 < DENSE_ROWS ? a->n - r0 : DENSE_ROWS;
-		const int nc = N - c0 < DENSE_COLS ? N - c0 : DENSE_COLS;
 
-		nn_q8_gemm(nr, nc, kp, x + (size_t)r0 * kp, q.weight + (size_t)c0 * kp,
-		           sums + (size_t)r0 * N + c0, N);
+		nn_q8_gemm(nr, NP, kp, x + (size_t)r0 * kp, q.weight, sums + (size_t)r0 * NP, NP);
 		for (int i = r0; i < r0 + nr; i++)
-			for (int j = c0; j < c0 + nc; j++) {
-				const int32_t s = sums[(size_t)i * N + j] + q.bias[j];
+			for (int j = 0; j < N; j++) {
+				const int32_t s = sums[(size_t)i * NP + j] + q.bias[j];
 
 				if (n->out_u8)
 					((uint8_t *)a->y)[(size_t)i * N + j] =
@@ -516,6 +525,18 @@ static void maxpool_q8_forward(const struct nn_op_args *a)
 		const uint8_t *src = x + (size_t)p * in->h * in->w;
 		uint8_t *dst = y + (size_t)p * n->h * n->w;
 
+		if (K == 2 && S == 2) { /* the usual window, without the inner loops */
+			for (int oy = 0; oy < n->h; oy++)
+				for (int ox = 0; ox < n->w; ox++) {
+					const uint8_t *r0 = src + 2 * oy * in->w + 2 * ox,
+					              *r1 = r0 + in->w;
+					uint8_t m0 = r0[0] > r0[1] ? r0[0] : r0[1];
+					uint8_t m1 = r1[0] > r1[1] ? r1[0] : r1[1];
+
+					dst[oy * n->w + ox] = m0 > m1 ? m0 : m1;
+				}
+			continue;
+		}
 		for (int oy = 0; oy < n->h; oy++)
 			for (int ox = 0; ox < n->w; ox++) {
 				uint8_t m = 0;

@@ -1,9 +1,11 @@
 /*
  * nn_q8_kernels.c - the int8 matrix product under conv2d_q8 and dense_q8.
  *
- * C[i][j] = sum over k of A[i][k] * B[j][k]: A is bytes 0..127 (the
- * activations), B int8 in -127..127 (the weights, one row per output), the
- * sums int32.  Four variants, one chosen at start-up for the CPU:
+ * C[i][j] = sum over k of A[i][k] * B[k][j]: A is bytes 0..127 (the
+ * activations), B int8 in -127..127 (the weights) stored by groups of four
+ * inputs, [Kp/4][N][4], so that one 32-bit lane holds the four weights one
+ * output applies to four consecutive inputs: the shape vpdpbusd and
+ * vpmaddubsw + vpmaddwd take.  Sums are int32.  Four variants, one chosen at start-up for the CPU:
  *
  *   avx512-vnni  vpdpbusd on 64 bytes (AVX-512 VNNI)
  *   avx-vnni     vpdpbusd on 32 bytes (AVX-VNNI, the VEX form on AVX2 CPUs)
@@ -28,16 +30,19 @@
 static void gemm_portable(int M, int N, int Kp, const uint8_t *A, const int8_t *B, int32_t *C,
                           int ldc)
 {
-	for (int i = 0; i < M; i++)
-		for (int j = 0; j < N; j++) {
-			const uint8_t *a = A + (size_t)i * Kp;
-			const int8_t *b = B + (size_t)j * Kp;
-			int32_t s = 0;
+	for (int i = 0; i < M; i++) {
+		int32_t *c = C + (size_t)i * ldc;
 
-			for (int k = 0; k < Kp; k++)
-				s += (int32_t)a[k] * b[k];
-			C[(size_t)i * ldc + j] = s;
+		memset(c, 0, sizeof(int32_t) * N);
+		for (int g = 0; g < Kp / 4; g++) {
+			const uint8_t *a = A + (size_t)i * Kp + 4 * g;
+			const int8_t *b = B + (size_t)g * N * 4;
+
+			for (int j = 0; j < N; j++)
+				c[j] += a[0] * b[4 * j] + a[1] * b[4 * j + 1] +
+				        a[2] * b[4 * j + 2] + a[3] * b[4 * j + 3];
 		}
+	}
 }
 
 #ifdef Q8_X86
@@ -46,48 +51,36 @@ static void gemm_portable(int M, int N, int Kp, const uint8_t *A, const int8_t *
 #define T_VNNI __attribute__((target("avx2,avxvnni")))
 #define T_512  __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-T_AVX2 static inline int32_t hsum256(__m256i v)
-{
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-	return _mm_cvtsi128_si32(s);
-}
-
-/* One row of A against four rows of B at a time (the row of A is loaded
- * once for four products), then the rest of B one row at a time.  STEP is
- * the bytes of one multiply-accumulate; DOT(acc, a, b) adds the products of
- * 4-byte groups into acc's 32-bit lanes. */
-#define GEMM_BODY(VEC, LOAD, ZERO, DOT, HSUM, STEP)                                                \
+/* Row i of C, NT vectors of LANES outputs at a time: for each group of 4
+ * inputs, their 4 bytes broadcast to every lane, times the group's 4
+ * weights of each output (B's layout), added into the output's lane.  No
+ * horizontal sums; the NT accumulators stay in registers (constant NT,
+ * the tail of N masked by the `t < nt` test). */
+#define GEMM_BODY(VEC, LANES, NT, BCAST, LOAD, STORE, ZERO, DOT)                                   \
 	for (int i = 0; i < M; i++) {                                                              \
 		const uint8_t *a = A + (size_t)i * Kp;                                             \
 		int32_t *c = C + (size_t)i * ldc;                                                  \
-		int j = 0;                                                                         \
-		for (; j + 4 <= N; j += 4) {                                                       \
-			const int8_t *b = B + (size_t)j * Kp;                                      \
-			VEC s0 = ZERO, s1 = ZERO, s2 = ZERO, s3 = ZERO;                            \
-			for (int k = 0; k < Kp; k += STEP) {                                       \
-				VEC x = LOAD(a + k);                                               \
-				s0 = DOT(s0, x, LOAD(b + k));                                      \
-				s1 = DOT(s1, x, LOAD(b + Kp + k));                                 \
-				s2 = DOT(s2, x, LOAD(b + 2 * (size_t)Kp + k));                     \
-				s3 = DOT(s3, x, LOAD(b + 3 * (size_t)Kp + k));                     \
+		for (int j0 = 0; j0 < N; j0 += (LANES) * (NT)) {                                   \
+			const int nt = (N - j0) / (LANES);                                         \
+			VEC acc[NT];                                                               \
+			_Pragma("GCC unroll 8") for (int t = 0; t < (NT); t++) acc[t] = ZERO;      \
+			for (int g = 0; g < Kp / 4; g++) {                                         \
+				int32_t a4;                                                        \
+				memcpy(&a4, a + 4 * g, 4);                                         \
+				const VEC x = BCAST(a4);                                           \
+				const int8_t *b = B + ((size_t)g * N + j0) * 4;                    \
+				_Pragma("GCC unroll 8") for (int t = 0; t < (NT); t++) if (t < nt) \
+				    acc[t] = DOT(acc[t], x, LOAD(b + t * (LANES)*4));              \
 			}                                                                          \
-			c[j] = HSUM(s0), c[j + 1] = HSUM(s1), c[j + 2] = HSUM(s2),                 \
-			c[j + 3] = HSUM(s3);                                                       \
-		}                                                                                  \
-		for (; j < N; j++) {                                                               \
-			const int8_t *b = B + (size_t)j * Kp;                                      \
-			VEC s0 = ZERO;                                                             \
-			for (int k = 0; k < Kp; k += STEP)                                         \
-				s0 = DOT(s0, LOAD(a + k), LOAD(b + k));                            \
-			c[j] = HSUM(s0);                                                           \
+			_Pragma("GCC unroll 8") for (int t = 0; t < (NT); t++) if (t < nt)         \
+			    STORE(c + j0 + t * (LANES), acc[t]);                                   \
 		}                                                                                  \
 	}
 
-#define LOAD256(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-#define LOAD512(p) _mm512_loadu_si512((const void *)(p))
+#define LOAD256(p)     _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define STORE256(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define LOAD512(p)     _mm512_loadu_si512((const void *)(p))
+#define STORE512(p, v) _mm512_storeu_si512((void *)(p), v)
 
 T_AVX2 static inline __m256i dot_avx2(__m256i acc, __m256i a, __m256i b)
 {
@@ -99,22 +92,19 @@ T_AVX2 static inline __m256i dot_avx2(__m256i acc, __m256i a, __m256i b)
 }
 
 T_AVX2 static void gemm_avx2(int M, int N, int Kp, const uint8_t *A, const int8_t *B, int32_t *C,
-                             int ldc){
-    GEMM_BODY(__m256i, LOAD256, _mm256_setzero_si256(), dot_avx2, hsum256, 32)}
+                             int ldc){GEMM_BODY(__m256i, 8, 8, _mm256_set1_epi32, LOAD256, STORE256,
+                                                _mm256_setzero_si256(), dot_avx2)}
 
 T_VNNI static void gemm_avx_vnni(int M, int N, int Kp, const uint8_t *A, const int8_t *B,
                                  int32_t *C, int ldc){
-    GEMM_BODY(__m256i, LOAD256, _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32, hsum256, 32)}
-
-T_512 static inline int32_t hsum512(__m512i v)
-{
-	return _mm512_reduce_add_epi32(v);
-}
+    GEMM_BODY(__m256i, 8, 8, _mm256_set1_epi32, LOAD256, STORE256, _mm256_setzero_si256(),
+              _mm256_dpbusd_avx_epi32)}
 
 T_512 static void gemm_avx512_vnni(int M, int N, int Kp, const uint8_t *A, const int8_t *B,
                                    int32_t *C, int ldc)
 {
-	GEMM_BODY(__m512i, LOAD512, _mm512_setzero_si512(), _mm512_dpbusd_epi32, hsum512, 64)
+	GEMM_BODY(__m512i, 16, 4, _mm512_set1_epi32, LOAD512, STORE512, _mm512_setzero_si512(),
+	          _mm512_dpbusd_epi32)
 }
 
 static bool has_avx512_vnni(void)
