@@ -22,4 +22,5 @@ TESTS += tests/test_nn tests/test_model
 EXTRA_PROGRAMS += tests/bench_engine
 BENCHES += tests/bench_engine
 tests_bench_engine_SOURCES = tests/bench_engine.c tests/bench.h
+tests_bench_engine_CPPFLAGS = $(AM_CPPFLAGS) -DDIGITS_SRCDIR='"$(abs_top_srcdir)"'
 CLEANFILES += $(EXTRA_PROGRAMS)
