@@ -353,6 +353,10 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 	m->crc = crc;
 
 #ifdef WORDS_BIGENDIAN
+	/* The swap below is per 32-bit word: it would scramble int8 tensors. */
+	if (model_version_for(m->graph) > 1)
+		return dg_fail(err, DG_ERR_UNSUPPORTED,
+		               "%s: int8 models are read on little-endian hosts only", m->path);
 	m->copy = malloc(m->graph->n_params * sizeof(float));
 	if (!m->copy)
 		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", m->path);
