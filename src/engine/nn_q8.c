@@ -304,8 +304,16 @@ static void im2col_q8(uint8_t *rows, const uint8_t *img, int C, int H, int W, in
 						r[kx] = zero;
 					continue;
 				}
-				for (int kx = 0; kx < K; kx++)
-					r[kx] = kx >= lo && kx < hi ? src[kx] : zero;
+				if (lo > 0 || hi < K) {
+					for (int kx = 0; kx < K; kx++)
+						r[kx] = kx >= lo && kx < hi ? src[kx] : zero;
+				} else if (K == 3) { /* the usual kernels, as fixed moves */
+					memcpy(r, src, 3);
+				} else if (K == 5) {
+					memcpy(r, src, 5);
+				} else {
+					memcpy(r, src, (size_t)K);
+				}
 			}
 		memset(r, 0, (size_t)(Kp - C * K * K));
 	}
