@@ -14,8 +14,13 @@
 #include <time.h>
 
 #include "bench.h"
+#include "engine/model.h"
 #include "engine/nn.h"
 #include "engine/nn_kernels.h"
+
+#ifndef DIGITS_SRCDIR
+#define DIGITS_SRCDIR "."
+#endif
 
 /* Weights on a cache line, as model_load maps them from a model file: a
  * malloc'd block's alignment depends on what the heap held before, and
@@ -94,7 +99,10 @@ static double node_macs(const struct nn_graph *g, int i)
 {
 	const struct nn_node *n = &g->nodes[i];
 
-	return n->op == NN_CONV2D || n->op == NN_DENSE ? (double)n->n_weight * n->h * n->w : 0;
+	return n->op == NN_CONV2D || n->op == NN_DENSE || n->op == NN_CONV2D_Q8 ||
+	               n->op == NN_DENSE_Q8
+	           ? (double)n->n_macs
+	           : 0;
 }
 
 /* Per-node time of one image: each node's median over 2000 forwards, so a
@@ -128,38 +136,31 @@ static void node_times(const struct nn_graph *g, const float *params, const floa
 	free(sec);
 }
 
-static void layer_table(const char *model, const float *x)
+static void layer_table(const struct nn_graph *g, const float *params, const float *x)
 {
-	struct nn_graph *g;
-	struct dg_error err;
-
-	if (nn_zoo_build(&g, model, &err))
-		return;
-	float *params = params_alloc(g);
+	const char *model = g->name;
 	double *us1 = calloc(g->n_nodes, sizeof(double)), *us2 = calloc(g->n_nodes, sizeof(double));
 	double sum1 = 0, sum2 = 0, macs = 0;
 
-	nn_params_init(g, params, 1);
 	node_times(g, params, x, 1, us1);
 	node_times(g, params, x, 2, us2);
 	printf("\n%s, one image, median per node (a relu fused into its conv/dense: 0)\n", model);
-	printf("%-9s %-8s %-10s %8s | %8s %8s | %8s %8s\n", "node", "op", "output", "MMAC", "1t us",
-	       "GMAC/s", "2t us", "GMAC/s");
+	printf("%-9s %-10s %-10s %8s | %8s %8s | %8s %8s\n", "node", "op", "output", "MMAC",
+	       "1t us", "GMAC/s", "2t us", "GMAC/s");
 	for (int i = 0; i < g->n_nodes; i++) {
 		const struct nn_node *n = &g->nodes[i];
 		double m = node_macs(g, i) / 1e6;
 		char shape[32];
 
 		snprintf(shape, sizeof(shape), "%dx%dx%d", n->c, n->h, n->w);
-		printf("%-9s %-8s %-10s %8.3f | %8.2f %8.1f | %8.2f %8.1f\n", n->name,
+		printf("%-9s %-10s %-10s %8.3f | %8.2f %8.1f | %8.2f %8.1f\n", n->name,
 		       nn_op_name(n->op), shape, m, us1[i], m > 0 ? m / us1[i] * 1e3 : 0.0, us2[i],
 		       m > 0 ? m / us2[i] * 1e3 : 0.0);
 		sum1 += us1[i], sum2 += us2[i], macs += m;
 	}
-	printf("%-9s %-8s %-10s %8.3f | %8.2f %8.1f | %8.2f %8.1f\n", "sum", "", "", macs, sum1,
+	printf("%-9s %-10s %-10s %8.3f | %8.2f %8.1f | %8.2f %8.1f\n", "sum", "", "", macs, sum1,
 	       macs / sum1 * 1e3, sum2, macs / sum2 * 1e3);
-	free(us1), free(us2), free(params);
-	nn_graph_free(g);
+	free(us1), free(us2);
 }
 
 /* Median ms of one explanation (forward + the class's gradient down to
@@ -204,6 +205,71 @@ static void explain_table(const float *x)
 	}
 }
 
+/* The shipped float and int8 model files side by side (their own
+ * weights: int8 layers' speed does not depend on them either, but the
+ * files are what is served), then the int8 kernel variants on cnn-int8. */
+static void int8_table(const float *x, int batch)
+{
+	static const char *const names[] = {"cnn", "lenet5", "mlp"};
+	struct model *f[3] = {0}, *q[3] = {0};
+	struct dg_error err;
+	char path[4096];
+
+	printf("\nfloat32 vs int8, the shipped model files (int8 kernel: %s)\n", nn_q8_kernel());
+	printf("%-12s %9s %9s | %11s %11s | %9s %8s %8s\n", "model", "b1 1t", "b1 2t", "b256 img/s",
+	       "b256 img/s", "file", "b1 1t", "b256 2t");
+	printf("%-12s %9s %9s | %11s %11s | %9s %8s %8s\n", "", "ms", "ms", "1 thread", "2 threads",
+	       "KB", "speed-up", "speed-up");
+	for (int m = 0; m < 3; m++) {
+		double med[2][2], p99, rate[2][2];
+
+		for (int v = 0; v < 2; v++) {
+			struct model **mm = v ? &q[m] : &f[m];
+
+			snprintf(path, sizeof(path), "%s/models/%s%s.model", DIGITS_SRCDIR,
+			         names[m], v ? "-int8" : "");
+			if (model_load(mm, path, &err)) {
+				printf("%s\n", err.msg);
+				break;
+			}
+			latency((*mm)->graph, (*mm)->params, x, 1, &med[v][0], &p99);
+			latency((*mm)->graph, (*mm)->params, x, 2, &med[v][1], &p99);
+			rate[v][0] = throughput((*mm)->graph, (*mm)->params, x, 1, batch);
+			rate[v][1] = throughput((*mm)->graph, (*mm)->params, x, 2, batch);
+			printf("%-12s %9.3f %9.3f | %11.0f %11.0f | %9.0f", model_name(*mm),
+			       med[v][0], med[v][1], rate[v][0], rate[v][1],
+			       (*mm)->file_size / 1024.0);
+			if (v)
+				printf(" %8.2f %8.2f", med[0][0] / med[1][0],
+				       rate[1][1] / rate[0][1]);
+			printf("\n");
+		}
+	}
+	if (!q[0])
+		goto out;
+	printf("\ncnn-int8 by int8 kernel variant (identical logits; speed only)\n");
+	printf("%-12s %9s %11s %11s\n", "kernel", "b1 1t ms", "b256 1t/s", "b256 2t/s");
+	for (const char *const *v = nn_q8_kernel_names; *v; v++) {
+		double med, p99;
+
+		if (nn_q8_kernel_use(*v) < 0) {
+			printf("%-12s this CPU cannot run it\n", *v);
+			continue;
+		}
+		latency(q[0]->graph, q[0]->params, x, 1, &med, &p99);
+		printf("%-12s %9.3f %11.0f %11.0f\n", *v, med,
+		       throughput(q[0]->graph, q[0]->params, x, 1, batch),
+		       throughput(q[0]->graph, q[0]->params, x, 2, batch));
+	}
+	for (const char *const *v = nn_q8_kernel_names; *v; v++)
+		if (nn_q8_kernel_use(*v) == 0)
+			break;
+	layer_table(q[0]->graph, q[0]->params, x);
+out:
+	for (int m = 0; m < 3; m++)
+		model_free(f[m]), model_free(q[m]);
+}
+
 int main(void)
 {
 	const int batch = 256;
@@ -241,7 +307,19 @@ int main(void)
 		nn_graph_free(g);
 	}
 	explain_table(x);
-	layer_table("cnn", x);
+	{
+		struct nn_graph *g;
+
+		if (nn_zoo_build(&g, "cnn", NULL) == 0) {
+			float *params = params_alloc(g);
+
+			nn_params_init(g, params, 1);
+			layer_table(g, params, x);
+			free(params);
+			nn_graph_free(g);
+		}
+	}
+	int8_table(x, batch);
 	free(x);
 	return 0;
 }

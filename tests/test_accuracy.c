@@ -3,7 +3,8 @@
  *
  * For each models/<name>.model in the source tree: load it (validated),
  * classify the 10000 MNIST test images, and require cnn >= 99.5 %,
- * lenet5 >= 99.0 %, mlp >= 98.3 %.  Also checks that the accuracy the
+ * lenet5 >= 99.0 %, mlp >= 98.3 %, the same of their int8 models, and
+ * each int8 model within 0.5 point of its float one.  Also checks that the accuracy the
  * model file claims in its training metadata is the one measured here.
  * And that uploads lose nothing: each test digit, saved as a dark-on-light
  * PNG and sent through image_to_mnist() as the server does, must keep the
@@ -12,6 +13,7 @@
  */
 #include <gd.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,14 +27,22 @@
 static const struct {
 	const char *name;
 	double min_accuracy;
+	bool pipeline; /* also sent through the upload pipeline */
+	int from;      /* int8: index of its float model here, else -1 */
 } shipped[] = {
-    {"cnn", 0.995},
-    {"lenet5", 0.990},
-    {"mlp", 0.983},
+    {"cnn", 0.995, true, -1},     {"lenet5", 0.990, false, -1},     {"mlp", 0.983, false, -1},
+    {"cnn-int8", 0.995, true, 0}, {"lenet5-int8", 0.990, false, 1}, {"mlp-int8", 0.983, false, 2},
 };
 
 #define N_SHIPPED (int)(sizeof(shipped) / sizeof(shipped[0]))
-#define CHECKS    4 /* per model; cnn has one more, skipped with it */
+#define CHECKS    4 /* per model; one more with pipeline, one more for int8 */
+/* An int8 model keeps its float model's accuracy within this many points. */
+#define INT8_MAX_LOSS 0.5
+
+static int extra_checks(int i)
+{
+	return shipped[i].pipeline + (shipped[i].from >= 0);
+}
 
 /* Correct answers of m on the test set sent as PNG uploads, or -1. */
 static int pipeline_correct(const struct model *m, const struct idx_set *test)
@@ -102,7 +112,10 @@ int main(void)
 		snprintf(dir, sizeof(dir), "%s", env);
 	if (!idx_mnist_present(dir, "t10k")) {
 		snprintf(why, sizeof(why), "MNIST test set not in %s (run make data)", dir);
-		skip(N_SHIPPED * CHECKS + 1, why);
+		int n = 1;
+		for (int i = 0; i < N_SHIPPED; i++)
+			n += CHECKS + extra_checks(i);
+		skip(n, why);
 		return tap_done();
 	}
 	if (!ok(idx_load_mnist(&test, dir, "t10k", &err) == 0, "load MNIST test set from %s",
@@ -112,7 +125,9 @@ int main(void)
 	}
 	is_int(test.n, 10000, "MNIST test set has 10000 images");
 
+	int correct[N_SHIPPED];
 	for (int i = 0; i < N_SHIPPED; i++) {
+		correct[i] = -1;
 		struct model *m = NULL;
 		struct train_eval ev;
 		struct json_object *v;
@@ -120,12 +135,12 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/models/%s.model", src, shipped[i].name);
 		if (access(path, F_OK) != 0) {
 			snprintf(why, sizeof(why), "%s not shipped", path);
-			skip(CHECKS + (i == 0), why);
+			skip(CHECKS + extra_checks(i), why);
 			continue;
 		}
 		if (!ok(model_load(&m, path, &err) == 0, "%s loads", path)) {
 			diag("%s", err.msg);
-			skip(CHECKS - 1 + (i == 0), "model did not load");
+			skip(CHECKS - 1 + extra_checks(i), "model did not load");
 			continue;
 		}
 		is_str(model_name(m), shipped[i].name, "%s holds the %s network", path,
@@ -134,11 +149,12 @@ int main(void)
 		                   &err) < 0) {
 			ok(0, "%s evaluates", path);
 			diag("%s", err.msg);
-			skip(CHECKS - 3 + (i == 0), "evaluation failed");
+			skip(CHECKS - 3 + extra_checks(i), "evaluation failed");
 			model_free(m);
 			continue;
 		}
 		double acc = (double)ev.correct / ev.n;
+		correct[i] = ev.correct;
 		if (!ok(acc >= shipped[i].min_accuracy, "%s: test accuracy %.2f%% >= %.1f%%",
 		        shipped[i].name, 100 * acc, 100 * shipped[i].min_accuracy))
 			diag("%d of %d correct", ev.correct, ev.n);
@@ -148,7 +164,14 @@ int main(void)
 		is_int(v ? json_object_get_int(v) : -1, ev.correct,
 		       "%s: the model file's recorded test_correct is what we measure",
 		       shipped[i].name);
-		if (i == 0) {
+		if (shipped[i].from >= 0) {
+			int f = correct[shipped[i].from];
+			ok(f >= 0 && 100.0 * (f - ev.correct) / ev.n <= INT8_MAX_LOSS,
+			   "%s: %.2f%% within %.1f point of %s's %.2f%%", shipped[i].name,
+			   100 * acc, INT8_MAX_LOSS, shipped[shipped[i].from].name,
+			   100.0 * f / ev.n);
+		}
+		if (shipped[i].pipeline) {
 			int piped = pipeline_correct(m, &test);
 			if (!ok(piped >= 0 && abs(piped - ev.correct) <= test.n / 1000,
 			        "%s: test digits uploaded as dark-on-light PNGs: %d correct, "

@@ -769,6 +769,40 @@ static void test_explain(struct call *c, const unsigned char *img, int len)
 	ok(!get(c->doc, "explanation"), "explain=0: no explanation");
 }
 
+/* model=cnn-int8 (the shipped file, beside the untrained cnn): reads a
+ * digit, refuses explanations, and the models list says which is int8. */
+static void test_int8(struct call *c, const unsigned char *img, int len)
+{
+	const char *P = "/api/v1/predict";
+	int found = 0;
+
+	call(c, "POST", P, "model=cnn-int8", "image/png", img, (size_t)len);
+	expect(c, 200, NULL, "model=cnn-int8");
+	is_str(json_object_get_string(get(c->doc, "model.name")), "cnn-int8",
+	       "model=cnn-int8 answers with cnn-int8");
+	is_int(json_object_get_int(get(c->doc, "digit")), 1, "cnn-int8 reads the bar as a 1");
+	call(c, "POST", P, "model=cnn-int8&explain=1", "image/png", img, (size_t)len);
+	expect(c, 400, "explain_unsupported", "explain=1 on cnn-int8");
+	ok(c->doc && strstr(json_object_get_string(get(c->doc, "error.message")), "int8"),
+	   "explain_unsupported says the model is int8");
+
+	call(c, "GET", "/api/v1/models", NULL, NULL, NULL, 0);
+	expect(c, 200, NULL, "models");
+	for (size_t i = 0; i < json_object_array_length(get(c->doc, "models")); i++) {
+		struct json_object *m = json_object_array_get_idx(get(c->doc, "models"), i);
+		const char *name = json_object_get_string(get(m, "name"));
+		const char *want = strstr(name, "-int8") ? "int8" : "float32";
+
+		found += strcmp(name, "cnn-int8") == 0;
+		if (!ok(strcmp(json_object_get_string(get(m, "precision")), want) == 0,
+		        "models: %s has precision %s", name, want))
+			diag("precision: %s", json_object_get_string(get(m, "precision")));
+	}
+	ok(found == 1, "models lists cnn-int8");
+	is_str(json_object_get_string(get(c->doc, "models.1.name")), "cnn-int8",
+	       "models: cnn-int8 comes right after cnn");
+}
+
 static void test_predict(void)
 {
 	struct call c = {0};
@@ -824,6 +858,7 @@ static void test_predict(void)
 	   "preview is a PNG data URL");
 
 	test_explain(&c, img, len);
+	test_int8(&c, img, len);
 
 	call(&c, "POST", P, "model=nope", "image/png", img, (size_t)len);
 	expect(&c, 400, "unknown_model", "model=nope");
@@ -1005,6 +1040,10 @@ int main(void)
 	}
 	ok(registry_load(&loaded, dir, cfg.max_images, &err) == 0 && registry_count(loaded) == 1,
 	   "registry loads the model directory");
+	snprintf(path, sizeof(path), "%s/models/cnn-int8.model",
+	         getenv("top_srcdir") ? getenv("top_srcdir") : ".");
+	if (!ok(registry_add_file(loaded, path, &err) == 0, "registry adds %s", path))
+		diag("%s", err.msg);
 	ok(api_ctx_create(&ctx, &cfg, loaded, &err) == 0, "context with a model");
 	test_predict();
 	test_pixels();

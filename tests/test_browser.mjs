@@ -341,7 +341,7 @@ async function desktop(browser, base) {
     return true;
   });
   const models = await page.$$eval('#model option', (o) => o.map((x) => x.value));
-  is(JSON.stringify([...models].sort()), JSON.stringify(['cnn', 'lenet5', 'mlp']), 'the chooser lists the three models');
+  is(JSON.stringify([...models].sort()), JSON.stringify(['cnn', 'cnn-int8', 'lenet5', 'lenet5-int8', 'mlp', 'mlp-int8']), 'the chooser lists the six models (three float, three int8)');
   is(await page.inputValue('#model'), 'cnn', 'the default model is chosen first');
   ok(/%/.test(await page.textContent('#model option[value="cnn"]')), 'each model shows its accuracy');
   is(consoleErrors.length, 0, 'no console errors or CSP violations while loading', ...consoleErrors);

@@ -117,8 +117,13 @@ if [ -f "$TEST_TMP/7.png" ]; then
 	is "$? $(cat "$ERR")" "2 digits: --class 10: want a digit from 0 to 9" "CLI explain: --class 10 refused"
 	"$CLI" explain "$TEST_TMP/7.png" >"$OUT" 2>"$ERR"
 	is "$?" 2 "CLI explain: no -o is a usage error"
+	"$CLI" predict --model cnn-int8 "$TEST_TMP/7.png" >"$OUT" 2>"$ERR"
+	is "$? $(cut -d' ' -f2 "$OUT")" "0 7" "CLI predict --model cnn-int8: the 7"
+	"$CLI" explain --model cnn-int8 "$TEST_TMP/7.png" -o "$TEST_TMP/map.png" >"$OUT" 2>"$ERR"
+	ok_cmd "CLI explain --model cnn-int8: refused, the model named as int8" \
+		grep -q 'model "cnn-int8" is int8 and cannot be explained' "$ERR"
 else
-	skip 10 "no MNIST test set (DIGITS_MNIST_DIR)"
+	skip 12 "no MNIST test set (DIGITS_MNIST_DIR)"
 fi
 "$CLI" predict --model nope "$TEST_TMP/abc" >"$OUT" 2>"$ERR"
 is "$?" 2 "CLI: unknown model is a usage error"

@@ -170,10 +170,21 @@ int main(void)
 	refused(bad, DG_ERR_FORMAT, "bad magic", "bad magic");
 
 	memcpy(buf, file, len);
+	put32(buf + 8, MODEL_VERSION + 1);
+	fix_crc(buf, len);
+	write_file(bad, buf, len);
+	refused(bad, DG_ERR_UNSUPPORTED, "format version 3", "unknown format version");
+
+	/* A float model is still version 1, and version 2 reads it too. */
+	ok(file[8] == 1, "a float model is written as format version 1");
+	memcpy(buf, file, len);
 	put32(buf + 8, 2);
 	fix_crc(buf, len);
 	write_file(bad, buf, len);
-	refused(bad, DG_ERR_UNSUPPORTED, "format version 2", "unknown format version");
+	if (ok(model_load(&m, bad, &err) == 0, "a float model marked version 2 loads"))
+		model_free(m);
+	else
+		diag("%s", err.msg);
 
 	memcpy(buf, file, len);
 	buf[len - 100] ^= 0x40;

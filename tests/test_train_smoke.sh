@@ -105,13 +105,23 @@ ok_cmd "the weights are not empty" test "$(wc -c <a/weights)" -eq 246824
 # checkpoint fixes (refused with --eval and --resume; --threads is not one).
 "$train" --help >help.txt 2>&1
 is "$?" 0 "--help exits 0"
-is "$(grep -c '^  --' help.txt)" 19 "--help lists the 19 options"
+is "$(grep -c '^  --' help.txt)" 21 "--help lists the 21 options"
 is "$(grep -- '--stop-after' help.txt)" \
 	"  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C" "... aligned"
 "$train" --eval a/m.model --epochs 3 >/dev/null 2>err.txt
 is "$?" 2 "--eval with a training option: usage error"
 "$train" --fit-confidence a/m.model --epochs 3 >/dev/null 2>err.txt
 is "$?" 2 "--fit-confidence with a training option: usage error"
+"$train" --quantize a/m.model --epochs 3 >/dev/null 2>err.txt
+is "$?" 2 "--quantize with a training option: usage error"
+"$train" --calibrate 10 >/dev/null 2>err.txt
+is "$?" 2 "--calibrate without --quantize: usage error"
+"$train" --quantize a/m.model --calibrate 200 --out q.model --data "$data" >q.txt 2>&1
+is "$?" 0 "--quantize --calibrate 200 --out q.model"
+ok_cmd "--quantize reports float and int8 test accuracy" \
+	grep -q '^MNIST test accuracy: float [0-9.]*% ([0-9]* / 10000), int8 [0-9.]*%' q.txt
+"$train" --eval q.model --data "$data" >q.txt 2>&1
+ok_cmd "the int8 model loads and evaluates" grep -q '^test: accuracy' q.txt
 "$train" --resume half.ckpt --lr 0.1 >/dev/null 2>err.txt
 is "$(head -n 1 err.txt)" \
 	"digits-train: --resume continues a run as it was configured; --lr cannot change" \

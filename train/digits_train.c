@@ -25,6 +25,7 @@
 #include "calibrate.h"
 #include "idx.h"
 #include "nondigit.h"
+#include "quantize.h"
 #include "engine/model.h"
 #include "report.h"
 #include "train.h"
@@ -67,6 +68,8 @@ enum opt {
 	OPT_RESUME,
 	OPT_EVAL,
 	OPT_FIT_CONFIDENCE,
+	OPT_QUANTIZE,
+	OPT_CALIBRATE,
 	OPT_STOP_AFTER,
 	OPT_QUIET,
 	OPT_HELP,
@@ -119,6 +122,14 @@ static const struct opt_def opt_defs[N_OPTS] = {
                             "on its validation images and generated non-digits,\n"
                             "and write them into its header (weights unchanged)",
                             false},
+    [OPT_QUANTIZE] = {"quantize", "FILE",
+                      "write an int8 model of a float model file to --out\n"
+                      "(default: <base>-int8.model beside it)",
+                      false},
+    [OPT_CALIBRATE] = {"calibrate", "N",
+                       "--quantize: activation ranges from the first N\n"
+                       "MNIST training images (default 2000)",
+                       false},
     [OPT_STOP_AFTER] = {"stop-after", "N", "checkpoint and stop after N steps, as on Ctrl-C",
                         false},
     [OPT_QUIET] = {"quiet", NULL, "no progress output", false},
@@ -134,6 +145,7 @@ static void usage(FILE *f)
 	fputs("usage: digits-train [options]            train a network on MNIST\n"
 	      "       digits-train --eval MODEL         test accuracy of a model file\n"
 	      "       digits-train --fit-confidence MODEL  calibrate a model file\n"
+	      "       digits-train --quantize MODEL --calibrate N --out FILE  int8 model\n"
 	      "       digits-train --resume CHECKPOINT  continue an interrupted run\n"
 	      "\n",
 	      f);
@@ -378,7 +390,9 @@ out:
 /* What the command line asked for. */
 struct cli {
 	struct train_config cfg;
-	const char *resume, *eval, *fit_confidence, *data;
+	const char *resume, *eval, *fit_confidence, *quantize, *data;
+	int calibrate;            /* --quantize: calibration images */
+	const char *other_opt;    /* the last training option other than --out, or NULL */
 	const char *training_opt; /* the last training option given, or NULL */
 	bool threads_given;
 };
@@ -394,6 +408,8 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 
 	if (opt_defs[id].training)
 		cli->training_opt = name;
+	if (opt_defs[id].training && id != OPT_OUT)
+		cli->other_opt = name;
 	switch (id) {
 	case OPT_MODEL:
 		if (!nn_zoo_description(arg))
@@ -465,6 +481,13 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 	case OPT_FIT_CONFIDENCE:
 		cli->fit_confidence = arg;
 		break;
+	case OPT_QUANTIZE:
+		cli->quantize = arg;
+		break;
+	case OPT_CALIBRATE:
+		if (parse_int(name, arg, 1, QUANTIZE_MAX_CALIBRATE, &cli->calibrate) < 0)
+			return 2;
+		break;
 	case OPT_STOP_AFTER:
 		if (parse_long(name, arg, 1, LONG_MAX, &cfg->stop_after) < 0)
 			return 2;
@@ -519,6 +542,12 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	if (cli->fit_confidence && (cli->eval || cli->resume || cli->training_opt))
 		return fail_usage("--fit-confidence takes no other mode or training option%s%s", "",
 		                  "");
+	if (cli->quantize && (cli->eval || cli->resume || cli->fit_confidence || cli->other_opt))
+		return fail_usage("--quantize takes only --calibrate, --out, --data and "
+		                  "--threads%s%s",
+		                  "", "");
+	if (cli->calibrate && !cli->quantize)
+		return fail_usage("--calibrate goes with --quantize%s%s", "", "");
 	if (cli->resume && cli->training_opt)
 		return fail_usage("--resume continues a run as it was configured; "
 		                  "--%s cannot change%s",
@@ -704,6 +733,41 @@ out:
 	return rc;
 }
 
+/* --quantize: write the int8 model and compare its test accuracy. */
+static int quantize(const struct cli *cli)
+{
+	struct dg_error err = {0};
+	struct quantize_report rep;
+	const char *dir = find_data(cli->data, &err);
+	char out[4096];
+	int n = cli->calibrate ? cli->calibrate : 2000;
+
+	if (cli->cfg.out[0]) {
+		snprintf(out, sizeof(out), "%s", cli->cfg.out);
+	} else {
+		const char *dot = strrchr(cli->quantize, '.');
+		int base = dot && !strchr(dot, '/') ? (int)(dot - cli->quantize)
+		                                    : (int)strlen(cli->quantize);
+
+		if (snprintf(out, sizeof(out), "%.*s-int8.model", base, cli->quantize) >=
+		    (int)sizeof(out)) {
+			fprintf(stderr, "digits-train: %s: name too long\n", cli->quantize);
+			return 1;
+		}
+	}
+	if (!dir || quantize_model_file(cli->quantize, out, dir, n, &rep, &err) < 0) {
+		fprintf(stderr, "digits-train: %s\n", err.msg);
+		return 1;
+	}
+	printf("model: %s -> %s\n"
+	       "calibrated on %d training images in %.1f s\n"
+	       "MNIST test accuracy: float %.2f%% (%d / %d), int8 %.2f%% (%d / %d)\n",
+	       cli->quantize, out, rep.n_calibrate, rep.seconds,
+	       100.0 * rep.float_correct / rep.n_test, rep.float_correct, rep.n_test,
+	       100.0 * rep.int8_correct / rep.n_test, rep.int8_correct, rep.n_test);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli;
@@ -717,5 +781,7 @@ int main(int argc, char **argv)
 		return evaluate_file(cli.eval, cli.data);
 	if (cli.fit_confidence)
 		return fit_confidence(cli.fit_confidence, cli.data);
+	if (cli.quantize)
+		return quantize(&cli);
 	return run_training(argc, argv, &cli);
 }

@@ -11,7 +11,8 @@ train_libtrain_a_SOURCES = \
 	train/optim.h train/optim.c \
 	train/report.h train/report.c \
 	train/rng.h train/nondigit.h train/nondigit.c \
-	train/calibrate.h train/calibrate.c
+	train/calibrate.h train/calibrate.c \
+	train/quantize.h train/quantize.c
 TRAIN_LDADD = train/libtrain.a $(LDADD)
 TRAIN_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/train
 
@@ -30,8 +31,13 @@ tests_test_accuracy_CPPFLAGS = $(TRAIN_CPPFLAGS)
 tests_test_explain_SOURCES = tests/test_explain.c tests/image_fixtures.h
 tests_test_explain_LDADD = $(TRAIN_LDADD)
 tests_test_explain_CPPFLAGS = $(TRAIN_CPPFLAGS)
-UNIT_TESTS += tests/test_idx tests/test_explain
-TESTS += tests/test_idx tests/test_train_smoke.sh tests/test_accuracy tests/test_explain
+# The int8 engine against the shipped int8 models and MNIST test digits.
+check_PROGRAMS += tests/test_q8
+tests_test_q8_LDADD = $(TRAIN_LDADD)
+tests_test_q8_CPPFLAGS = $(TRAIN_CPPFLAGS)
+UNIT_TESTS += tests/test_idx tests/test_explain tests/test_q8
+TESTS += tests/test_idx tests/test_train_smoke.sh tests/test_accuracy tests/test_explain \
+	tests/test_q8
 EXTRA_DIST += tests/test_train_smoke.sh train/mnist.sha256
 
 # make bench: seconds per training epoch for each network.

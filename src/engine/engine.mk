@@ -7,6 +7,7 @@ src_libdigits_a_SOURCES = \
 	src/engine/nn_layers.h src/engine/nn_layers.c \
 	src/engine/nn_conv.c src/engine/nn_dense.c \
 	src/engine/nn_kernels.c src/engine/nn_kernels.h \
+	src/engine/nn_q8.c src/engine/nn_q8_kernels.c \
 	src/engine/model.c src/engine/model.h \
 	src/engine/confidence.c src/engine/confidence.h
 
@@ -21,4 +22,5 @@ TESTS += tests/test_nn tests/test_model
 EXTRA_PROGRAMS += tests/bench_engine
 BENCHES += tests/bench_engine
 tests_bench_engine_SOURCES = tests/bench_engine.c tests/bench.h
+tests_bench_engine_CPPFLAGS = $(AM_CPPFLAGS) -DDIGITS_SRCDIR='"$(abs_top_srcdir)"'
 CLEANFILES += $(EXTRA_PROGRAMS)

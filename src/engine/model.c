@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +68,22 @@ static struct json_object *tensor_table(const struct nn_graph *g)
 			                       json_object_new_int64((int64_t)t[k].offset));
 			json_object_object_add(o, "count",
 			                       json_object_new_int64((int64_t)t[k].count));
+			/* Absent for float32, so version 1 tables stay as they were. */
+			if (t[k].dtype != NN_F32)
+				json_object_object_add(
+				    o, "dtype",
+				    json_object_new_string(t[k].dtype == NN_I8 ? "int8" : "int32"));
 			json_object_array_add(table, o);
 		}
 	}
 	return table;
+}
+
+/* Version 1 files hold float32 tensors only; a graph with int8 ones is
+ * written as MODEL_VERSION, so float models stay byte-identical. */
+static uint32_t model_version_for(const struct nn_graph *g)
+{
+	return strcmp(nn_graph_precision(g), "float32") ? MODEL_VERSION : 1;
 }
 
 /* Refuse a non-finite weight, naming its tensor and index in it. */
@@ -83,7 +96,7 @@ static int check_finite(const struct model *m, struct dg_error *err)
 		int count = nn_node_tensors(g, i, t);
 
 		for (int k = 0; k < count; k++)
-			for (size_t e = 0; e < t[k].count; e++)
+			for (size_t e = 0; e < t[k].count && t[k].dtype == NN_F32; e++)
 				if (!isfinite(m->params[t[k].offset + e]))
 					return dg_fail(err, DG_ERR_FORMAT,
 					               "%s: tensor %s.%s holds a non-finite value "
@@ -153,7 +166,7 @@ int model_save(const char *path, const struct nn_graph *g, const float *params,
 		goto out;
 	}
 	memcpy(pre, MODEL_MAGIC, 8);
-	put_le32(pre + 8, MODEL_VERSION);
+	put_le32(pre + 8, model_version_for(g));
 	put_le32(pre + 12, (uint32_t)hlen);
 	if (write_all(fd, pre, PREAMBLE, &crc, path, err) ||
 	    write_all(fd, text, hlen, &crc, path, err) ||
@@ -235,14 +248,16 @@ static int check_tensors(const struct model *m, struct json_object *table, struc
 		for (size_t i = 0; i < n && !rc; i++) {
 			struct json_object *w = json_object_array_get_idx(want, i);
 			struct json_object *h = json_object_array_get_idx(table, i);
-			const char *keys[] = {"name", "shape", "offset", "count"};
+			const char *keys[] = {"name", "shape", "offset", "count", "dtype"};
 
-			for (size_t k = 0; k < 4 && !rc; k++) {
-				struct json_object *wv, *hv;
+			for (size_t k = 0; k < 5 && !rc; k++) {
+				struct json_object *wv = NULL, *hv = NULL;
+				/* "dtype" is absent on both sides for float32. */
+				bool optional = k == 4;
 
 				json_object_object_get_ex(w, keys[k], &wv);
 				if (!json_object_is_type(h, json_type_object) ||
-				    !json_object_object_get_ex(h, keys[k], &hv) ||
+				    (!json_object_object_get_ex(h, keys[k], &hv) && !optional) ||
 				    !json_object_equal(wv, hv))
 					rc = dg_fail(err, DG_ERR_FORMAT,
 					             "%s: tensor %s: %s is %s, graph needs %s",
@@ -253,7 +268,7 @@ static int check_tensors(const struct model *m, struct json_object *table, struc
 					             h ? json_object_to_json_string(
 					                     json_object_object_get(h, keys[k]))
 					               : "missing",
-					             json_object_to_json_string(wv));
+					             wv ? json_object_to_json_string(wv) : "none");
 			}
 		}
 	}
@@ -310,9 +325,9 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 		return dg_fail(err, DG_ERR_FORMAT, "%s: not a digits model file (bad magic)",
 		               m->path);
 	uint32_t version = get_le32(base + 8), hlen = get_le32(base + 12);
-	if (version != MODEL_VERSION)
+	if (version < 1 || version > MODEL_VERSION)
 		return dg_fail(err, DG_ERR_UNSUPPORTED,
-		               "%s: format version %u, this build reads version %d", m->path,
+		               "%s: format version %u, this build reads versions 1..%d", m->path,
 		               version, MODEL_VERSION);
 	if (hlen == 0 || hlen > MAX_HEADER || PREAMBLE + (size_t)hlen + 4 > size)
 		return dg_fail(err, DG_ERR_FORMAT,
@@ -320,6 +335,10 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 		               m->path, hlen, size);
 	if (parse_header(m, base, hlen, err))
 		return -1;
+	if (version < model_version_for(m->graph))
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "%s: format version %u cannot hold int8 tensors (version %d can)",
+		               m->path, version, MODEL_VERSION);
 
 	size_t data = align_up(PREAMBLE + hlen), want = data + m->graph->n_params * 4 + 4;
 	if (size != want)
@@ -334,6 +353,10 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 	m->crc = crc;
 
 #ifdef WORDS_BIGENDIAN
+	/* The swap below is per 32-bit word: it would scramble int8 tensors. */
+	if (model_version_for(m->graph) > 1)
+		return dg_fail(err, DG_ERR_UNSUPPORTED,
+		               "%s: int8 models are read on little-endian hosts only", m->path);
 	m->copy = malloc(m->graph->n_params * sizeof(float));
 	if (!m->copy)
 		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", m->path);
@@ -345,7 +368,14 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 #else
 	m->params = (const float *)(base + data);
 #endif
-	return check_finite(m, err);
+	if (check_finite(m, err))
+		return -1;
+	if (nn_graph_check_params(m->graph, m->params, err)) {
+		char inner[DG_ERROR_MAX];
+		snprintf(inner, sizeof(inner), "%s", err ? err->msg : "");
+		return dg_fail(err, DG_ERR_FORMAT, "%s: %s", m->path, inner);
+	}
+	return 0;
 }
 
 /* The whole file into m->map, 64-byte aligned like the weights inside it

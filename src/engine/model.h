@@ -6,22 +6,25 @@
  *   8   u32 format version (MODEL_VERSION)
  *   12  u32 header length H
  *   16  H bytes of JSON header, then NUL padding to a 64-byte boundary D
- *   D   n_params float32, little-endian, in the graph's parameter order
+ *   D   n_params 32-bit slots, little-endian, in the graph's parameter order:
+ *       float32, or (version 2) int32, or four int8 in a slot
  *   end u32 CRC-32 (zlib) of every byte before it
  *
  * The header holds {"format": "digits-model", "graph": {...the description
  * nn_graph_from_json reads...}, "tensors": [{"name", "shape", "offset",
- * "count"}...], "n_params", "training": {...free-form metadata: dataset
+ * "count", and "dtype": "int8" | "int32" where not float32}...],
+ * "n_params", "training": {...free-form metadata: dataset
  * checksums, seed, epochs, accuracy, confusion matrix, history...}}.  No
  * wall-clock values: the same training run gives the same file, byte for
  * byte (dates and timings go in the model card beside it).
  *
  * Loading checks every size, offset, shape (against the graph), the
- * checksum and every value (no NaN or Inf), and names the file and the
+ * checksum and every value (no NaN or Inf; the int8 ops' own rules for
+ * theirs, nn_graph_check_params), and names the file and the
  * problem when it refuses.  The file is read into memory once, not mapped:
  * a model file replaced on disk, even rewritten in place, never changes or
  * faults a process already serving it (each process holds its own copy,
- * 3.9 MB for the three shipped models).  Saving writes a temp file, fsyncs
+ * 5.0 MB for the six shipped models).  Saving writes a temp file, fsyncs
  * it and renames it over the target.
  */
 #ifndef MODEL_H
@@ -32,8 +35,10 @@
 #include "digits.h"
 #include "nn.h"
 
-#define MODEL_MAGIC   "DIGITSNN"
-#define MODEL_VERSION 1
+#define MODEL_MAGIC "DIGITSNN"
+/* Version 2 adds int8 and int32 tensors ("dtype" in the tensor table);
+ * float models are still written, and read, as version 1. */
+#define MODEL_VERSION 2
 
 struct model {
 	char *path;                   /* as given to model_load */

@@ -44,6 +44,13 @@ enum nn_op {
 	NN_CONCAT,  /* channel concatenation of inputs with equal H and W */
 	NN_DROPOUT, /* inverted dropout while training, identity otherwise */
 	NN_SOFTMAX, /* over the flattened input; the graph's output */
+	/* int8 inference (nn_q8.c): activations are bytes 0..127 in the
+	 * float-typed workspace, weights int8, sums int32. */
+	NN_QUANTIZE,  /* float to bytes: round(x / scale) + zero, clamped */
+	NN_CONV2D_Q8, /* conv2d + relu, requantised with integers */
+	NN_DENSE_Q8,  /* dense (+ relu, requantised), or to float logits */
+	NN_MAXPOOL_Q8,
+	NN_CONCAT_Q8, /* inputs share one scale */
 	NN_N_OPS
 };
 
@@ -60,6 +67,9 @@ struct nn_node {
 	int kernel, stride, pad;   /* conv2d, maxpool */
 	float rate;                /* dropout probability */
 	float mean, std;           /* input normalisation */
+	float scale;               /* quantize: the value of one level */
+	int zero;                  /* quantize: its zero level; conv2d_q8, dense_q8: the input's */
+	bool out_u8;               /* dense_q8: relu, requantised bytes; else float logits */
 	size_t weight, bias;       /* offsets into the parameter buffer */
 	size_t n_weight, n_bias;   /* float counts; 0 for parameter-free ops */
 	size_t n_macs;             /* multiply-adds per image */
@@ -89,15 +99,31 @@ int nn_graph_find(const struct nn_graph *g, const char *name);
 
 /* A parameter tensor of a node: a view of count floats at offset in the
  * parameter buffer, named "<node>.<suffix>" in model files. */
-#define NN_MAX_TENSORS 2
+#define NN_MAX_TENSORS 5
+/* An int8 tensor packs four values in each float slot of the buffer, an
+ * int32 one takes a slot per value; both are little-endian in the file. */
+enum nn_dtype { NN_F32, NN_I8, NN_I32 };
 struct nn_tensor {
-	const char *suffix; /* "weight", "bias" */
-	size_t offset, count;
+	const char *suffix; /* "weight", "bias"; int8 ops: "scale", "multiplier", "shift" */
+	enum nn_dtype dtype;
+	size_t offset, count; /* offset in floats, count in values */
 	int n_dims, dims[4];
 	size_t fan_in; /* initialised He-normal over fan_in; 0: zeros */
 };
+/* Floats of the parameter buffer t takes. */
+static inline size_t nn_tensor_slots(const struct nn_tensor *t)
+{
+	return t->dtype == NN_I8 ? (t->count + 3) / 4 : t->count;
+}
 /* Node i's tensors into t (NN_MAX_TENSORS of them); returns how many. */
 int nn_node_tensors(const struct nn_graph *g, int i, struct nn_tensor *t);
+
+/* After a model file's shapes and finite floats are checked: each op's
+ * own rules for its parameters' values (int8 ops: weights in -127..127,
+ * scales positive, multipliers and shifts in range), naming the tensor. */
+int nn_graph_check_params(const struct nn_graph *g, const float *params, struct dg_error *err);
+/* Whether the graph has int8 tensors ("int8"), else "float32". */
+const char *nn_graph_precision(const struct nn_graph *g);
 
 /* The built-in architectures: "cnn", "lenet5", "mlp" (NULL-terminated). */
 extern const char *const nn_zoo_names[];

@@ -205,6 +205,14 @@ static int workspace_new(struct nn_workspace **out, const struct nn_graph *g, in
 		return dg_fail(err, DG_ERR_INVALID,
 		               "graph \"%s\": a workspace holds 1 or more images, not %d", g->name,
 		               max_batch);
+	/* Gradients need every op's backward; the int8 ops have none. */
+	for (int i = 1; training && i < g->n_nodes; i++)
+		if (!nn_ops[g->nodes[i].op]->backward)
+			return dg_fail(
+			    err, DG_ERR_UNSUPPORTED,
+			    "graph \"%s\": node \"%s\" (%s) has no backward pass, so the "
+			    "graph cannot be trained or explained",
+			    g->name, g->nodes[i].name, nn_op_name(g->nodes[i].op));
 	ws = calloc(1, sizeof(*ws));
 	if (!ws)
 		goto nomem;

@@ -25,9 +25,13 @@
 #define MAX_NODES 256
 
 const struct nn_op_def *const nn_ops[NN_N_OPS] = {
-    [NN_INPUT] = &nn_op_input,     [NN_CONV2D] = &nn_op_conv2d,   [NN_MAXPOOL] = &nn_op_maxpool,
-    [NN_DENSE] = &nn_op_dense,     [NN_RELU] = &nn_op_relu,       [NN_CONCAT] = &nn_op_concat,
-    [NN_DROPOUT] = &nn_op_dropout, [NN_SOFTMAX] = &nn_op_softmax,
+    [NN_INPUT] = &nn_op_input,         [NN_CONV2D] = &nn_op_conv2d,
+    [NN_MAXPOOL] = &nn_op_maxpool,     [NN_DENSE] = &nn_op_dense,
+    [NN_RELU] = &nn_op_relu,           [NN_CONCAT] = &nn_op_concat,
+    [NN_DROPOUT] = &nn_op_dropout,     [NN_SOFTMAX] = &nn_op_softmax,
+    [NN_QUANTIZE] = &nn_op_quantize,   [NN_CONV2D_Q8] = &nn_op_conv2d_q8,
+    [NN_DENSE_Q8] = &nn_op_dense_q8,   [NN_MAXPOOL_Q8] = &nn_op_maxpool_q8,
+    [NN_CONCAT_Q8] = &nn_op_concat_q8,
 };
 
 const char *nn_op_name(enum nn_op op)
@@ -180,6 +184,30 @@ int nn_node_tensors(const struct nn_graph *g, int i, struct nn_tensor *t)
 	const struct nn_op_def *op = nn_ops[g->nodes[i].op];
 
 	return op->tensors ? op->tensors(g, &g->nodes[i], t) : 0;
+}
+
+int nn_graph_check_params(const struct nn_graph *g, const float *params, struct dg_error *err)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		const struct nn_op_def *op = nn_ops[g->nodes[i].op];
+
+		if (op->check && op->check(g, &g->nodes[i], params, err))
+			return -1;
+	}
+	return 0;
+}
+
+const char *nn_graph_precision(const struct nn_graph *g)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		struct nn_tensor t[NN_MAX_TENSORS];
+		int count = nn_node_tensors(g, i, t);
+
+		for (int k = 0; k < count; k++)
+			if (t[k].dtype == NN_I8)
+				return "int8";
+	}
+	return "float32";
 }
 
 int nn_graph_from_json(struct nn_graph **out, struct json_object *desc, struct dg_error *err)
@@ -337,7 +365,7 @@ void nn_params_init(const struct nn_graph *g, float *params, uint64_t seed)
 			float *p = params + t[k].offset;
 
 			if (!t[k].fan_in) {
-				memset(p, 0, sizeof(float) * t[k].count);
+				memset(p, 0, sizeof(float) * nn_tensor_slots(&t[k]));
 				continue;
 			}
 			/* He et al. 2015: keeps activations' variance through ReLUs. */

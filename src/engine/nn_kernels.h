@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* C[M x N] = (accumulate ? C : 0) + A[M x K] * B[K x N].  Each element of C
  * is summed over k in order, so the result does not depend on how callers
@@ -46,5 +47,22 @@ void nn_conv_direct(float *out, const float *padded, const float *weight, const 
 
 /* Name of the GEMM variant chosen for this CPU ("avx512", "avx2", "sse2"). */
 const char *nn_kernels_isa(void);
+
+/* int8 (nn_q8_kernels.c).  C[i*ldc + j] = sum over k < Kp of A[i*Kp + k] *
+ * B[((k/4)*N + j)*4 + k%4] for i < M, j < N: A bytes 0..127, B int8
+ * -127..127 in groups of four inputs, Kp a multiple of 4 (at most
+ * NN_Q8_MAX_K), N a multiple of NN_Q8_LANES.  Exact int32 sums, so every
+ * variant gives the same bits. */
+#define NN_Q8_LANES 16
+#define NN_Q8_MAX_K 65536 /* 127 * 127 * 65536 + a bias of 2^30 < 2^31 */
+void nn_q8_gemm(int M, int N, int Kp, const uint8_t *A, const int8_t *B, int32_t *C, int ldc);
+/* The variant chosen at start-up: "avx512-vnni", "avx-vnni", "avx2" or
+ * "portable". */
+const char *nn_q8_kernel(void);
+/* For tests and benchmarks: use the variant called name from now on; -1
+ * if there is none or this CPU cannot run it. */
+int nn_q8_kernel_use(const char *name);
+/* Every variant built in, best first, NULL-terminated. */
+extern const char *const nn_q8_kernel_names[];
 
 #endif

@@ -87,6 +87,10 @@ struct nn_op_def {
 	void (*backward)(const struct nn_op_args *a);
 	/* Add n's own fields to o, the inverse of parse.  NULL: none. */
 	void (*to_json)(const struct nn_node *n, struct json_object *o);
+	/* Check the values of n's parameters loaded from a file (sizes and
+	 * finite floats are checked already).  NULL: any finite value goes. */
+	int (*check)(const struct nn_graph *g, const struct nn_node *n, const float *params,
+	             struct dg_error *err);
 };
 
 /* Indexed by enum nn_op (nn_graph.c). */
@@ -97,6 +101,8 @@ extern const struct nn_op_def nn_op_input, nn_op_relu, nn_op_concat, nn_op_dropo
     nn_op_softmax;                                         /* nn_layers.c */
 extern const struct nn_op_def nn_op_dense;                 /* nn_dense.c */
 extern const struct nn_op_def nn_op_conv2d, nn_op_maxpool; /* nn_conv.c */
+extern const struct nn_op_def nn_op_quantize, nn_op_conv2d_q8, nn_op_dense_q8, nn_op_maxpool_q8,
+    nn_op_concat_q8; /* nn_q8.c */
 
 /* Helpers for parse (nn_graph.c).  Messages name the node and the key. */
 /* An integer field in [lo, hi]; def < lo means the field is required. */

@@ -201,6 +201,7 @@ struct json_object *answer_model_card(const struct registry_model_info *m)
 	json_object_object_add(o, "file", json_object_new_string(m->file));
 	json_object_object_add(o, "params", json_object_new_int64((int64_t)m->n_params));
 	json_object_object_add(o, "macs", json_object_new_int64((int64_t)m->n_macs));
+	json_object_object_add(o, "precision", json_object_new_string(m->precision));
 	return o;
 }
 

@@ -538,6 +538,15 @@ static int prepare(struct api_ctx *ctx, const struct api_request *req, struct sp
 		          "no model \"%.40s\" (GET /api/v1/models lists them)", job->p.model);
 		return -1;
 	}
+	if (job->p.explain && !registry_model_info(ctx->reg, job->model)->explainable) {
+		const struct registry_model_info *m = registry_model_info(ctx->reg, job->model);
+
+		api_error(res, 400, "explain_unsupported",
+		          "model \"%s\" is %s and cannot be explained: explain=1 needs a "
+		          "float32 model (GET /api/v1/models lists them)",
+		          m->name, m->precision);
+		return -1;
+	}
 	ctx->call.model = job->model;
 	ctx->call.images = job->n;
 	return request_pixels(ctx, job, res);

@@ -109,8 +109,17 @@ static void set_info(struct registry_model_info *info, int index, const struct m
 	snprintf(info->version, sizeof(info->version), "%08lx", m->crc & 0xffffffffUL);
 	info->test_accuracy = training_accuracy(m);
 	info->n_classes = m->graph->n_classes;
-	info->n_params = m->graph->n_params;
 	info->n_macs = m->graph->n_macs;
+	snprintf(info->precision, sizeof(info->precision), "%s", nn_graph_precision(m->graph));
+	info->explainable = strcmp(info->precision, "float32") == 0;
+	/* Values, not buffer slots: an int8 tensor packs four in a float. */
+	for (int i = 0; i < m->graph->n_nodes; i++) {
+		struct nn_tensor t[NN_MAX_TENSORS];
+		int count = nn_node_tensors(m->graph, i, t);
+
+		for (int k = 0; k < count; k++)
+			info->n_params += t[k].count;
+	}
 }
 
 int registry_add_file(struct registry *r, const char *path, struct dg_error *err)
@@ -158,9 +167,14 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	return 0;
 }
 
+/* By name without ".model", so a model comes before its variants: cnn,
+ * cnn-int8, lenet5 ("cnn-int8.model" sorts before "cnn.model"). */
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
+	size_t la = strlen((*a)->d_name) - 6, lb = strlen((*b)->d_name) - 6;
+	int c = strncmp((*a)->d_name, (*b)->d_name, la < lb ? la : lb);
+
+	return c ? c : (la > lb) - (la < lb);
 }
 
 static int is_model_file(const struct dirent *d)
@@ -251,6 +265,11 @@ int registry_explain(struct registry *r, int index, const float *pixels, int cls
 	if (!registry_model_info(r, index))
 		return dg_fail(err, DG_ERR_INVALID, "no model number %d", index);
 	rm = &r->models[index];
+	if (!rm->info.explainable)
+		return dg_fail(err, DG_ERR_UNSUPPORTED,
+		               "model \"%s\" is %s and cannot be explained; explain with a float "
+		               "model",
+		               rm->info.name, rm->info.precision);
 	/* One more workspace per model, and only for processes that explain:
 	 * explanations then allocate nothing per request either.  It is not
 	 * the forward workspace, whose probabilities of a whole batch the

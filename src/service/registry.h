@@ -39,7 +39,9 @@ struct registry_model_info {
 	char version[9];              /* file CRC-32 as 8 hex digits */
 	double test_accuracy;         /* from the training metadata; < 0 if unknown */
 	int n_classes;                /* probabilities per image */
-	size_t n_params;              /* floats of weights */
+	size_t n_params;              /* weights: floats, or int8 / int32 values */
+	char precision[8];            /* "float32" or "int8" */
+	bool explainable;             /* false for int8: its ops have no backward pass */
 	size_t n_macs;                /* multiply-adds per image */
 	/* training.confidence; .fitted is false when the file has none */
 	struct confidence_params confidence;

@@ -1,0 +1,342 @@
+/*
+ * test_q8.c - the int8 engine: the kernels against a naive sum, the same
+ * logits from every kernel variant and thread count, int8 logits close to
+ * the float model's, and int8 model files refused when damaged.
+ *
+ * Uses the shipped models/<name>-int8.model files and MNIST test digits
+ * (make data, or DIGITS_MNIST_DIR); skips with the reason when absent.
+ */
+#include <json-c/json.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "engine/model.h"
+#include "engine/nn_kernels.h"
+#include "idx.h"
+#include "tap.h"
+
+#define N_IMAGES 64
+
+static const char *const int8_models[] = {"cnn-int8", "lenet5-int8", "mlp-int8"};
+#define N_MODELS 3
+
+/* ---- the kernel ---------------------------------------------------------- */
+
+static void gemm_ref(int M, int N, int Kp, const uint8_t *A, const int8_t *B, int32_t *C)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			int32_t s = 0;
+			for (int k = 0; k < Kp; k++)
+				s += A[i * Kp + k] * B[((k / 4) * N + j) * 4 + k % 4];
+			C[i * N + j] = s;
+		}
+}
+
+/* Odd sizes, random values, and the extremes (127 x 127, 127 x -127 over a
+ * whole row: what would saturate vpmaddubsw if activations were 8 bits). */
+static void test_kernels(void)
+{
+	enum { M = 7, N = 80, KP = 196 };
+	static uint8_t A[M * KP];
+	static int8_t B[N * KP];
+	static int32_t want[M * N], got[M * N];
+	uint32_t r = 12345;
+
+	for (int i = 0; i < M * KP; i++)
+		A[i] = (uint8_t)((r = r * 1103515245 + 12345) >> 16) % 128;
+	for (int i = 0; i < N * KP; i++)
+		B[i] = (int8_t)((int)((r = r * 1103515245 + 12345) >> 16) % 255 - 127);
+	memset(A, 127, KP); /* row 0: all 127 */
+	for (int k = 0; k < KP; k++) {
+		B[((k / 4) * N + 0) * 4 + k % 4] = 127;  /* column 0: all 127 */
+		B[((k / 4) * N + 1) * 4 + k % 4] = -127; /* column 1: all -127 */
+	}
+	gemm_ref(M, N, KP, A, B, want);
+	for (const char *const *v = nn_q8_kernel_names; *v; v++) {
+		if (nn_q8_kernel_use(*v) < 0) {
+			skip(1, "this CPU cannot run this int8 kernel");
+			diag("not run here: %s", *v);
+			continue;
+		}
+		memset(got, 0xa5, sizeof(got));
+		nn_q8_gemm(M, N, KP, A, B, got, N);
+		ok(memcmp(got, want, sizeof(want)) == 0 && got[0] == 127 * 127 * KP &&
+		       got[1] == -127 * 127 * KP,
+		   "int8 kernel %s: %dx%dx%d product equals the naive sum, extremes included", *v,
+		   M, N, KP);
+	}
+}
+
+/* ---- one model: variants, threads, float ------------------------------------ */
+
+/* The logits of n images (the node before the softmax), copied to out. */
+static int logits(const struct model *m, const float *pix, int n, int threads, float *out)
+{
+	struct nn_workspace *ws;
+	const struct nn_graph *g = m->graph;
+	const int node = g->nodes[g->n_nodes - 1].inputs[0];
+
+	omp_set_num_threads(threads);
+	if (nn_workspace_create(&ws, g, n, false, NULL))
+		return -1;
+	nn_forward(g, m->params, ws, pix, n);
+	memcpy(out, nn_activation(ws, node), sizeof(float) * n * g->n_classes);
+	nn_workspace_free(ws);
+	return 0;
+}
+
+static void test_model(const char *src, const char *name, const float *pix, const uint8_t *labels)
+{
+	char path[4096], fpath[4096];
+	struct model *m = NULL, *f = NULL;
+	struct dg_error err;
+	float ref[N_IMAGES * 10], got[N_IMAGES * 10], fl[N_IMAGES * 10];
+
+	snprintf(path, sizeof(path), "%s/models/%s.model", src, name);
+	snprintf(fpath, sizeof(fpath), "%s/models/%.*s.model", src, (int)(strlen(name) - 5), name);
+	if (!ok(model_load(&m, path, &err) == 0 && model_load(&f, fpath, &err) == 0,
+	        "%s and its float model load", path)) {
+		diag("%s", err.msg);
+		model_free(m);
+		return;
+	}
+	is_str(nn_graph_precision(m->graph), "int8", "%s is int8", name);
+	nn_q8_kernel_use("portable");
+	logits(m, pix, N_IMAGES, 1, ref);
+	for (const char *const *v = nn_q8_kernel_names; *v; v++) {
+		if (nn_q8_kernel_use(*v) < 0) {
+			skip(2, "this CPU cannot run this int8 kernel");
+			diag("not run here: %s", *v);
+			continue;
+		}
+		for (int t = 1; t <= 2; t++) {
+			int same = logits(m, pix, N_IMAGES, t, got) == 0 &&
+			           memcmp(got, ref, sizeof(got)) == 0;
+			/* One image at a time takes other paths (branches, splits). */
+			for (int b = 0; same && b < N_IMAGES; b += 9)
+				same = logits(m, pix + (size_t)b * 784, 1, t, got) == 0 &&
+				       memcmp(got, ref + b * 10, sizeof(float) * 10) == 0;
+			ok(same,
+			   "%s: kernel %s, %d thread(s), batch %d and 1: logits identical to "
+			   "portable C on 1 thread",
+			   name, *v, t, N_IMAGES);
+		}
+	}
+	nn_q8_kernel_use(nn_q8_kernel_names[0]);
+	/* Back to what start-up would choose. */
+	for (const char *const *v = nn_q8_kernel_names; *v; v++)
+		if (nn_q8_kernel_use(*v) == 0)
+			break;
+
+	logits(f, pix, N_IMAGES, 2, fl);
+	double worst = 0, range = 0;
+	int agree = 0, right = 0;
+	for (int b = 0; b < N_IMAGES; b++) {
+		int bq = 0, bf = 0;
+		for (int c = 0; c < 10; c++) {
+			worst = fmax(worst, fabs(ref[b * 10 + c] - fl[b * 10 + c]));
+			range = fmax(range, fabs(fl[b * 10 + c]));
+			bq = ref[b * 10 + c] > ref[b * 10 + bq] ? c : bq;
+			bf = fl[b * 10 + c] > fl[b * 10 + bf] ? c : bf;
+		}
+		agree += bq == bf;
+		right += bq == labels[b];
+	}
+	ok(agree == N_IMAGES && right >= N_IMAGES - 1,
+	   "%s: the first %d test digits get the float model's digit (%d) and are right (%d)", name,
+	   N_IMAGES, agree, right);
+	if (!ok(worst <= 0.05 * range,
+	        "%s: logits within 5%% of the float logits' range (worst %.3f of %.2f)", name,
+	        worst, range))
+		diag("int8 and float logits differ more than rounding explains");
+	model_free(m);
+	model_free(f);
+}
+
+/* ---- damaged int8 files ----------------------------------------------------- */
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	unsigned char *buf = NULL;
+	long n;
+
+	if (!fp)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc(n > 0 ? n : 1);
+	*len = fread(buf, 1, n, fp);
+	fclose(fp);
+	return buf;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24;
+}
+
+static void write_fixed(const char *path, unsigned char *buf, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	put32(buf + len - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), buf, (uInt)(len - 4)));
+	fwrite(buf, 1, len, fp);
+	fclose(fp);
+}
+
+static void refused(const char *path, const char *want, const char *what)
+{
+	struct model *m = NULL;
+	struct dg_error err = {0};
+	int rc = model_load(&m, path, &err);
+
+	if (!ok(rc == -1 && strstr(err.msg, path) && strstr(err.msg, want), "%s is refused: \"%s\"",
+	        what, want))
+		diag("rc %d: %s", rc, err.msg);
+	model_free(m);
+}
+
+/* Byte offset of value e of tensor `suffix` of node `node` in the file. */
+static size_t value_at(const struct model *m, size_t data, const char *node, const char *suffix,
+                       size_t e)
+{
+	struct nn_tensor t[NN_MAX_TENSORS];
+	int count = nn_node_tensors(m->graph, nn_graph_find(m->graph, node), t);
+
+	for (int k = 0; k < count; k++)
+		if (strcmp(t[k].suffix, suffix) == 0)
+			return data + 4 * t[k].offset + (t[k].dtype == NN_I8 ? e : 4 * e);
+	return 0;
+}
+
+static void test_damage(const char *src)
+{
+	char path[4096], bad[] = "/tmp/test_q8.XXXXXX";
+	struct model *m = NULL;
+	struct dg_error err;
+	size_t len;
+	int fd = mkstemp(bad);
+
+	snprintf(path, sizeof(path), "%s/models/cnn-int8.model", src);
+	unsigned char *file = slurp(path, &len), *buf = malloc(len);
+	if (fd < 0 || !file || model_load(&m, path, &err)) {
+		ok(0, "read %s", path);
+		return;
+	}
+	close(fd);
+	is_int(file[8], 2, "an int8 model is format version 2");
+	size_t hlen = file[12] | file[13] << 8 | file[14] << 16 | (size_t)file[15] << 24;
+	size_t data = (16 + hlen + 63) / 64 * 64;
+	const struct {
+		const char *node, *suffix;
+		size_t index;
+		uint32_t value;
+		const char *want, *what;
+	} edits[] = {
+	    {"conv2_1", "scale", 3, 0, "tensor conv2_1.scale holds 0 at index 3", "a zero scale"},
+	    {"fc1", "scale", 0, 0xbf800000u, "tensor fc1.scale holds -1 at index 0",
+	     "a negative scale"},
+	    {"logits", "scale", 9, 0x7fc00000u, "tensor logits.scale holds a non-finite value",
+	     "a NaN scale"},
+	    {"conv1", "shift", 5, 0, "tensor conv1.shift holds 0 at index 5, must be 1..62",
+	     "a shift of 0"},
+	    {"fc2", "shift", 1, 63, "tensor fc2.shift holds 63 at index 1", "a shift of 63"},
+	    {"conv3_2", "multiplier", 2, 1000, "tensor conv3_2.multiplier holds 1000 at index 2",
+	     "a multiplier under 2^30"},
+	    {"fc1", "multiplier", 7, 0x7ffffff0u, "multiplier and shift give",
+	     "a multiplier that disagrees with its scale"},
+	    {"conv1", "bias", 0, 0x7fffffffu, "tensor conv1.bias holds 2147483647",
+	     "a bias beyond 2^30"},
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		size_t at = value_at(m, data, edits[i].node, edits[i].suffix, edits[i].index);
+		memcpy(buf, file, len);
+		put32(buf + at, edits[i].value);
+		write_fixed(bad, buf, len);
+		refused(bad, edits[i].want, edits[i].what);
+	}
+	memcpy(buf, file, len);
+	buf[value_at(m, data, "conv2_2", "weight", 40)] = 0x80;
+	write_fixed(bad, buf, len);
+	refused(bad, "tensor conv2_2.weight holds -128 at index 40", "an int8 weight of -128");
+
+	memcpy(buf, file, len);
+	put32(buf + 8, 1);
+	write_fixed(bad, buf, len);
+	refused(bad, "format version 1 cannot hold int8 tensors", "an int8 model marked version 1");
+	put32(buf + 8, 3);
+	write_fixed(bad, buf, len);
+	refused(bad, "format version 3", "format version 3");
+
+	/* The header's dtype must be what the graph implies. */
+	memcpy(buf, file, len);
+	char *at = memmem(buf + 16, hlen, "\"dtype\":\"int8\"", 14);
+	if (at) {
+		memcpy(at, "\"dtype\":\"in32\"", 14);
+		write_fixed(bad, buf, len);
+		refused(bad, "dtype is \"in32\", graph needs \"int8\"",
+		        "a tensor of the wrong dtype");
+	} else {
+		ok(0, "the header lists int8 tensors");
+	}
+
+	/* Truncated anywhere: refused, never a crash. */
+	const size_t cuts[] = {20, 16 + hlen / 2, data + 100, len / 2, len - 5, len - 1};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		char what[64];
+		FILE *fp = fopen(bad, "wb");
+
+		fwrite(file, 1, cuts[i], fp);
+		fclose(fp);
+		snprintf(what, sizeof(what), "an int8 file cut at byte %zu of %zu", cuts[i], len);
+		refused(bad, cuts[i] < 16 + hlen + 4 ? "does not fit" : "truncated", what);
+	}
+	unlink(bad);
+	free(buf);
+	free(file);
+	model_free(m);
+}
+
+int main(void)
+{
+	const char *src = getenv("top_srcdir"), *build = getenv("top_builddir");
+	const char *env = getenv("DIGITS_MNIST_DIR");
+	char dir[4096], path[4096];
+	struct idx_set test;
+	struct dg_error err;
+
+	src = src ? src : ".";
+	build = build ? build : ".";
+	snprintf(dir, sizeof(dir), "%s/data/mnist", build);
+	if (env && *env)
+		snprintf(dir, sizeof(dir), "%s", env);
+	diag("int8 kernel chosen at start-up: %s", nn_q8_kernel());
+	test_kernels();
+	snprintf(path, sizeof(path), "%s/models/cnn-int8.model", src);
+	if (access(path, F_OK) != 0) {
+		skip(1, "models/cnn-int8.model not shipped");
+		return tap_done();
+	}
+	test_damage(src);
+	if (!idx_mnist_present(dir, "t10k") || idx_load_mnist(&test, dir, "t10k", &err)) {
+		skip(1, "MNIST test set not found (run make data)");
+		return tap_done();
+	}
+	float *pix = malloc(sizeof(float) * N_IMAGES * 784);
+	for (int i = 0; i < N_IMAGES * 784; i++)
+		pix[i] = test.pixels[i] / 255.0f;
+	for (int i = 0; i < N_MODELS; i++)
+		test_model(src, int8_models[i], pix, test.labels);
+	free(pix);
+	idx_free(&test);
+	return tap_done();
+}
