@@ -58,11 +58,13 @@ int calibrate_forward_hidden(const struct nn_graph *g, const float *params, cons
 
 	*probs = malloc((size_t)n * (size_t)nc * sizeof(float));
 	*hidden = nh ? malloc((size_t)n * nh * sizeof(float)) : NULL;
+	if (!*probs || (nh && !*hidden))
+		dg_fail(err, DG_ERR_NOMEM, "probabilities and activations of %d images", n);
 	if (!*probs || (nh && !*hidden) || nn_workspace_create(&ws, g, BATCH, false, err) < 0) {
 		free(*probs);
 		free(*hidden);
 		*probs = *hidden = NULL;
-		return dg_fail(err, DG_ERR_NOMEM, "probabilities of %d images", n);
+		return -1;
 	}
 	for (int i = 0; i < n; i += BATCH) {
 		int k = n - i < BATCH ? n - i : BATCH;
