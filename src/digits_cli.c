@@ -104,8 +104,11 @@ static bool print_json(struct json_object *j)
 	return ok;
 }
 
+/* p, hidden and pixels: the image's probabilities, activations
+ * (registry_hidden) and input. */
 static bool print_result(const struct opts *o, const struct registry_model_info *m,
-                         const char *file, const float *p, const struct image_info *info)
+                         const char *file, const float *p, const float *hidden, const float *pixels,
+                         const struct image_info *info)
 {
 	int order[ANSWER_TOP_MAX];
 	int k;
@@ -115,7 +118,7 @@ static bool print_result(const struct opts *o, const struct registry_model_info 
 
 		if (!j)
 			return false;
-		answer_confidence(j, p, m->n_classes, &m->confidence);
+		answer_confidence(j, p, m->n_classes, &m->confidence, hidden, pixels);
 		json_object_object_add(j, "file", json_object_new_string(file));
 		json_object_object_add(j, "image", answer_image(info, false));
 		json_object_object_add(j, "model", answer_model(m));
@@ -186,7 +189,8 @@ static int predict(struct registry *reg, const struct opts *o, char **files, int
 		}
 		for (int k = 0; k < n; k++) {
 			if (!print_result(o, m, names[k], p + (size_t)k * (size_t)m->n_classes,
-			                  &info[k])) {
+			                  registry_hidden(reg, m->index, k),
+			                  pixels + (size_t)k * IMAGE_PIXELS, &info[k])) {
 				fprintf(stderr, "digits: %s: cannot write the result\n", names[k]);
 				return 1;
 			}

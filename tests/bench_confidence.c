@@ -1,9 +1,11 @@
 /*
  * bench_confidence.c - the "uncertain" flag of each shipped model, as a
- * table (make bench): MNIST test digits flagged, how many of those the
- * model got wrong, and the measuring seed's non-digits caught, by kind.
+ * table (make bench): its thresholds (the not-a-digit score's, if the
+ * file has one), MNIST test digits flagged, how many of those the model
+ * got wrong, and the measuring seed's non-digits caught, by kind.
  * Needs MNIST (make data, or DIGITS_MNIST_DIR).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,40 +45,52 @@ static int row(const char *name, const struct idx_set *test, const float *tpx, c
 	char path[4096];
 	struct model *m;
 	struct confidence_params cp;
-	struct confidence_judgement j;
-	float *p;
+	enum confidence_verdict *v = malloc((size_t)test->n * sizeof(*v));
+	float *p, *h;
 	int flagged = 0, wrong = 0, both = 0, tot[NONDIGIT_KINDS] = {0}, hit[NONDIGIT_KINDS] = {0};
 	int all = 0;
 
 	snprintf(path, sizeof(path), "%s/models/%s.model", DIGITS_SRCDIR, name);
 	if (model_load(&m, path, err) < 0)
 		return -1;
-	if (confidence_from_training(m->training, &cp, err) < 0 ||
-	    calibrate_forward(m->graph, m->params, tpx, test->n, &p, err) < 0) {
+	if (!v || confidence_from_training(m->training, m->graph, &cp, err) < 0 ||
+	    calibrate_forward_hidden(m->graph, m->params, tpx, test->n,
+	                             cp.head.fitted ? cp.head.node : -1, &p, &h, err) < 0) {
+		free(v);
 		model_free(m);
 		return -1;
 	}
+	calibrate_flagged_input(&cp, p, h, tpx, test->n, 10, v);
 	for (int i = 0; i < test->n; i++) {
-		confidence_judge(&cp, p + (size_t)i * 10, 10, &j);
-		flagged += j.verdict != CONFIDENCE_SURE;
-		wrong += j.digit != test->labels[i];
-		both += j.verdict != CONFIDENCE_SURE && j.digit != test->labels[i];
+		int digit = 0;
+
+		for (int c = 1; c < 10; c++)
+			digit = p[(size_t)i * 10 + c] > p[(size_t)i * 10 + digit] ? c : digit;
+		flagged += v[i] != CONFIDENCE_SURE;
+		wrong += digit != test->labels[i];
+		both += v[i] != CONFIDENCE_SURE && digit != test->labels[i];
 	}
 	free(p);
-	if (calibrate_forward(m->graph, m->params, nd->px, nd->n, &p, err) < 0) {
+	free(h);
+	if (calibrate_forward_hidden(m->graph, m->params, nd->px, nd->n,
+	                             cp.head.fitted ? cp.head.node : -1, &p, &h, err) < 0) {
+		free(v);
 		model_free(m);
 		return -1;
 	}
+	calibrate_flagged_input(&cp, p, h, nd->px, nd->n, 10, v);
 	for (int i = 0; i < nd->n; i++) {
-		confidence_judge(&cp, p + (size_t)i * 10, 10, &j);
 		tot[nd->kind[i]]++;
-		hit[nd->kind[i]] += j.verdict != CONFIDENCE_SURE;
-		all += j.verdict != CONFIDENCE_SURE;
+		hit[nd->kind[i]] += v[i] != CONFIDENCE_SURE;
+		all += v[i] != CONFIDENCE_SURE;
 	}
 	free(p);
-	printf("| %-6s | %.4f | %.4f | %.4f | %5.2f %% | %3d of %3d | %4.1f %% |", name,
-	       cp.temperature, cp.reject_below, cp.ambiguous_margin, 100.0 * flagged / test->n,
-	       both, wrong, 100.0 * all / nd->n);
+	free(h);
+	free(v);
+	printf("| %-6s | %.4f | %.4f | %.4f | %7.4f | %5.2f %% | %3d of %3d | %4.1f %% |", name,
+	       cp.temperature, cp.reject_below, cp.ambiguous_margin,
+	       cp.head.fitted ? cp.head.threshold : NAN, 100.0 * flagged / test->n, both, wrong,
+	       100.0 * all / nd->n);
 	for (int k = 0; k < NONDIGIT_KINDS; k++)
 		printf(" %4.1f %% |", 100.0 * hit[k] / (tot[k] ? tot[k] : 1));
 	printf("\n");
@@ -106,11 +120,11 @@ int main(void)
 	for (int k = 0; k < NONDIGIT_KINDS; k++)
 		printf(" %s %d", nondigit_kind_name(k), nd.empty[k]);
 	printf(
-	    ")\n\n| model  | T      | reject | margin | test flagged | flagged wrong of all wrong "
-	    "| non-digits caught |");
+	    ")\n\n| model  | T      | reject | margin | score above | test flagged | flagged wrong "
+	    "of all wrong | non-digits caught |");
 	for (int k = 0; k < NONDIGIT_KINDS; k++)
 		printf(" %s |", nondigit_kind_name(k));
-	printf("\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (row(names[i], &test, tpx, &nd, &err) < 0) {
 			fprintf(stderr, "bench_confidence: %s\n", err.msg);

@@ -1,15 +1,18 @@
 #!/bin/sh
 # test_uncertain_http.sh - "confidence" and "uncertain" through a real lighttpd
-# with the shipped models: the draw pad's horizontal stroke is flagged
-# "not_a_digit", a clean MNIST digit is not, every image of a batch carries
-# the fields, and the CLI's --json says the same as the API.
+# with the shipped models: the draw pad's horizontal stroke, a shorter dash
+# and a letter are flagged "not_a_digit", a clean MNIST digit is not, every
+# image of a batch carries the fields, and the CLI's --json says the same as
+# the API, for every shipped model.
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/lib.sh"
 
 need_server
 IMG=$TEST_TMP/img
 mkdir -p "$IMG"
-"$top_builddir/tests/mknondigit" stroke "$IMG/stroke.png" ||
+{ "$top_builddir/tests/mknondigit" stroke "$IMG/stroke.png" &&
+	"$top_builddir/tests/mknondigit" dash "$IMG/dash.png" &&
+	"$top_builddir/tests/mknondigit" letter K "$IMG/letter.png"; } ||
 	{ echo "Bail out! mknondigit failed"; exit 1; }
 "$top_builddir/tests/mkdigit" --invert --scale 4 0 png "$IMG/seven.png" >/dev/null
 case $? in
@@ -34,6 +37,12 @@ ok_cmd "stroke: uncertain, not a digit" \
 	grep -q '"confidence":0\.[0-9]*,"uncertain":true,"uncertain_reason":"not_a_digit"' "$TEST_TMP/body"
 ok_cmd "stroke: still names its most likely digit" grep -q '"digit":[0-9]' "$TEST_TMP/body"
 
+for pic in dash letter; do
+	is "$(post "$IMG/$pic.png")" 200 "$pic: 200"
+	ok_cmd "$pic: uncertain, not a digit" \
+		grep -q '"uncertain":true,"uncertain_reason":"not_a_digit"' "$TEST_TMP/body"
+done
+
 is "$(post "$IMG/seven.png")" 200 "MNIST test digit 0: 200"
 ok_cmd "digit: 7, sure" grep -q '"digit":7,.*"confidence":0\.9[0-9]*,"uncertain":false' "$TEST_TMP/body"
 ok_cmd "digit: no reason when sure" sh -c '! grep -q uncertain_reason "$1"' - "$TEST_TMP/body"
@@ -45,5 +54,17 @@ is "$(body | grep -o '"uncertain":[a-z]*' | tr '\n' ' ')" \
 cli=$(DIGITS_MODEL_DIR=$top_srcdir/models "$top_builddir/src/digits" predict --json "$IMG/stroke.png")
 ok_cmd "CLI --json: the stroke is not a digit" \
 	sh -c 'printf "%s" "$1" | grep -q "\"uncertain\":true,\"uncertain_reason\":\"not_a_digit\""' - "$cli"
+
+# Every shipped model: the three non-digits flagged, the digit not.
+for model in cnn lenet5 mlp; do
+	cli=$(DIGITS_MODEL_DIR=$top_srcdir/models "$top_builddir/src/digits" predict --json \
+		--model $model "$IMG/stroke.png" "$IMG/dash.png" "$IMG/letter.png" "$IMG/seven.png")
+	is "$(printf '%s\n' "$cli" |
+		grep -o '"uncertain":[a-z]*\(,"uncertain_reason":"[a-z_]*"\)\{0,1\}' |
+		sed 's/.*"uncertain_reason":"\([a-z_]*\)"/\1/; s/"uncertain":false/sure/' |
+		tr '\n' ' ')" \
+		'not_a_digit not_a_digit not_a_digit sure ' \
+		"CLI --json --model $model: stroke, dash and letter not digits, the 7 sure"
+done
 
 tap_done

@@ -15,6 +15,15 @@
  *                CALIBRATE_FLAG_SHARE of the validation digits are flagged
  *                in all (ambiguous ones included); how many of the fitting
  *                seed's non-digits it catches is reported alongside.
+ *   not_a_digit  when the graph ends in dense -> softmax: the learned
+ *                score (engine/not_a_digit.h), a logistic regression
+ *                fitted on CALIBRATE_HEAD_DIGITS of the training digits
+ *                the network learnt from (every 5th, none of validation
+ *                or test) against CALIBRATE_HEAD_NON_DIGITS of
+ *                NONDIGIT_FIT_SEED; its threshold is the score above
+ *                which at most CALIBRATE_FLAG_SHARE of the validation
+ *                digits are flagged in all, ambiguous ones included.  It
+ *                replaces reject_below, which is then 0.
  */
 #ifndef TRAIN_CALIBRATE_H
 #define TRAIN_CALIBRATE_H
@@ -28,6 +37,8 @@
 #define CALIBRATE_FLAG_SHARE      0.008 /* validation digits flagged, at most */
 #define CALIBRATE_AMBIGUOUS_SHARE 0.003 /* of which for "ambiguous" */
 #define CALIBRATE_NON_DIGITS      2000  /* non-digits of NONDIGIT_FIT_SEED */
+#define CALIBRATE_HEAD_DIGITS     11000 /* training digits the head is fitted on */
+#define CALIBRATE_HEAD_NON_DIGITS 6000  /* and non-digits (ink or not) of the fitting seed */
 
 /* Mean negative log-likelihood of n images' labels at temperature t, from
  * their n x nc probabilities. */
@@ -39,15 +50,27 @@ double calibrate_temperature(const float *probs, const uint8_t *labels, int n, i
  * n x n_classes (malloc'ed, the caller frees). */
 int calibrate_forward(const struct nn_graph *g, const float *params, const float *pixels, int n,
                       float **probs, struct dg_error *err);
+/* The same, and when node >= 0 node's activations (n x its c*h*w) into
+ * *hidden (malloc'ed, the caller frees; NULL for node < 0). */
+int calibrate_forward_hidden(const struct nn_graph *g, const float *params, const float *pixels,
+                             int n, int node, float **probs, float **hidden,
+                             struct dg_error *err);
 
 /* Shares of n images (probabilities n x nc) that cp flags uncertain. */
 double calibrate_flagged(const struct confidence_params *cp, const float *probs, int n, int nc);
+/* The same with the not-a-digit head on their activations of
+ * cp->head.node (NULL: none) and their pixels; into verdicts (n, may be
+ * NULL) each image's verdict. */
+double calibrate_flagged_input(const struct confidence_params *cp, const float *probs,
+                               const float *hidden, const float *pixels, int n, int nc,
+                               enum confidence_verdict *verdicts);
 
 /* What --fit-confidence found, for its printout. */
 struct calibrate_report {
 	int n_val, n_nondigits; /* non-digits the normalisation kept */
 	double nll_before, nll_after;
 	double val_flagged, nondigits_caught;
+	int n_head_digits, n_head_nondigits; /* what the head was fitted on; 0: no head */
 	struct confidence_params cp;
 };
 

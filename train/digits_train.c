@@ -118,9 +118,10 @@ static const struct opt_def opt_defs[N_OPTS] = {
     [OPT_RESUME] = {"resume", "FILE", "continue from a checkpoint (<out>.ckpt)", false},
     [OPT_EVAL] = {"eval", "FILE", "print a model's test accuracy and confusion matrix", false},
     [OPT_FIT_CONFIDENCE] = {"fit-confidence", "FILE",
-                            "fit a model's temperature and \"uncertain\" thresholds\n"
-                            "on its validation images and generated non-digits,\n"
-                            "and write them into its header (weights unchanged)",
+                            "fit a model's temperature, \"uncertain\" thresholds\n"
+                            "and learned not-a-digit score on its training and\n"
+                            "validation images and generated non-digits, and\n"
+                            "write them into its header (weights unchanged)",
                             false},
     [OPT_QUANTIZE] = {"quantize", "FILE",
                       "write an int8 model of a float model file to --out\n"
@@ -349,6 +350,12 @@ static int fit_confidence(const char *path, const char *data_opt)
 	       path, rep.cp.temperature, rep.nll_before, rep.nll_after, rep.n_val,
 	       rep.cp.ambiguous_margin, rep.cp.reject_below, 100 * rep.val_flagged,
 	       NONDIGIT_FIT_SEED, 100 * rep.nondigits_caught, rep.n_nondigits);
+	if (rep.cp.head.fitted)
+		printf(
+		    "not_a_digit head: %d features, threshold %.4f (fitted on %d training digits "
+		    "and %d non-digits of seed %d)\n",
+		    rep.cp.head.n_features, rep.cp.head.threshold, rep.n_head_digits,
+		    rep.n_head_nondigits, NONDIGIT_FIT_SEED);
 	return 0;
 }
 

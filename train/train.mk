@@ -12,7 +12,8 @@ train_libtrain_a_SOURCES = \
 	train/report.h train/report.c \
 	train/rng.h train/nondigit.h train/nondigit.c \
 	train/calibrate.h train/calibrate.c \
-	train/quantize.h train/quantize.c
+	train/quantize.h train/quantize.c \
+	train/nondigit_head.h train/nondigit_head.c
 TRAIN_LDADD = train/libtrain.a $(LDADD)
 TRAIN_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/train
 

@@ -45,6 +45,7 @@ void confidence_judge(const struct confidence_params *cp, const float *probs, in
 			second = c;
 	j->confidence = cal[j->digit];
 	j->runner_up = second < 0 ? 0 : cal[second];
+	j->score = 0;
 	j->verdict = CONFIDENCE_SURE;
 	if (!cp->fitted)
 		return;
@@ -53,6 +54,19 @@ void confidence_judge(const struct confidence_params *cp, const float *probs, in
 	if (j->confidence - j->runner_up < cp->ambiguous_margin)
 		j->verdict = CONFIDENCE_AMBIGUOUS;
 	else if (j->confidence < cp->reject_below)
+		j->verdict = CONFIDENCE_NOT_A_DIGIT;
+}
+
+void confidence_judge_input(const struct confidence_params *cp, const float *probs, int n,
+                            const float *hidden, const float *pixels,
+                            struct confidence_judgement *j)
+{
+	confidence_judge(cp, probs, n, j);
+	if (!cp->fitted || !cp->head.fitted || !hidden || !pixels || n != cp->head.n_classes)
+		return;
+	j->score = not_a_digit_score(&cp->head, hidden, probs, pixels);
+	/* A picture of no digit is better told so than called a close pair. */
+	if (j->score > cp->head.threshold)
 		j->verdict = CONFIDENCE_NOT_A_DIGIT;
 }
 
@@ -85,8 +99,8 @@ static int read_number(struct json_object *block, const char *key, double lo, do
 	return 0;
 }
 
-int confidence_from_training(struct json_object *training, struct confidence_params *cp,
-                             struct dg_error *err)
+int confidence_from_training(struct json_object *training, const struct nn_graph *g,
+                             struct confidence_params *cp, struct dg_error *err)
 {
 	struct json_object *block;
 
@@ -97,20 +111,25 @@ int confidence_from_training(struct json_object *training, struct confidence_par
 		return dg_fail(err, DG_ERR_FORMAT, "training.confidence: not an object");
 	if (read_number(block, "temperature", 0.01, 100, &cp->temperature, err) < 0 ||
 	    read_number(block, "reject_below", 0, 1, &cp->reject_below, err) < 0 ||
-	    read_number(block, "ambiguous_margin", 0, 1, &cp->ambiguous_margin, err) < 0)
+	    read_number(block, "ambiguous_margin", 0, 1, &cp->ambiguous_margin, err) < 0 ||
+	    not_a_digit_from_json(block, g, &cp->head, err) < 0)
 		return -1;
 	cp->fitted = true;
 	return 0;
 }
 
-struct json_object *confidence_to_json(const struct confidence_params *cp)
+struct json_object *confidence_to_json(const struct confidence_params *cp, const struct nn_graph *g)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *head = NULL;
 
-	if (!o)
+	if (!o || (cp->head.fitted && !(head = not_a_digit_to_json(&cp->head, g)))) {
+		json_object_put(o);
 		return NULL;
+	}
 	json_object_object_add(o, "temperature", json_object_new_double(cp->temperature));
 	json_object_object_add(o, "reject_below", json_object_new_double(cp->reject_below));
 	json_object_object_add(o, "ambiguous_margin", json_object_new_double(cp->ambiguous_margin));
+	if (head)
+		json_object_object_add(o, "not_a_digit", head);
 	return o;
 }

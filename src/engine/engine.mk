@@ -9,7 +9,8 @@ src_libdigits_a_SOURCES = \
 	src/engine/nn_kernels.c src/engine/nn_kernels.h \
 	src/engine/nn_q8.c src/engine/nn_q8_kernels.c \
 	src/engine/model.c src/engine/model.h \
-	src/engine/confidence.c src/engine/confidence.h
+	src/engine/confidence.c src/engine/confidence.h \
+	src/engine/not_a_digit.c src/engine/not_a_digit.h
 
 # Programs link the engine and what it uses.
 LDADD = src/libdigits.a $(JSONC_LIBS) $(GD_LIBS) $(JPEG_LIBS) $(PNG_LIBS) $(ZLIB_LIBS) $(LIBS)

@@ -147,13 +147,13 @@ struct json_object *answer_prediction(const float *probs, int n_classes, int top
 }
 
 void answer_confidence(struct json_object *o, const float *probs, int n_classes,
-                       const struct confidence_params *cp)
+                       const struct confidence_params *cp, const float *hidden, const float *pixels)
 {
 	struct confidence_judgement j;
 
 	if (!o || !cp->fitted)
 		return;
-	confidence_judge(cp, probs, n_classes, &j);
+	confidence_judge_input(cp, probs, n_classes, hidden, pixels, &j);
 	json_object_object_add(o, "confidence", answer_number(j.confidence, "%.6g"));
 	json_object_object_add(o, "uncertain",
 	                       json_object_new_boolean(j.verdict != CONFIDENCE_SURE));

@@ -54,11 +54,14 @@ struct json_object *answer_error(int status, const char *code, const char *messa
 struct json_object *answer_prediction(const float *probs, int n_classes, int top);
 /* Into a prediction o: "confidence" (the digit's calibrated probability),
  * "uncertain" and, when uncertain, "uncertain_reason" ("not_a_digit" or
- * "ambiguous"), judged with the model's fitted confidence cp.  A model
- * without one (cp->fitted false) adds nothing: no flag is better than a
- * made-up one. */
+ * "ambiguous"), judged with the model's fitted confidence cp on the
+ * image's probabilities, its hidden activations (registry_hidden; NULL
+ * without a not-a-digit head) and its input pixels.  A model without a
+ * fit (cp->fitted false) adds nothing: no flag is better than a made-up
+ * one. */
 void answer_confidence(struct json_object *o, const float *probs, int n_classes,
-                       const struct confidence_params *cp);
+                       const struct confidence_params *cp, const float *hidden,
+                       const float *pixels);
 /* {"format", "width", "height", and "inverted" if asked} */
 struct json_object *answer_image(const struct image_info *info, bool with_inverted);
 /* {"name", "version", "test_accuracy"}: the model that answered. */

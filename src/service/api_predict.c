@@ -605,7 +605,9 @@ static struct json_object *image_answer(struct api_ctx *ctx, const struct job *j
 	o = answer_prediction(p, n_classes, job->p.top);
 	if (!o)
 		return NULL;
-	answer_confidence(o, p, n_classes, &registry_model_info(ctx->reg, job->model)->confidence);
+	answer_confidence(o, p, n_classes, &registry_model_info(ctx->reg, job->model)->confidence,
+	                  registry_hidden(ctx->reg, job->model, job->slot[i]),
+	                  ctx->pixels + (size_t)job->slot[i] * IMAGE_PIXELS);
 	json_object_object_add(o, "image", answer_image(&ctx->info[i], true));
 	if (job->p.preview)
 		json_object_object_add(

@@ -146,7 +146,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 		model_free(m);
 		return -1;
 	}
-	if (confidence_from_training(m->training, &conf, &inner) < 0) {
+	if (confidence_from_training(m->training, m->graph, &conf, &inner) < 0) {
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
 	}
@@ -254,6 +254,17 @@ int registry_predict(struct registry *r, int index, const float *pixels, int n, 
 	if (!*probs)
 		return dg_fail(err, DG_ERR_INVALID, "%s: forward pass failed", rm->info.name);
 	return 0;
+}
+
+const float *registry_hidden(const struct registry *r, int index, int k)
+{
+	const struct registry_model_info *info = registry_model_info(r, index);
+	const float *act;
+
+	if (!info || !info->confidence.head.fitted || k < 0 || k >= r->max_batch)
+		return NULL;
+	act = nn_activation(r->models[index].ws, info->confidence.head.node);
+	return act ? act + (size_t)k * (size_t)info->confidence.head.n_hidden : NULL;
 }
 
 int registry_explain(struct registry *r, int index, const float *pixels, int cls, float *map,

@@ -73,6 +73,11 @@ const struct registry_model_info *registry_model_info(const struct registry *r, 
 int registry_predict(struct registry *r, int index, const float *pixels, int n, const float **probs,
                      struct dg_error *err);
 
+/* After registry_predict on model index: image k's activations of the
+ * layer its not-a-digit head reads (confidence.head), with the same
+ * lifetime as the probabilities; NULL when the model has no head. */
+const float *registry_hidden(const struct registry *r, int index, int k);
+
 /* What an explanation explained, and how. */
 struct registry_explanation {
 	int cls;            /* the class explained */
