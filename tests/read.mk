@@ -20,3 +20,11 @@ TESTS += tests/test_read
 tests_test_read_SOURCES = tests/test_read.c tests/tap.h $(NUMBER_SOURCES)
 tests_test_read_LDADD = $(READ_LDADD)
 tests_test_read_CPPFLAGS = $(READ_CPPFLAGS)
+
+# A clean number for the shell tests, and /api/v1/read through lighttpd.
+check_PROGRAMS += tests/mknumber
+tests_mknumber_SOURCES = tests/mknumber.c $(NUMBER_SOURCES)
+tests_mknumber_LDADD = $(TRAIN_LDADD)
+tests_mknumber_CPPFLAGS = $(TRAIN_CPPFLAGS)
+TESTS += tests/test_read_http.sh
+EXTRA_DIST += tests/test_read_http.sh
