@@ -41,6 +41,17 @@ is "$("$CURL" -s -o "$TEST_TMP/body" -w '%{http_code}' -d '' "$BASE_URL/api/v1/r
 ok_cmd "empty body: code" grep -q '"code":"empty_body"' "$TEST_TMP/body"
 is "$("$CURL" -s -o "$TEST_TMP/body" -w '%{http_code}' "$BASE_URL/api/v1/read")" 405 "GET: 405"
 
+is "$("$CURL" -s --max-time 20 -o "$TEST_TMP/body" -w '%{http_code}' \
+	-F "image=@$IMG/2026.png;type=image/png" -F "image=@$IMG/text.png;type=image/png" \
+	"$BASE_URL/api/v1/read")" 200 "two images: 200"
+is "$(body | grep -o '"text":"2026"\|"code":"unsupported_image"' | tr '\n' ' ')" \
+	'"text":"2026" "code":"unsupported_image" ' "two images: a reading and an error, in order"
+printf '{"image":"%s"}' "$(base64 -w0 "$IMG/2026.png")" >"$TEST_TMP/req.json"
+is "$("$CURL" -s --max-time 20 -o "$TEST_TMP/body" -w '%{http_code}' \
+	-H 'Content-Type: application/json' --data-binary "@$TEST_TMP/req.json" \
+	"$BASE_URL/api/v1/read")" 200 "JSON base64: 200"
+ok_cmd "JSON base64: the text" grep -q '"text":"2026"' "$TEST_TMP/body"
+
 cli=$(DIGITS_MODEL_DIR=$top_srcdir/models "$top_builddir/src/digits" read "$IMG/2026.png")
 ok_cmd "CLI: digits read says 2026" sh -c 'printf "%s" "$1" | grep -q " 2026 0\.[0-9]*$"' - "$cli"
 
