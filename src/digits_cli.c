@@ -2,6 +2,7 @@
  * digits_cli.c - main of `digits`: the engine from the command line.
  *
  *   digits predict [--model M] [--json] [--top N] FILE...   ("-" is stdin)
+ *   digits read [--model M] [--json] FILE...
  *   digits explain [--model M] [--class C] [--json] FILE -o MAP.png
  *   digits models [--json]
  *
@@ -19,6 +20,7 @@
 #include "image/image.h"
 #include "service/answer.h"
 #include "service/api.h"
+#include "service/reading.h"
 #include "service/registry.h"
 #include "service/request.h"
 
@@ -27,6 +29,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: digits predict [--model NAME] [--json] [--top N] FILE...\n"
+	      "       digits read [--model NAME] [--json] FILE...\n"
 	      "       digits explain [--model NAME] [--class C] [--json] FILE -o MAP.png\n"
 	      "       digits models [--json]\n"
 	      "       digits --help\n"
@@ -35,6 +38,9 @@ static void usage(FILE *f)
 	      "         ...; \"-\" reads stdin): one line \"FILE DIGIT PROBABILITY\" per file,\n"
 	      "         or with --json one JSON object per line, as the HTTP API answers.\n"
 	      "         --top N adds the N most likely digits.\n"
+	      "read     read the number (one line of 1 to 12 digits) in each image file:\n"
+	      "         \"FILE TEXT CONFIDENCE\" per file, or with --json the reading with each\n"
+	      "         digit's box, as POST /api/v1/read answers.\n"
 	      "explain  why the model reads FILE as it does: its Grad-CAM map (saliency for\n"
 	      "         mlp) for the digit it reads, or for --class C, over the 28x28 it saw,\n"
 	      "         written as a PNG; prints \"FILE DIGIT PROBABILITY\" and the method.\n"
@@ -199,6 +205,69 @@ static int predict(struct registry *reg, const struct opts *o, char **files, int
 	return failed;
 }
 
+/* One reading per file, in order; a file that cannot be read on stderr. */
+static int read_numbers(struct registry *reg, const struct opts *o, char **files, int n_files)
+{
+	const struct registry_model_info *m =
+	    registry_model_info(reg, registry_find(reg, o->model));
+	struct image_read_result *rr = malloc(sizeof(*rr));
+	int failed = 0;
+
+	if (!m) {
+		fprintf(stderr, "digits: no model \"%s\" (try: digits models)\n", o->model);
+		free(rr);
+		return 2;
+	}
+	if (!rr) {
+		fprintf(stderr, "digits: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < n_files; i++) {
+		unsigned char *data = NULL;
+		size_t len = 0;
+		struct dg_error err = {0};
+		struct image_info info;
+		int rc = read_file(files[i], o->max_bytes, &data, &len, &err);
+		bool printed;
+
+		if (rc == 0)
+			rc = reading_run(reg, m->index, data, len, &o->lim, rr, &info, NULL, &err);
+		free(data);
+		if (rc < 0) {
+			fprintf(stderr, "digits: %s: %s\n", files[i], err.msg);
+			failed = 1;
+			continue;
+		}
+		if (o->json) {
+			struct json_object *j = reading_json(rr, &info, m, false);
+
+			if (j) {
+				json_object_object_add(j, "file", json_object_new_string(files[i]));
+				json_object_object_add(j, "model", answer_model(m));
+			}
+			printed = j && print_json(j);
+		} else {
+			struct json_object *j = reading_json(rr, &info, m, false), *c;
+
+			printed =
+			    j &&
+			    printf("%s %s", files[i],
+			           json_object_get_string(json_object_object_get(j, "text"))) > 0;
+			if (printed && json_object_object_get_ex(j, "confidence", &c))
+				printf(" %.4f", json_object_get_double(c));
+			printed = printed && putchar('\n') != EOF;
+			json_object_put(j);
+		}
+		if (!printed) {
+			fprintf(stderr, "digits: %s: cannot write the result\n", files[i]);
+			free(rr);
+			return 1;
+		}
+	}
+	free(rr);
+	return failed;
+}
+
 /* The heat map's pixels per input pixel: 28 -> 280. */
 #define EXPLAIN_SCALE 10
 
@@ -315,8 +384,8 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	cmd = argv[i++];
-	if (strcmp(cmd, "predict") != 0 && strcmp(cmd, "explain") != 0 &&
-	    strcmp(cmd, "models") != 0) {
+	if (strcmp(cmd, "predict") != 0 && strcmp(cmd, "read") != 0 &&
+	    strcmp(cmd, "explain") != 0 && strcmp(cmd, "models") != 0) {
 		fprintf(stderr, "digits: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -357,8 +426,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(cmd, "predict") == 0 && i == argc) {
-		fprintf(stderr, "digits: predict needs at least one FILE\n");
+	if ((strcmp(cmd, "predict") == 0 || strcmp(cmd, "read") == 0) && i == argc) {
+		fprintf(stderr, "digits: %s needs at least one FILE\n", cmd);
 		return 2;
 	}
 	/* explain FILE -o MAP.png: the output may also follow the file. */
@@ -385,6 +454,8 @@ int main(int argc, char **argv)
 		rc = list_models(reg, o.json);
 	else if (strcmp(cmd, "explain") == 0)
 		rc = explain(reg, &o, argv[i]);
+	else if (strcmp(cmd, "read") == 0)
+		rc = read_numbers(reg, &o, argv + i, argc - i);
 	else
 		rc = predict(reg, &o, argv + i, argc - i);
 	registry_free(reg);

@@ -355,24 +355,23 @@ static int decode(const struct image_header *hdr, const void *data, size_t len,
 	}
 }
 
-int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
-                   float out[IMAGE_PIXELS], struct image_info *info, struct dg_error *err)
+int image_decode_luminance(const void *data, size_t len, const struct image_limits *lim,
+                           struct image_luminance *out, struct image_info *info,
+                           struct dg_error *err)
 {
 	struct image_limits dflt;
 	struct image_header hdr;
 	struct image_pixels px;
 	struct work wk = {0};
 	struct dg_error e = {0};
-	struct image_info scratch;
-	int W, H, any_alpha, inverted = 0, rc;
+	int W, H;
 	const char *fmt;
 
+	memset(out, 0, sizeof(*out));
 	if (!lim) {
 		image_limits_default(&dflt);
 		lim = &dflt;
 	}
-	if (!info)
-		info = &scratch;
 	memset(info, 0, sizeof(*info));
 	if (!data || len == 0)
 		return dg_fail(err, DG_ERR_EMPTY, "no image data (0 bytes)");
@@ -415,7 +414,7 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 	wk.div = (int *)(wk.clear + (size_t)wk.w * wk.h);
 	for (int i = 0; i < (W > H ? W : H); i++)
 		wk.div[i] = i / wk.k;
-	any_alpha = work_fill(&px, hdr.orientation, &wk);
+	out->any_alpha = work_fill(&px, hdr.orientation, &wk);
 	image_pixels_free(&px);
 	if (hdr.format == IMAGE_JPEG) { /* decoded smaller: report its own size */
 		W = (int)(hdr.orientation >= 5 ? hdr.height : hdr.width);
@@ -423,9 +422,35 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 	}
 	info->width = W;
 	info->height = H;
+	out->w = wk.w;
+	out->h = wk.h;
+	out->lum = wk.lum;
+	out->clear = wk.clear;
+	return 0;
+}
 
+void image_luminance_free(struct image_luminance *l)
+{
+	free(l->lum); /* clear lives in the same block */
+	l->lum = l->clear = NULL;
+}
+
+int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
+                   float out[IMAGE_PIXELS], struct image_info *info, struct dg_error *err)
+{
+	struct image_luminance wk;
+	struct dg_error e = {0};
+	struct image_info scratch;
+	int inverted = 0, rc;
+	const char *fmt;
+
+	if (!info)
+		info = &scratch;
+	if (image_decode_luminance(data, len, lim, &wk, info, err) < 0)
+		return -1;
+	fmt = image_format_name(info->format);
 	rc = image_normalise(wk.lum, wk.w, wk.h, out, &inverted, &e);
-	if (rc < 0 && e.code == DG_ERR_EMPTY && any_alpha) {
+	if (rc < 0 && e.code == DG_ERR_EMPTY && wk.any_alpha) {
 		/* Blank over white, yet the alpha channel varies: light strokes on a
 		 * transparent canvas.  The shape is the opacity: use it as dark ink
 		 * (transparency as luminance). */
@@ -433,9 +458,9 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 		rc = image_normalise(wk.lum, wk.w, wk.h, out, NULL, &e);
 		inverted = 0;
 	}
-	free(wk.lum);
+	image_luminance_free(&wk);
 	if (rc < 0)
-		return dg_fail(err, e.code, "%s %dx%d: %s", fmt, W, H, e.msg);
+		return dg_fail(err, e.code, "%s %dx%d: %s", fmt, info->width, info->height, e.msg);
 	info->inverted = inverted;
 	return 0;
 }

@@ -180,7 +180,7 @@ void image_stretch_ink(float *v, size_t n)
  * The stroke level is taken among the pixels above the ground only: a
  * small digit is a few hundredths of a picture, too few to pull a split
  * of the whole picture away from the paper's texture. */
-static int stretch_paper(float *v, size_t n, struct dg_error *err)
+int image_stretch_paper(float *v, size_t n, struct dg_error *err)
 {
 	unsigned hist[HBINS];
 	size_t nink = 0;
@@ -294,7 +294,7 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 	mark = (uint8_t *)(stack + n);
 
 	image_ink_strength(lum, w, h, v, inverted, scratch);
-	if (stretch_paper(v, n, err) < 0)
+	if (image_stretch_paper(v, n, err) < 0)
 		goto out;
 	if (image_remove_lines(v, w, h, mark, lab) < 0 ||
 	    (kept = image_keep_digit(v, w, h, lab, stack)) < 0) {
@@ -317,4 +317,14 @@ int image_normalise(const float *lum, int w, int h, float out[IMAGE_PIXELS], int
 out:
 	free(v);
 	return rc;
+}
+
+int image_box_to_mnist(const float *v, int w, const int box[4], float *tmp, float out[IMAGE_PIXELS],
+                       struct dg_error *err)
+{
+	float small[BOX * BOX];
+	int ow, oh;
+
+	scale_box(v, w, box, tmp, small, &ow, &oh);
+	return place_centred(small, ow, oh, out, err);
 }

@@ -153,4 +153,30 @@ int image_remove_frames(float *v, int w, int h, const int *lab, const struct ima
  */
 int image_keep_digit(float *v, int w, int h, int *lab, int *stack);
 
+/*
+ * The decoded picture as the normalisation takes it (image_decode.c):
+ * luminance and transparency, lum[h][w] and clear[h][w], EXIF-oriented
+ * and shrunk to at most WORK_SIDE a side; any_alpha when the alpha
+ * channel varies.  One malloc'ed block, freed by image_luminance_free().
+ * info->width/height are the oriented picture's own size.
+ */
+struct image_luminance {
+	int w, h, any_alpha;
+	float *lum, *clear;
+};
+int image_decode_luminance(const void *data, size_t len, const struct image_limits *lim,
+                           struct image_luminance *out, struct image_info *info,
+                           struct dg_error *err);
+void image_luminance_free(struct image_luminance *l);
+
+/* The first stretch of image_normalise (the paper to 0, a typical stroke to
+ * 1) of v[n] ink strengths; EMPTY when ink and paper hardly differ. */
+int image_stretch_paper(float *v, size_t n, struct dg_error *err);
+
+/* The last steps of image_normalise: the ink of v (row length w) inside
+ * box {x0, y0, x1, y1} scaled so its longer side is 20 and centred by mass
+ * in out.  tmp holds (y1 - y0 + 1) x 20 floats.  EMPTY when no ink. */
+int image_box_to_mnist(const float *v, int w, const int box[4], float *tmp, float out[IMAGE_PIXELS],
+                       struct dg_error *err);
+
 #endif

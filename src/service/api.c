@@ -4,6 +4,7 @@
  *
  * Routes (exact paths; anything else under the API is 404 not_found):
  *   POST     /api/v1/predict, /recognize.json   api_predict (api_predict.c)
+ *   POST     /api/v1/read                        api_read (api_predict.c, api_read.c)
  *   GET/HEAD /api/v1/models, /api/v1/health, /api/v1/metrics
  * A known path with another method is 405 method_not_allowed with Allow.
  * A new endpoint is one entry of routes[] below and its function.
@@ -302,6 +303,7 @@ struct route {
 static const struct route routes[] = {
     {"/api/v1/predict", "POST", METRICS_PREDICT, api_predict},
     {"/recognize.json", "POST", METRICS_RECOGNIZE, api_predict},
+    {"/api/v1/read", "POST", METRICS_READ, api_read},
     {"/api/v1/models", "GET, HEAD", METRICS_MODELS, models},
     {"/api/v1/health", "GET, HEAD", METRICS_HEALTH, health},
     {"/api/v1/metrics", "GET, HEAD", METRICS_METRICS, metrics},

@@ -14,6 +14,9 @@
  * request sent several images or used "images" (then an image that cannot
  * be used gets its own error object and the status stays 200).  All images
  * of a request go through the network as one batch.
+ *
+ * POST /api/v1/read takes the same requests (api_read below collects them
+ * here) and answers with api_read.c.
  */
 #include "api_priv.h"
 
@@ -356,7 +359,7 @@ static int from_json(struct api_ctx *ctx, struct span body, struct job *job,
 }
 
 /* HTTP status and code for an image_to_mnist failure (see image.h). */
-static void image_status(enum dg_code c, int *status, const char **code)
+void api_image_status(enum dg_code c, int *status, const char **code)
 {
 	switch (c) {
 	case DG_ERR_UNSUPPORTED:
@@ -572,7 +575,8 @@ static int run_batch(struct api_ctx *ctx, struct job *job, const float **probs,
 
 		image_warnings_merge(&ctx->call.warnings, &ctx->info[i].warnings); /* for the log */
 		if (failed) {
-			image_status(ctx->img_err[i].code, &job->in[i].status, &job->in[i].code);
+			api_image_status(ctx->img_err[i].code, &job->in[i].status,
+			                 &job->in[i].code);
 			continue;
 		}
 		job->slot[i] = job->n_ok++;
@@ -671,5 +675,22 @@ void api_predict(struct api_ctx *ctx, const struct api_request *req, struct span
 	if (prepare(ctx, req, body, &job, &json_doc, res) == 0 &&
 	    run_batch(ctx, &job, &probs, res) == 0)
 		respond(ctx, &job, probs, res);
+	json_object_put(json_doc);
+}
+
+void api_read(struct api_ctx *ctx, const struct api_request *req, struct span body,
+              struct api_response *res)
+{
+	struct input in[ctx->cfg.max_images];
+	int slot[ctx->cfg.max_images];
+	struct api_read_image img[ctx->cfg.max_images];
+	struct job job = {.in = in, .slot = slot, .t0 = dg_seconds(), .p.explain_class = -1};
+	struct json_object *json_doc = NULL;
+
+	if (prepare(ctx, req, body, &job, &json_doc, res) == 0) {
+		for (int i = 0; i < job.n; i++)
+			img[i] = (struct api_read_image){in[i].data, in[i].status, in[i].code};
+		api_read_answer(ctx, job.model, img, job.n, job.list, job.t0, res);
+	}
 	json_object_put(json_doc);
 }

@@ -54,6 +54,23 @@ struct api_ctx {
  * /recognize.json here; api_predict.c). */
 void api_predict(struct api_ctx *ctx, const struct api_request *req, struct span body,
                  struct api_response *res);
+/* POST /api/v1/read: the request collected as predict's (api_predict.c),
+ * then each image read as a number by api_read_answer (api_read.c). */
+void api_read(struct api_ctx *ctx, const struct api_request *req, struct span body,
+              struct api_response *res);
+/* One image of a read request: its bytes, or the error it already has
+ * (status 0 if none; its message in ctx->img_err). */
+struct api_read_image {
+	struct span data;
+	int status;
+	const char *code;
+};
+/* Read n images with model index and make the answer: one reading, or
+ * {"readings": [...]} when list. */
+void api_read_answer(struct api_ctx *ctx, int model, const struct api_read_image *img, int n,
+                     bool list, double t0, struct api_response *res);
+/* HTTP status and code for an image_to_mnist / image_read failure. */
+void api_image_status(enum dg_code c, int *status, const char **code);
 /* Make doc (consumed; may be NULL) the response; a document json-c cannot
  * serialise becomes the fixed 500 answer. */
 void api_set_json(struct api_response *res, int status, struct json_object *doc);

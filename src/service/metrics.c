@@ -57,8 +57,9 @@ static struct {
 static const double bounds[METRICS_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {
-    [METRICS_PREDICT] = "predict", [METRICS_RECOGNIZE] = "recognize", [METRICS_MODELS] = "models",
-    [METRICS_HEALTH] = "health",   [METRICS_METRICS] = "metrics",     [METRICS_OTHER] = "other",
+    [METRICS_PREDICT] = "predict", [METRICS_RECOGNIZE] = "recognize", [METRICS_READ] = "read",
+    [METRICS_MODELS] = "models",   [METRICS_HEALTH] = "health",       [METRICS_METRICS] = "metrics",
+    [METRICS_OTHER] = "other",
 };
 
 static double now(void)
@@ -289,7 +290,7 @@ void metrics_request(struct metrics *m, enum metrics_endpoint e, int status, dou
 		e = METRICS_OTHER;
 	add(&m->counts->requests[e][s], 1);
 	m->requests_total++;
-	if (e == METRICS_PREDICT || e == METRICS_RECOGNIZE)
+	if (e == METRICS_PREDICT || e == METRICS_RECOGNIZE || e == METRICS_READ)
 		observe(&m->counts->total, seconds);
 }
 

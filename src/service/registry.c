@@ -221,6 +221,11 @@ int registry_count(const struct registry *r)
 	return r ? r->n : 0;
 }
 
+int registry_max_batch(const struct registry *r)
+{
+	return r->max_batch;
+}
+
 int registry_find(const struct registry *r, const char *name)
 {
 	if (!r || r->n == 0)

@@ -61,6 +61,8 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 void registry_free(struct registry *r);
 
 int registry_count(const struct registry *r); /* 0 for NULL */
+/* The most images one registry_predict takes. */
+int registry_max_batch(const struct registry *r);
 /* Index of the model called name, of the default for NULL / "", or -1. */
 int registry_find(const struct registry *r, const char *name);
 /* Model index, or NULL if there is no such index. */

@@ -1,0 +1,222 @@
+/*
+ * read_eval.c - how well POST /api/v1/read reads numbers: the generated
+ * set of tests/number_gen.c (MNIST test digits only) through reading_run,
+ * exactly as the server reads an upload, printed as tables.
+ *
+ *   read_eval [--n N] [--seed S] [--model FILE] [--touching P] [--dump DIR]
+ *
+ * N numbers of each length 1..12 (default 100), each gap touching with
+ * chance P (default 0.3).  Prints whole-number exact accuracy and digit
+ * accuracy (length minus edit distance, over the length) by number length
+ * and by gap kind, then the median time to read a 1200x400 photo of six
+ * digits on one core.  --dump writes the misread pictures to DIR as
+ * <i>-<truth>-as-<read>.png|jpg.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "idx.h"
+#include "number_gen.h"
+#include "service/reading.h"
+
+struct tally {
+	int n, exact, digits, digits_right;
+};
+
+static int edit_distance(const char *a, const char *b)
+{
+	int la = (int)strlen(a), lb = (int)strlen(b), d[IMAGE_READ_MAX_DIGITS + 2][NUMBER_MAX + 2];
+
+	for (int i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (int j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (int i = 1; i <= la; i++) {
+		for (int j = 1; j <= lb; j++) {
+			int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+
+			d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+	}
+	return d[la][lb];
+}
+
+static void add(struct tally *t, const char *truth, const char *got)
+{
+	int len = (int)strlen(truth), right = len - edit_distance(got, truth);
+
+	t->n++;
+	t->exact += strcmp(truth, got) == 0;
+	t->digits += len;
+	t->digits_right += right > 0 ? right : 0;
+}
+
+static void row(const char *name, const struct tally *t)
+{
+	printf("  %-10s %6d  %7.2f %%  %7.2f %%\n", name, t->n, t->n ? 100.0 * t->exact / t->n : 0,
+	       t->digits ? 100.0 * t->digits_right / t->digits : 0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	return (*(const double *)a > *(const double *)b) -
+	       (*(const double *)a < *(const double *)b);
+}
+
+static int dump(const char *dir, int i, const struct number *nb, const char *got)
+{
+	char path[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d-%s-as-%s.%s", dir, i, nb->text, *got ? got : "none",
+	         nb->jpeg ? "jpg" : "png");
+	f = fopen(path, "wb");
+	if (!f || fwrite(nb->bytes, 1, nb->len, f) != nb->len || fclose(f) != 0) {
+		fprintf(stderr, "read_eval: %s: cannot write\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Median milliseconds to read a 1200x400 photo of six digits. */
+static double time_six(struct registry *reg, const struct idx_set *test, uint64_t seed)
+{
+	struct number_opts o = {.ndigits = 6, .touching = 0.3, .width = 1200, .height = 400};
+	struct image_read_result *rr = malloc(sizeof(*rr));
+	double ms[60];
+	int n = 0;
+
+	for (int i = 0; rr && i < 60; i++) {
+		struct number nb;
+		struct image_info info;
+		struct dg_error err;
+		double t0;
+
+		if (number_render(test->pixels, test->labels, test->n, &o, seed + 7919u * i, &nb) <
+		    0)
+			break;
+		t0 = dg_seconds();
+		if (reading_run(reg, 0, nb.bytes, nb.len, NULL, rr, &info, NULL, &err) == 0)
+			ms[n++] = (dg_seconds() - t0) * 1e3;
+		number_free(&nb);
+	}
+	free(rr);
+	if (n == 0)
+		return -1;
+	qsort(ms, (size_t)n, sizeof(double), cmp_double);
+	return ms[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("DIGITS_MNIST_DIR"), *build = getenv("top_builddir");
+	const char *src = getenv("top_srcdir"), *model = NULL, *dumpdir = NULL;
+	char dir[1024], path[1024];
+	int per = 100, refused = 0;
+	unsigned long long seed = 2026;
+	double touching = 0.3;
+	struct idx_set test;
+	struct registry *reg;
+	struct dg_error err;
+	struct tally by_len[NUMBER_MAX + 1] = {{0}}, apart = {0}, touch = {0}, all = {0};
+	struct image_read_result *rr = malloc(sizeof(*rr));
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
+			per = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+			model = argv[++i];
+		else if (strcmp(argv[i], "--touching") == 0 && i + 1 < argc)
+			touching = atof(argv[++i]);
+		else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc)
+			dumpdir = argv[++i];
+		else {
+			fprintf(stderr, "usage: read_eval [--n N] [--seed S] [--model FILE] "
+			                "[--touching P] [--dump DIR]\n");
+			return 2;
+		}
+	}
+#ifdef _OPENMP
+	omp_set_num_threads(1); /* the target is per core */
+#endif
+	snprintf(dir, sizeof(dir), "%s/data/mnist", build ? build : ".");
+	if (env && *env)
+		snprintf(dir, sizeof(dir), "%s", env);
+	if (!model) {
+		snprintf(path, sizeof(path), "%s/models/cnn.model", src ? src : DIGITS_SRCDIR);
+		model = path;
+	}
+	if (!idx_mnist_present(dir, "t10k")) {
+		printf("read_eval: MNIST test set not in %s (run make data); skipped\n", dir);
+		return 0;
+	}
+	if (!rr || idx_load_mnist(&test, dir, "t10k", &err) < 0 ||
+	    registry_create(&reg, 64, &err) < 0 || registry_add_file(reg, model, &err) < 0) {
+		fprintf(stderr, "read_eval: %s\n", rr ? err.msg : "out of memory");
+		return 1;
+	}
+	for (int len = 1; len <= NUMBER_MAX; len++) {
+		for (int k = 0; k < per; k++) {
+			struct number_opts o = {.ndigits = len, .touching = touching};
+			struct number nb;
+			struct image_info info;
+			char got[IMAGE_READ_MAX_DIGITS + 1] = "";
+			int has_touch = 0;
+
+			if (number_render(test.pixels, test.labels, test.n, &o,
+			                  seed * 1000003u + (uint64_t)len * 100000u + (uint64_t)k,
+			                  &nb) < 0) {
+				fprintf(stderr, "read_eval: cannot render number %d of length %d\n",
+				        k, len);
+				return 1;
+			}
+			if (reading_run(reg, 0, nb.bytes, nb.len, NULL, rr, &info, NULL, &err) ==
+			    0) {
+				for (int d = 0; d < rr->n; d++)
+					got[d] = (char)('0' + rr->digit[d].digit);
+				got[rr->n] = '\0';
+			} else {
+				refused++;
+			}
+			for (int g = 0; g + 1 < len; g++)
+				has_touch |= nb.gap[g] == NUMBER_TOUCHING;
+			add(&by_len[len], nb.text, got);
+			add(has_touch ? &touch : &apart, nb.text, got);
+			add(&all, nb.text, got);
+			if (dumpdir && strcmp(got, nb.text) != 0 &&
+			    dump(dumpdir, (len - 1) * per + k, &nb, got) < 0)
+				return 1;
+			number_free(&nb);
+		}
+	}
+	printf("Numbers of MNIST test digits read by /api/v1/read: %d per length, seed %llu, "
+	       "model %s, touching gaps %.0f %%\n\n",
+	       per, seed, model, touching * 100);
+	printf("  %-10s %6s  %9s  %9s\n", "length", "n", "exact", "digits");
+	for (int len = 1; len <= NUMBER_MAX; len++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%d", len);
+		row(name, &by_len[len]);
+	}
+	printf("\n  %-10s %6s  %9s  %9s\n", "gaps", "n", "exact", "digits");
+	row("all apart", &apart);
+	row("touching", &touch);
+	printf("\n");
+	row("overall", &all);
+	if (refused)
+		printf("  (%d pictures refused, counted as read as nothing)\n", refused);
+	printf("\n1200x400 photo of 6 digits, median of 60 on one core: %.1f ms\n",
+	       time_six(reg, &test, seed));
+	free(rr);
+	registry_free(reg);
+	idx_free(&test);
+	return 0;
+}
