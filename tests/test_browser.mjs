@@ -436,6 +436,7 @@ async function desktop(browser, base, video) {
     const r = await drawnResult(page);
     ok(!(await page.isDisabled('#undo')), 'undo is enabled after a stroke');
     const where = await onScreen(page, '#draw-result');
+    diag(`the drawing's answer at 1280x800: ${where.box}`);
     ok(where.inside && where.scrollY === 0, 'at 1280x800 the drawing\'s answer is on the screen without scrolling', JSON.stringify(where));
     ok(await page.isHidden('#empty'), 'the results column no longer says "nothing sent yet" beside the drawing\'s answer');
     await shot(page, '03-drawn-one');
@@ -734,6 +735,7 @@ async function desktop(browser, base, video) {
     is(await state(), 'live', 'the view says it is live');
     ok(/answer \d+\.\d s old/.test(await page.textContent('#live-status')), 'it shows the age of the last answer');
     await shot(page, '07-live-camera');
+    await page.locator('.inputs .panel:nth-child(2)').screenshot({ path: path.join(artifacts, '07-live-camera-panel.png') });
 
     // A slow server: frames wait for the answer (dropped, not queued).
     await page.route('**/api/v1/predict*', async (route) => {
@@ -853,6 +855,7 @@ async function phoneDark(browser, base) {
     await touchStroke(page, [[0.25, 0.2], [0.75, 0.2], [0.4, 0.85]]);
     const r = await drawnResult(page);
     const where = await onScreen(page, '#draw-result');
+    diag(`the drawing's answer at 390x844: ${where.box}`);
     ok(where.inside && where.scrollY === 0, 'at 390x844 the drawing\'s answer is on the screen without scrolling', JSON.stringify(where));
     await shot(page, '09-phone-drawn');
     return r.state === 'done' && r.digit === '7';
@@ -889,6 +892,7 @@ async function drawingInView(browser, base, viewport, scheme, phone) {
     else await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]);
     const r = await drawnResult(page);
     const where = await onScreen(page, '#draw-result');
+    diag(`the drawing's answer at ${size}: ${where.box}`);
     ok(where.inside && where.scrollY === 0, `${size}: the answer's box lies in the viewport`, JSON.stringify(where));
     const wide = await page.evaluate(() => [...document.querySelectorAll('body *')].filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5).length);
     is(wide, 0, `${size}: nothing overflows sideways`);

@@ -35,7 +35,8 @@ TESTS += tests/test_browser.mjs
 EXTRA_DIST += tests/test_browser.mjs tests/package.json tests/package-lock.json
 # Pictures for the README (screenshots taken by the browser test; the photo
 # before/after sheet from tests/photos --dump), not served.
-EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png www/photos-before-after.png
+EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png www/screenshot-live.png \
+	www/photos-before-after.png
 
 # Screenshots the browser test saves (git-ignored too).
 clean-local: clean-www-artifacts
