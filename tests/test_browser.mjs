@@ -836,6 +836,9 @@ async function noModelList(browser, base) {
 async function phoneDark(browser, base) {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, colorScheme: 'dark', hasTouch: true, isMobile: true });
   const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(base);
   await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
   await check('at phone width nothing overflows sideways', async () => {
@@ -876,6 +879,7 @@ async function phoneDark(browser, base) {
   });
   await settledCards(page, 1, () => dropFiles(page, [{ name: 'seven.png', type: 'image/png', bytes: SEVEN }])).catch(() => {});
   await shot(page, '05-phone-dark');
+  is(errors.length, 0, 'no console errors on the phone', ...errors);
   await context.close();
 }
 
@@ -884,6 +888,9 @@ async function phoneDark(browser, base) {
 async function drawingInView(browser, base, viewport, scheme, phone) {
   const context = await browser.newContext({ viewport, colorScheme: scheme, ...(phone ? { deviceScaleFactor: 2, hasTouch: true, isMobile: true } : {}) });
   const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(base);
   await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
   const size = `${viewport.width}x${viewport.height} ${scheme}`;
@@ -897,6 +904,7 @@ async function drawingInView(browser, base, viewport, scheme, phone) {
     const wide = await page.evaluate(() => [...document.querySelectorAll('body *')].filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5).length);
     is(wide, 0, `${size}: nothing overflows sideways`);
     await shot(page, `10-drawn-${viewport.width}-${scheme}`);
+    is(errors.length, 0, `${size}: no console errors`, ...errors);
     return r.digit === '1';
   });
   await context.close();
