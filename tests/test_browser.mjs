@@ -733,6 +733,10 @@ async function desktop(browser, base, video) {
     if (video.file) is(await page.textContent('#live-digit'), String(video.label), `the fake camera's MNIST test digit is read as ${video.label}`);
     else ok(true, `the fake camera's MNIST test digit is read # SKIP ${video.why}`);
     is(await state(), 'live', 'the view says it is live');
+    if (video.file) {
+      const heard = await page.$$eval('#announce p', (ps) => ps.map((p) => p.textContent).filter((t) => t.startsWith('Camera:')));
+      ok(heard.length === 1 && heard[0].startsWith(`Camera: ${video.label},`), 'a screen reader hears the steady answer once, not every frame', JSON.stringify(heard));
+    }
     ok(/answer \d+\.\d s old/.test(await page.textContent('#live-status')), 'it shows the age of the last answer');
     await shot(page, '07-live-camera');
     await page.locator('.inputs .panel:nth-child(2)').screenshot({ path: path.join(artifacts, '07-live-camera-panel.png') });

@@ -15,13 +15,14 @@
 //   (data-state: starting, live, reconnecting, offline).
 
 import { postImage } from './api.js';
-import { $, percent, showNotice } from './page.js';
+import { $, announce, percent, showNotice } from './page.js';
 
 export const SQUARE = 0.7; // the drawn square: this share of the view's side (style.css .camera-square)
 const FRAME_SIDE = 192; // pixels sent per frame: plenty for a 28x28 answer
 const MIN_GAP_MS = 120; // at most about 8 frames a second on a fast server
 const FRAME_TIMEOUT_MS = 4000;
 const OFFLINE_AFTER = 3; // failures in a row before "reconnecting" becomes "offline"
+const STEADY = 3; // answers in a row with the same digit before a screen reader hears it
 
 // The square of the frame under the drawn square, drawn into `canvas`.
 function cropSquare(video, canvas, side) {
@@ -64,6 +65,7 @@ export function camera({ model, onPhoto }) {
     let lastAnswer = 0; // performance.now() of the last answer
     let failures = 0;
     let answers = 0;
+    let run = { digit: '', count: 0, said: false }; // the same digit in a row
     live.dataset.answers = '0';
     setLive('starting', '·', 'Looking…');
 
@@ -91,6 +93,14 @@ export function camera({ model, onPhoto }) {
         live.dataset.answers = String(++answers);
         if (res.ok) setLive('live', String(res.prediction.digit), `${percent(res.prediction.probability)} sure`);
         else setLive('live', '–', 'No digit in the square');
+        // Several answers a second would drown a screen reader: it hears a
+        // digit once it has held for STEADY answers.
+        const d = res.ok ? String(res.prediction.digit) : '';
+        run = run.digit === d ? { ...run, count: run.count + 1 } : { digit: d, count: 1, said: false };
+        if (d && !run.said && run.count >= STEADY) {
+          run.said = true;
+          announce(`Camera: ${d}, ${percent(res.prediction.probability)} sure.`);
+        }
         nextAt = now + MIN_GAP_MS;
       } else {
         failures++;

@@ -29,11 +29,17 @@ export function uploadQueue({ model, onCleared }) {
   const waiting = [];
   const jobOf = new WeakMap(); // result card element -> its upload job
   let running = 0;
+  // Pictures are prepared (shrink.js) one after another, so the uploads of
+  // files dropped together also start in the order given.
+  let lastPrepared = Promise.resolve();
 
   async function run(job) {
     const mine = new AbortController();
     job.controller = mine;
-    if (!job.ready) job.ready = prepareUpload(job.blob, job.name);
+    if (!job.ready) {
+      job.ready = lastPrepared.then(() => prepareUpload(job.blob, job.name));
+      lastPrepared = job.ready;
+    }
     const { blob, name, note } = await job.ready;
     const said = job.removed || mine.signal.aborted ? null : await runCard(job.el, blob, name, { model: model(), signal: mine.signal, note });
     if (job.controller === mine) job.controller = null;
