@@ -8,11 +8,12 @@
 export const $ = (sel, root = document) => root.querySelector(sel);
 
 const notice = $('#notice');
+const liveRegion = $('#announce');
 
 // A touch screen (no hovering mouse) gets words for a finger: style.css
-// shows .touch-only and hides .pointer-only under html.touch.
+// shows .touch-only and hides .pointer-only under html.touch. Decided once,
+// at load.
 document.documentElement.classList.toggle('touch', window.matchMedia('(hover: none) and (pointer: coarse)').matches);
-const liveRegion = $('#announce');
 
 // A problem with the page as a whole (no model list, no camera).
 export function showNotice(text) {
