@@ -49,6 +49,14 @@ for m in "$top_srcdir"/www/js/*.js; do
 	is "$status $ctype" "200 text/javascript; charset=utf-8" "/js/${m##*/}"
 done
 
+for e in "$top_srcdir"/www/examples/*; do
+	get "/examples/${e##*/}"
+	case "$e" in *.png) want=image/png ;; *) want=image/jpeg ;; esac
+	is "$status $ctype" "200 $want" "/examples/${e##*/} (the gallery)"
+done
+get /examples/
+is "$status" 404 "/examples/ is not listed"
+
 # --- nothing else is: build files, dotfiles, backups, other files,
 # directories (404, whether the file exists or not), symlinks
 for p in /www.mk /.env /.git/config /.git/ /index.html~ /js/notes.txt \

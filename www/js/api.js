@@ -63,15 +63,18 @@ function outcomeOf(status, body, ms) {
 // - otherwise error is {code, message}: the server's own error object (code
 //   and message empty when it sent none, e.g. a proxy's HTML page), or, when
 //   no usable answer came, one of the page's own codes with status null:
-//   'unreachable', 'timeout', 'aborted'; and 'bad_reply' (status 2xx) for an
+//   'unreachable', 'offline' (the browser knows it has no network),
+//   'timeout' (only after timeoutMs), 'aborted'; and 'bad_reply' (status 2xx) for an
 //   answer without a digit or an error.
 // - status: the HTTP status; for a failed image inside a batch reply, that
 //   image's status.
 // `onProgress(fraction)` follows the upload; `signal` (an AbortSignal)
 // cancels it.
-export function postImage(blob, name, { model, onProgress, signal } = {}) {
+// `details: false` leaves out preview and explain (the live camera's
+// frames), `timeoutMs` replaces TIMEOUT_MS.
+export function postImage(blob, name, { model, onProgress, signal, details = true, timeoutMs = TIMEOUT_MS } = {}) {
   return new Promise((resolve) => {
-    const params = new URLSearchParams({ preview: '1', explain: '1' });
+    const params = new URLSearchParams(details ? { preview: '1', explain: '1' } : {});
     if (model) params.set('model', model);
     const form = new FormData();
     form.append('image', blob, name);
@@ -81,7 +84,7 @@ export function postImage(blob, name, { model, onProgress, signal } = {}) {
     const elapsed = () => performance.now() - started;
     const noAnswer = (code) => resolve({ ok: false, status: null, body: null, ms: elapsed(), prediction: null, error: { code, message: '' } });
     xhr.open('POST', `${API}predict?${params}`);
-    xhr.timeout = TIMEOUT_MS;
+    xhr.timeout = timeoutMs;
     xhr.responseType = 'text';
     xhr.setRequestHeader('Accept', 'application/json');
     if (onProgress) {
@@ -99,8 +102,11 @@ export function postImage(blob, name, { model, onProgress, signal } = {}) {
       }
       resolve(outcomeOf(xhr.status, body, elapsed()));
     };
-    xhr.onerror = () => noAnswer('unreachable');
-    xhr.ontimeout = () => noAnswer('timeout');
+    xhr.onerror = () => noAnswer(navigator.onLine === false ? 'offline' : 'unreachable');
+    // Only a request that really ran out of time is a timeout: a failure
+    // reported early (a dropped connection) is the network's, and must not
+    // claim that the server took 30 s.
+    xhr.ontimeout = () => noAnswer(elapsed() >= timeoutMs - 50 ? 'timeout' : 'unreachable');
     xhr.onabort = () => noAnswer('aborted');
     if (signal) signal.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(form);

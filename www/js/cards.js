@@ -27,6 +27,10 @@ export function makeCard(name) {
   const el = template.content.firstElementChild.cloneNode(true);
   $('.card-name', el).textContent = name;
   $('.card-name', el).title = name;
+  // Each remove button says which result it removes; the card itself takes
+  // focus (not tabbable) when its own buttons vanish under the focus.
+  $('.card-close', el).setAttribute('aria-label', `Remove the result for ${name}`);
+  el.tabIndex = -1;
   const bars = $('.bars', el);
   for (let d = 0; d < 10; d++) {
     const li = document.createElement('li');
@@ -39,8 +43,11 @@ export function makeCard(name) {
   return el;
 }
 
+// A queued card shows no bar (it waits: nothing moves); a loading one shows
+// the upload's progress, indeterminate (moving) until there is some.
 export function setCardState(el, state, progressText) {
   el.dataset.state = state;
+  if (state === 'queued' || state === 'loading') $('progress', el).removeAttribute('value');
   el.setAttribute('aria-busy', String(state === 'loading' || state === 'queued'));
   if (progressText) $('.card-progress-text', el).textContent = progressText;
 }
@@ -59,7 +66,7 @@ function showWhy(el, ex) {
   el.dataset.explained = ex.method;
 }
 
-function showResult(el, r, roundTripMs) {
+function showResult(el, r, roundTripMs, note) {
   const digit = r.digit;
   el.dataset.digit = String(digit);
   $('.card-digit', el).textContent = String(digit);
@@ -82,6 +89,7 @@ function showResult(el, r, roundTripMs) {
   if (r.model && r.model.name) parts.push(r.model.name);
   if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
   parts.push(`${Math.round(roundTripMs)} ms round trip`);
+  if (note) parts.push(note);
   $('.card-meta', el).textContent = parts.join(' · ');
   setCardState(el, 'done');
 }
@@ -92,12 +100,13 @@ function formatList(names) {
 
 // What to tell a person about a failed upload (an outcome of postImage): a
 // plain first sentence, then the server's own message when it sent one.
-function describeFailure({ status, error }) {
+export function describeFailure({ status, error }) {
   // Failures the server did not name itself are request_failed.
   const unnamed = (plain) => ({ plain, detail: '', code: 'request_failed' });
   if (status === null) {
-    if (error.code === 'timeout') return unnamed(`The server did not answer within ${TIMEOUT_MS / 1000} s.`);
-    return unnamed('The server could not be reached. Check that it is running, then retry.');
+    if (error.code === 'timeout') return unnamed(`The server did not answer within ${TIMEOUT_MS / 1000} s. Try again in a moment.`);
+    if (error.code === 'offline') return unnamed('Your device is offline. Retry when it is connected.');
+    return unnamed('The server could not be reached. Check your connection, or try again in a moment.');
   }
   if (status >= 200 && status < 300) return unnamed('The server answered something this page does not understand.');
   let plain;
@@ -119,25 +128,25 @@ function showError(el, failure) {
 }
 
 // Sends `blob` (called `name`) with `model` and shows the outcome on card
-// `el`; `signal` cancels the request. Resolves to the sentence for the live
-// region, or null when cancelled.
-export async function runCard(el, blob, name, { model, signal } = {}) {
+// `el`; `signal` cancels the request; `note` (what the page did to the
+// picture, e.g. made it smaller) joins the card's facts. Resolves to the
+// sentence for the live region, or null when cancelled.
+export async function runCard(el, blob, name, { model, signal, note } = {}) {
   const bar = $('progress', el);
-  bar.value = 0;
   setCardState(el, 'loading', 'Uploading…');
   const res = await postImage(blob, name, {
     model,
     signal,
     onProgress: (f) => {
-      bar.value = f;
-      if (f >= 1) {
+      if (f < 1) bar.value = f;
+      else {
         bar.removeAttribute('value'); // indeterminate while the model runs
         $('.card-progress-text', el).textContent = 'Recognising…';
       }
     },
   });
   if (res.ok) {
-    showResult(el, res.prediction, res.ms);
+    showResult(el, res.prediction, res.ms, note);
     return `${name}: ${res.prediction.digit}, ${percent(res.prediction.probability)} sure.`;
   }
   if (res.error.code === 'aborted') return null;

@@ -1,6 +1,11 @@
 // draw.js - the drawing pad: strokes drawn with a mouse, finger or pen, sent
 // as a PNG when each stroke ends; Undo (Ctrl+Z) and Clear; one result card
-// (#draw-result) under the pad.
+// (#draw-result).
+//
+// Where the card goes: it must be in view while the visitor draws. With two
+// columns (wide screens) that is the top of the results column, beside the
+// pad; with one column (phones) it is right under the pad's buttons, in a
+// compact form (the bars as one row).
 //
 // Invariants:
 // - The strokes are the drawing: the canvas is repainted from them, so the
@@ -11,7 +16,10 @@
 import { makeCard, runCard } from './cards.js';
 import { $, announce } from './page.js';
 
+const TWO_COLUMNS = '(min-width: 56rem)'; // style.css's two-column layout
+
 // Wires the pad (#pad, #undo, #clear); `model()` names the model to send.
+// Returns {rerun()}, which sends the drawing again (the model changed).
 export function drawPad({ model }) {
   const pad = $('#pad');
   const undoButton = $('#undo');
@@ -27,7 +35,10 @@ export function drawPad({ model }) {
   $('.card-close', card).remove();
   $('.card-images figure', card).remove(); // the pad itself shows what was sent
   card.hidden = true;
-  $('.draw').append(card);
+  const wide = window.matchMedia(TWO_COLUMNS);
+  const placeCard = () => $(wide.matches ? '#draw-slot-results' : '#draw-slot-pad').append(card);
+  wide.addEventListener('change', placeCard);
+  placeCard();
 
   // Ink and paper follow the colour scheme; the server detects polarity, so
   // light-on-dark and dark-on-light are both fine. Stroke width is about a
@@ -121,7 +132,10 @@ export function drawPad({ model }) {
     redraw();
     resetCard();
   });
-  $('.card-retry', card).addEventListener('click', () => predict());
+  $('.card-retry', card).addEventListener('click', () => {
+    card.focus(); // the Retry button goes away under the focus
+    predict();
+  });
 
   // Ctrl+Z (Cmd+Z) undoes a stroke, except where it edits a form control.
   document.addEventListener('keydown', (e) => {
@@ -133,4 +147,5 @@ export function drawPad({ model }) {
 
   window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redraw);
   redraw();
+  return { rerun: () => strokes.length && predict() };
 }

@@ -1,26 +1,38 @@
-// main.js - the digits page: send images (dropped, picked, pasted, drawn or
-// photographed) to POST api/v1/predict and show what the model answered.
-// Each part of the page is one module that owns its elements and its state;
-// this file only connects them:
+// main.js - the digits page: send images (dropped, picked, pasted, drawn,
+// photographed or chosen from the examples) to POST api/v1/predict and show
+// what the model answered. Each part of the page is one module that owns
+// its elements and its state; this file only connects them:
 //
-//   models.js  the model chooser        -> model() for every request
-//   queue.js   the results list         <- files from drop.js and camera.js
+//   models.js  the model chooser        -> model() for every request;
+//                                          a new choice re-runs what is shown
+//   queue.js   the results list         <- files from drop, camera, gallery
+//   shrink.js  big photos made smaller and upright before they are sent
 //   drop.js    drop, pick, paste
-//   camera.js  a photo from the camera
+//   camera.js  the live camera (and a photo kept from it)
+//   gallery.js the example pictures
 //   draw.js    the drawing pad and its own result card
 //   cards.js   one result card: request, progress, answer or error
 //   api.js     the HTTP API client (no DOM)
-//   page.js    notice, live region, percentages
+//   page.js    notice, live region, percentages, the curl example
 
 import { camera } from './camera.js';
 import { dropAndPaste } from './drop.js';
 import { drawPad } from './draw.js';
+import { gallery } from './gallery.js';
 import { modelChooser } from './models.js';
+import { showApiExample } from './page.js';
 import { uploadQueue } from './queue.js';
 
-const models = modelChooser();
+const models = modelChooser({
+  onChange: () => {
+    uploads.rerun();
+    pad.rerun();
+  },
+});
 const uploads = uploadQueue({ model: models.chosen, onCleared: () => drop.focus() });
 const drop = dropAndPaste({ addFiles: uploads.addFiles });
-camera({ onPhoto: uploads.add });
-drawPad({ model: models.chosen });
+camera({ model: models.chosen, onPhoto: uploads.add });
+gallery({ add: uploads.add });
+const pad = drawPad({ model: models.chosen });
+showApiExample();
 models.load();

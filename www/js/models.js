@@ -40,11 +40,13 @@ function modelTitle(m) {
 
 // Wires the chooser (#model); returns {load(), chosen()}: load() fills it
 // (once), chosen() is the model name to send, '' for the server's default.
-export function modelChooser() {
+// onChange(name) runs when the visitor picks another model.
+export function modelChooser({ onChange = () => {} } = {}) {
   const select = $('#model');
   select.addEventListener('change', () => {
     storeModel(select.value);
-    announce(`Model ${select.value} chosen.`);
+    announce(`Model ${select.value} chosen; the results are being recognised again.`);
+    onChange(select.value);
   });
 
   async function load() {

@@ -4,18 +4,24 @@
 // Invariants:
 // - At most UPLOAD_SLOTS uploads run at once, the rest wait in the queue, so
 //   dropping a hundred files neither freezes the page nor floods the server.
+// - Files dropped together start in the order given and show in that order
+//   (above the older cards).
 // - A card owns what it shows: its request, its object URL (revoked when the
-//   card goes) and the blob to send again on Retry.
+//   card goes) and the blob to send again on Retry or with another model.
+// - Focus never falls to <body>: removing a card moves it to the next card's
+//   remove button (or the previous one, or onCleared when none is left), and
+//   Retry moves it to the card itself, whose Retry button goes away.
 
 import { makeCard, runCard, setCardState } from './cards.js';
 import { $, announce } from './page.js';
+import { prepareUpload } from './shrink.js';
 
 const UPLOAD_SLOTS = 3;
 
 // Wires the results list (#cards, with #empty shown while it is empty and
 // #clear-results, which removes every card and then calls onCleared).
 // `model()` names the model to send when an upload starts. Returns
-// {add(blob, name), addFiles(files, fallbackName)}.
+// {add(blob, name), addFiles(files, fallbackName), rerun()}.
 export function uploadQueue({ model, onCleared }) {
   const list = $('#cards');
   const empty = $('#empty');
@@ -23,17 +29,27 @@ export function uploadQueue({ model, onCleared }) {
   const waiting = [];
   const jobOf = new WeakMap(); // result card element -> its upload job
   let running = 0;
+  // Pictures are prepared (shrink.js) one after another, so the uploads of
+  // files dropped together also start in the order given.
+  let lastPrepared = Promise.resolve();
 
   async function run(job) {
-    job.controller = new AbortController();
-    const said = await runCard(job.el, job.blob, job.name, { model: model(), signal: job.controller.signal });
-    job.controller = null;
-    return said;
+    const mine = new AbortController();
+    job.controller = mine;
+    if (!job.ready) {
+      job.ready = lastPrepared.then(() => prepareUpload(job.blob, job.name));
+      lastPrepared = job.ready;
+    }
+    const { blob, name, note } = await job.ready;
+    const said = job.removed || mine.signal.aborted ? null : await runCard(job.el, blob, name, { model: model(), signal: mine.signal, note });
+    if (job.controller === mine) job.controller = null;
+    return said && said.replace(name, job.name);
   }
 
   function pump() {
     while (running < UPLOAD_SLOTS && waiting.length) {
       const job = waiting.shift();
+      job.waiting = false;
       if (job.removed) continue;
       running++;
       run(job).then((said) => {
@@ -45,7 +61,9 @@ export function uploadQueue({ model, onCleared }) {
   }
 
   function enqueue(job) {
+    if (job.waiting) return;
     setCardState(job.el, 'queued', 'Waiting…');
+    job.waiting = true;
     waiting.push(job);
     pump();
   }
@@ -64,26 +82,56 @@ export function uploadQueue({ model, onCleared }) {
     updateEmpty();
   }
 
-  function add(blob, name) {
+  function removeAndRefocus(job) {
+    const next = job.el.nextElementSibling || job.el.previousElementSibling;
+    remove(job);
+    if (next) $('.card-close', next).focus();
+    else onCleared();
+  }
+
+  // A card for `blob` (not yet sent); `before` is the card to insert it in
+  // front of (null: at the top).
+  function place(blob, name, before) {
     const el = makeCard(name);
-    const job = { el, blob, name, url: URL.createObjectURL(blob), controller: null, removed: false };
+    const job = { el, blob, name, url: URL.createObjectURL(blob), controller: null, removed: false, waiting: false, ready: null };
     const original = $('.card-original', el);
     original.decoding = 'async';
     original.src = job.url;
     original.addEventListener('error', () => original.classList.add('broken'), { once: true });
-    $('.card-retry', el).addEventListener('click', () => enqueue(job));
-    $('.card-close', el).addEventListener('click', () => remove(job));
+    $('.card-retry', el).addEventListener('click', () => {
+      el.focus();
+      enqueue(job);
+    });
+    $('.card-close', el).addEventListener('click', () => removeAndRefocus(job));
     jobOf.set(el, job);
-    list.prepend(el);
+    list.insertBefore(el, before);
+    return job;
+  }
+
+  function add(blob, name) {
+    const job = place(blob, name, list.firstElementChild);
     updateEmpty();
     enqueue(job);
   }
 
   function addFiles(files, fallbackName = 'image') {
     const all = [...files];
-    // Newest first on screen, but in the order given: prepend in reverse.
-    for (const f of all.reverse()) add(f, f.name || fallbackName);
+    const top = list.firstElementChild;
+    const jobs = all.map((f) => place(f, f.name || fallbackName, top));
+    updateEmpty();
+    for (const job of jobs) enqueue(job);
     if (all.length > 1) announce(`${all.length} images sent.`);
+  }
+
+  // Sends every card again (the model changed): running ones are cancelled
+  // and queued afresh, so each card ends with the new model's answer.
+  function rerun() {
+    for (const el of [...list.children]) {
+      const job = jobOf.get(el);
+      if (!job || job.removed) continue;
+      if (job.controller) job.controller.abort();
+      enqueue(job);
+    }
   }
 
   clearButton.addEventListener('click', () => {
@@ -92,5 +140,5 @@ export function uploadQueue({ model, onCleared }) {
   });
   updateEmpty();
 
-  return { add, addFiles };
+  return { add, addFiles, rerun };
 }
