@@ -239,7 +239,7 @@ static int read_numbers(struct registry *reg, const struct opts *o, char **files
 			continue;
 		}
 		if (o->json) {
-			struct json_object *j = reading_json(rr, &info, m, false);
+			struct json_object *j = reading_json(reg, rr, &info, m, false);
 
 			if (j) {
 				json_object_object_add(j, "file", json_object_new_string(files[i]));
@@ -247,7 +247,7 @@ static int read_numbers(struct registry *reg, const struct opts *o, char **files
 			}
 			printed = j && print_json(j);
 		} else {
-			struct json_object *j = reading_json(rr, &info, m, false), *c;
+			struct json_object *j = reading_json(reg, rr, &info, m, false), *c;
 
 			printed =
 			    j &&

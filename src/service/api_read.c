@@ -81,7 +81,7 @@ void api_read_answer(struct api_ctx *ctx, int model, const struct api_read_image
 		n_ok++;
 		if (ctx->call.digit < 0 && rr->n > 0)
 			ctx->call.digit = rr->digit[0].digit;
-		o = reading_json(rr, &ctx->info[i], m, true);
+		o = reading_json(ctx->reg, rr, &ctx->info[i], m, true);
 		if (list)
 			json_object_array_add(arr, o);
 		else

@@ -47,8 +47,23 @@ static struct json_object *box_json(const struct image_read_digit *d)
 	return o;
 }
 
-struct json_object *reading_json(const struct image_read_result *rr, const struct image_info *info,
-                                 const struct registry_model_info *m, bool with_inverted)
+/* The not-a-digit head reads the last hidden layer, which the reader's
+ * batches of candidate pieces do not keep: one more forward pass of the
+ * chosen digit gives it (NULL when the model has no head, or on failure:
+ * then only the calibrated probabilities judge). */
+static const float *digit_hidden(struct registry *reg, int model, const float *pixels)
+{
+	struct dg_error err = {0};
+	const float *p;
+
+	if (registry_predict(reg, model, pixels, 1, &p, &err) < 0)
+		return NULL;
+	return registry_hidden(reg, model, 0);
+}
+
+struct json_object *reading_json(struct registry *reg, const struct image_read_result *rr,
+                                 const struct image_info *info, const struct registry_model_info *m,
+                                 bool with_inverted)
 {
 	struct json_object *o = json_object_new_object(), *list = json_object_new_array();
 	char text[IMAGE_READ_MAX_DIGITS + 1];
@@ -66,11 +81,14 @@ struct json_object *reading_json(const struct image_read_result *rr, const struc
 			json_object_put(o), json_object_put(list);
 			return NULL;
 		}
-		answer_confidence(one, d->probs, m->n_classes, &m->confidence);
 		if (m->confidence.fitted) {
+			const float *hidden = digit_hidden(reg, m->index, d->pixels);
 			struct confidence_judgement j;
 
-			confidence_judge(&m->confidence, d->probs, m->n_classes, &j);
+			answer_confidence(one, d->probs, m->n_classes, &m->confidence, hidden,
+			                  d->pixels);
+			confidence_judge_input(&m->confidence, d->probs, m->n_classes, hidden,
+			                       d->pixels, &j);
 			confidence *= j.confidence;
 			if (!reason)
 				reason = confidence_reason(j.verdict);

@@ -21,8 +21,10 @@ int reading_run(struct registry *reg, int model, const void *data, size_t len,
                 struct image_info *info, double *seconds, struct dg_error *err);
 
 /* rr as JSON ("image" with "inverted" if with_inverted), NULL when json-c
- * runs out of memory. */
-struct json_object *reading_json(const struct image_read_result *rr, const struct image_info *info,
-                                 const struct registry_model_info *m, bool with_inverted);
+ * runs out of memory.  Each digit's confidence, from model m of reg, also
+ * asks the model's not-a-digit head (one more forward pass per digit). */
+struct json_object *reading_json(struct registry *reg, const struct image_read_result *rr,
+                                 const struct image_info *info, const struct registry_model_info *m,
+                                 bool with_inverted);
 
 #endif
