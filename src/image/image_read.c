@@ -22,26 +22,27 @@
 #include "image_priv.h"
 #include "image_read.h"
 
-#define SPECK_AREA   0.04 /* of the largest component's area: smaller is dirt */
-#define TALL_AREA    0.30 /* components this share of the largest set the height */
-#define OVERLAP      0.60 /* of the narrower width: overlapping components group */
-#define CUT_WIDE     0.60 /* of H: a group at least this wide gets candidate cuts */
-#define CUT_MARGIN   0.15 /* of H: no cut this close to a group's side */
-#define CUT_APART    0.12 /* of H: two cuts at least this far apart */
-#define CUT_MINIMA   6    /* profile minima kept per group */
-#define CUT_STEP     0.50 /* of H: evenly spaced cuts about this far apart */
-#define MAX_CUTS     12   /* per group */
-#define MAX_RUN      4    /* atoms per piece */
-#define MAX_WIDTH    1.60 /* of H: widest piece */
-#define JOIN_GAP     0.30 /* of H: groups further apart are never one digit */
-#define WIDE_FROM    1.10 /* of H: wider pieces pay WIDE_COST per H beyond */
-#define WIDE_COST    6.0
-#define LOW_BELOW    0.50 /* of H: lower pieces pay LOW_COST per H below */
-#define LOW_COST     8.0
-#define NARROW_BELOW 0.50 /* width over height: narrower pieces but a 1 pay NARROW_COST */
-#define NARROW_COST  4.0
-#define CUT_COST     1.00  /* per stroke width of ink a cut goes through */
-#define BOX_LEVEL    0.05f /* as image_normalise: ink that counts for a box */
+#define SPECK_AREA       0.04 /* of the largest component's area: smaller is dirt */
+#define TALL_AREA        0.30 /* components this share of the largest set the height */
+#define OVERLAP          0.60 /* of the narrower width: overlapping components group */
+#define CUT_WIDE         0.60 /* of H: a group at least this wide gets candidate cuts */
+#define CUT_MARGIN       0.15 /* of H: no cut this close to a group's side */
+#define CUT_APART        0.12 /* of H: two cuts at least this far apart */
+#define CUT_MINIMA       6    /* profile minima kept per group */
+#define CUT_STEP         0.50 /* of H: evenly spaced cuts about this far apart */
+#define MAX_CUTS         12   /* per group */
+#define MAX_RUN          4    /* atoms per piece */
+#define MAX_WIDTH        1.60 /* of H: widest piece */
+#define JOIN_GAP         0.30 /* of H: groups further apart are never one digit */
+#define WIDE_FROM        1.10 /* of H: wider pieces pay WIDE_COST per H beyond */
+#define WIDE_COST        6.0
+#define LOW_BELOW        0.50 /* of H: lower pieces pay LOW_COST per H below */
+#define LOW_COST         8.0
+#define NARROW_BELOW     0.50 /* width over height: narrower pieces but a 1 pay NARROW_COST */
+#define NARROW_COST      4.0
+#define CUT_COST         1.00  /* per stroke width of ink a cut goes through */
+#define DIGITNESS_WEIGHT 1.0   /* times log P(a digit at all), when the classifier says */
+#define BOX_LEVEL        0.05f /* as image_normalise: ink that counts for a box */
 
 struct comp {
 	int x0, y0, x1, y1, area;
@@ -445,7 +446,7 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
                   const struct image_reader *rd, double sx, double sy,
                   struct image_read_result *res, struct dg_error *err)
 {
-	const int nc = rd->n_classes;
+	const int nc = rd->n_classes + (rd->with_digitness != 0); /* per row */
 	float *probs = malloc((size_t)(nrows ? nrows : 1) * nc * sizeof(float));
 	double best[IMAGE_READ_MAX_ATOMS + 1];
 	int from[IMAGE_READ_MAX_ATOMS + 1], digit;
@@ -469,7 +470,11 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
 		double s = 0;
 
 		if (p->row >= 0) {
-			s = best_digit(probs + (size_t)p->row * nc, nc, &digit) + p->prior;
+			const float *pr = probs + (size_t)p->row * nc;
+
+			s = best_digit(pr, rd->n_classes, &digit) + p->prior;
+			if (rd->with_digitness)
+				s += DIGITNESS_WEIGHT * log(pr[nc - 1] > 1e-6f ? pr[nc - 1] : 1e-6);
 			/* Only a 1 is much narrower than tall: a narrow "7" is
 			 * more likely a slice of a wider digit. */
 			if (digit != 1 && p->aspect < NARROW_BELOW)
@@ -499,9 +504,9 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
 		if (p->row < 0)
 			continue;
 		d = &res->digit[--k];
-		best_digit(probs + (size_t)p->row * nc, nc, &d->digit);
+		best_digit(probs + (size_t)p->row * nc, rd->n_classes, &d->digit);
 		memcpy(d->probs, probs + (size_t)p->row * nc,
-		       (size_t)(nc < 16 ? nc : 16) * sizeof(float));
+		       (size_t)(rd->n_classes < 16 ? rd->n_classes : 16) * sizeof(float));
 		memcpy(d->pixels, pixels + (size_t)p->row * IMAGE_PIXELS, sizeof(d->pixels));
 		x0 = (int)floor(p->box[0] * sx);
 		y0 = (int)floor(p->box[1] * sy);

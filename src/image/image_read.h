@@ -34,6 +34,11 @@ struct image_reader {
 	void *ctx;
 	int n_classes; /* 10, or more: digits are the first 10 */
 	int max_batch;
+	/* When set, classify fills n_classes + 1 values per picture: the
+	 * probabilities, then how likely the picture is a digit at all (a
+	 * not-a-digit score); the slice of a digit is not one, which is what
+	 * the probabilities alone cannot say. */
+	int with_digitness;
 };
 
 struct image_read_digit {

@@ -10,6 +10,7 @@
 #include "reading.h"
 
 #include <json-c/json.h>
+#include <math.h>
 #include <string.h>
 
 #include "answer.h"
@@ -19,6 +20,7 @@ struct classifier {
 	struct registry *reg;
 	int model, n_classes;
 	double seconds;
+	const struct not_a_digit_head *head; /* the model's, or NULL */
 };
 
 static int classify(void *ctx, const float *pixels, int n, float *probs, struct dg_error *err)
@@ -29,7 +31,22 @@ static int classify(void *ctx, const float *pixels, int n, float *probs, struct 
 
 	if (registry_predict(c->reg, c->model, pixels, n, &p, err) < 0)
 		return -1;
-	memcpy(probs, p, (size_t)n * (size_t)c->n_classes * sizeof(float));
+	for (int k = 0; k < n; k++) {
+		const float *pk = p + (size_t)k * c->n_classes;
+		float *out = probs + (size_t)k * (c->n_classes + 1);
+
+		memcpy(out, pk, (size_t)c->n_classes * sizeof(float));
+		out[c->n_classes] = 1.0f;
+		if (c->head && c->head->fitted) {
+			const float *hidden = registry_hidden(c->reg, c->model, k);
+
+			if (hidden) /* the head's log-odds of "not a digit" */
+				out[c->n_classes] =
+				    (float)(1.0 / (1.0 + exp(not_a_digit_score(
+				                             c->head, hidden, pk,
+				                             pixels + (size_t)k * IMAGE_PIXELS))));
+		}
+	}
 	c->seconds += dg_seconds() - t0;
 	return 0;
 }
@@ -115,8 +132,8 @@ int reading_run(struct registry *reg, int model, const void *data, size_t len,
                 struct image_info *info, double *seconds, struct dg_error *err)
 {
 	const struct registry_model_info *m = registry_model_info(reg, model);
-	struct classifier c = {reg, model, m ? m->n_classes : 0, 0};
-	const struct image_reader rd = {classify, &c, c.n_classes, registry_max_batch(reg)};
+	struct classifier c = {reg, model, m ? m->n_classes : 0, 0, m ? &m->confidence.head : NULL};
+	const struct image_reader rd = {classify, &c, c.n_classes, registry_max_batch(reg), 1};
 	int rc;
 
 	if (!m)
