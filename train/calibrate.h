@@ -53,8 +53,7 @@ int calibrate_forward(const struct nn_graph *g, const float *params, const float
 /* The same, and when node >= 0 node's activations (n x its c*h*w) into
  * *hidden (malloc'ed, the caller frees; NULL for node < 0). */
 int calibrate_forward_hidden(const struct nn_graph *g, const float *params, const float *pixels,
-                             int n, int node, float **probs, float **hidden,
-                             struct dg_error *err);
+                             int n, int node, float **probs, float **hidden, struct dg_error *err);
 
 /* Shares of n images (probabilities n x nc) that cp flags uncertain. */
 double calibrate_flagged(const struct confidence_params *cp, const float *probs, int n, int nc);
