@@ -413,7 +413,7 @@ static struct nn_pool_geom pool_geom(const struct nn_graph *g, const struct nn_n
 	                             .ow = n->w};
 }
 
-static int maxpool_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
+int nn_maxpool_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
 {
 	if (nn_expect_inputs(n, 1, err) ||
 	    nn_json_int(o, n->name, "kernel", 0, 1, NN_MAX_KERNEL, &n->kernel, err) ||
@@ -422,7 +422,7 @@ static int maxpool_parse(struct nn_node *n, struct json_object *o, struct dg_err
 	return 0;
 }
 
-static int maxpool_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
+int nn_maxpool_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
 	const struct nn_node *in = nn_input(g, n, 0);
 
@@ -458,8 +458,8 @@ static void maxpool_to_json(const struct nn_node *n, struct json_object *o)
 
 const struct nn_op_def nn_op_maxpool = {
     .name = "maxpool",
-    .parse = maxpool_parse,
-    .shape = maxpool_shape,
+    .parse = nn_maxpool_parse,
+    .shape = nn_maxpool_shape,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .to_json = maxpool_to_json,

@@ -243,7 +243,7 @@ const struct nn_op_def nn_op_relu = {
     .backward = relu_backward,
 };
 
-static int concat_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
+int nn_concat_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
 {
 	(void)o;
 	if (n->n_inputs < 2)
@@ -251,7 +251,7 @@ static int concat_parse(struct nn_node *n, struct json_object *o, struct dg_erro
 	return 0;
 }
 
-static int concat_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
+int nn_concat_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
 	const struct nn_node *in = nn_input(g, n, 0);
 
@@ -292,8 +292,8 @@ static void concat_backward(const struct nn_op_args *a)
 
 const struct nn_op_def nn_op_concat = {
     .name = "concat",
-    .parse = concat_parse,
-    .shape = concat_shape,
+    .parse = nn_concat_parse,
+    .shape = nn_concat_shape,
     .forward = concat_forward,
     .backward = concat_backward,
 };

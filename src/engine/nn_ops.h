@@ -114,6 +114,14 @@ int nn_json_float(struct json_object *o, const char *node, const char *key, doub
 /* Exactly want inputs. */
 int nn_expect_inputs(const struct nn_node *n, int want, struct dg_error *err);
 
+/* Parse and shape of the ops whose int8 twins (nn_q8.c) read the same
+ * fields and give the same shape: max-pooling (kernel, stride) and
+ * channel concatenation (2+ inputs of one height and width). */
+int nn_maxpool_parse(struct nn_node *n, struct json_object *o, struct dg_error *err);
+int nn_maxpool_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err);
+int nn_concat_parse(struct nn_node *n, struct json_object *o, struct dg_error *err);
+int nn_concat_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err);
+
 /* Floats in one image of n's output (at most NN_MAX_NODE_SIZE). */
 static inline size_t nn_node_size(const struct nn_node *n)
 {

@@ -499,28 +499,6 @@ const struct nn_op_def nn_op_dense_q8 = {
 
 /* ---- maxpool_q8, concat_q8 ------------------------------------------------ */
 
-static int maxpool_q8_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
-{
-	if (nn_expect_inputs(n, 1, err) ||
-	    nn_json_int(o, n->name, "kernel", 0, 1, NN_MAX_KERNEL, &n->kernel, err) ||
-	    nn_json_int(o, n->name, "stride", n->kernel, 1, NN_MAX_KERNEL, &n->stride, err))
-		return -1;
-	return 0;
-}
-
-static int maxpool_q8_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
-{
-	const struct nn_node *in = nn_input(g, n, 0);
-
-	if (in->h < n->kernel || in->w < n->kernel)
-		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": window %d larger than input %dx%d",
-		               n->name, n->kernel, in->h, in->w);
-	n->c = in->c;
-	n->h = (in->h - n->kernel) / n->stride + 1;
-	n->w = (in->w - n->kernel) / n->stride + 1;
-	return 0;
-}
-
 static void maxpool_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
@@ -568,37 +546,11 @@ static void maxpool_q8_to_json(const struct nn_node *n, struct json_object *o)
 
 const struct nn_op_def nn_op_maxpool_q8 = {
     .name = "maxpool_q8",
-    .parse = maxpool_q8_parse,
-    .shape = maxpool_q8_shape,
+    .parse = nn_maxpool_parse,
+    .shape = nn_maxpool_shape,
     .forward = maxpool_q8_forward,
     .to_json = maxpool_q8_to_json,
 };
-
-static int concat_q8_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
-{
-	(void)o;
-	if (n->n_inputs < 2)
-		return dg_fail(err, DG_ERR_FORMAT, "node \"%s\": concat_q8 takes 2 or more inputs",
-		               n->name);
-	return 0;
-}
-
-static int concat_q8_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
-{
-	const struct nn_node *first = nn_input(g, n, 0);
-
-	n->c = 0, n->h = first->h, n->w = first->w;
-	for (int k = 0; k < n->n_inputs; k++) {
-		const struct nn_node *in = nn_input(g, n, k);
-
-		if (in->h != n->h || in->w != n->w)
-			return dg_fail(err, DG_ERR_FORMAT,
-			               "node \"%s\": input \"%s\" is %dx%d, \"%s\" is %dx%d",
-			               n->name, in->name, in->h, in->w, first->name, n->h, n->w);
-		n->c += in->c;
-	}
-	return 0;
-}
 
 static void concat_q8_forward(const struct nn_op_args *a)
 {
@@ -620,7 +572,7 @@ static void concat_q8_forward(const struct nn_op_args *a)
 
 const struct nn_op_def nn_op_concat_q8 = {
     .name = "concat_q8",
-    .parse = concat_q8_parse,
-    .shape = concat_q8_shape,
+    .parse = nn_concat_parse,
+    .shape = nn_concat_shape,
     .forward = concat_q8_forward,
 };
