@@ -479,6 +479,7 @@ int main(int argc, char **argv)
 	int sock = -1, rc = parse_args(argc, argv, &o);
 	bool cgi = false;
 	char service[SERVICE_MAX] = "";
+	const char *dir;
 	long max;
 
 	if (rc >= 0)
@@ -494,7 +495,14 @@ int main(int argc, char **argv)
 		return 1;
 	if (!o.check && drop_privileges(o.listen_addr != NULL) < 0)
 		return 1;
-	if (registry_load(&reg, o.dir ? o.dir : registry_default_dir(), cfg.max_images, &err) < 0) {
+	dir = o.dir ? o.dir : registry_default_dir();
+	/* Plain CGI answers one request: read each model when it is used.
+	 * --check and servers read and check every model before serving. */
+	if (!o.check && cgi)
+		rc = registry_load_lazy(&reg, dir, cfg.max_images, &err);
+	else
+		rc = registry_load(&reg, dir, cfg.max_images, &err);
+	if (rc < 0) {
 		fprintf(stderr, "digits.fcgi: refusing to start: %s\n", err.msg);
 		return 1;
 	}

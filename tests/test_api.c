@@ -941,15 +941,106 @@ static int make_model(char *dir, size_t cap, struct dg_error *err)
 	snprintf(dir, cap, "%s/test_api.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return dg_fail(err, DG_ERR_IO, "mkdtemp failed");
+	snprintf(path, sizeof(path), "%s/cnn.model", dir);
 	if (nn_zoo_build(&g, "cnn", err) < 0)
 		return -1;
 	params = malloc(g->n_params * sizeof(float));
 	nn_params_init(g, params, 1);
-	snprintf(path, sizeof(path), "%s/cnn.model", dir);
 	rc = model_save(path, g, params, NULL, err);
 	free(params);
 	nn_graph_free(g);
 	return rc;
+}
+
+/* make_model's model again at path (after a test changed it). */
+static void make_model_at(const char *path)
+{
+	struct nn_graph *g;
+	struct dg_error err;
+	float *params;
+
+	if (nn_zoo_build(&g, "cnn", &err) < 0)
+		return;
+	params = malloc(g->n_params * sizeof(float));
+	nn_params_init(g, params, 1);
+	model_save(path, g, params, NULL, &err);
+	free(params);
+	nn_graph_free(g);
+}
+
+/*
+ * Plain CGI's registry (registry_load_lazy) on dir's cnn.model: it lists
+ * what the full one lists, answers the same bits, and a model file that
+ * is corrupt, or replaced since it was listed, fails the request that
+ * uses it, not the listing.
+ */
+static void test_lazy(const char *dir)
+{
+	struct registry *full, *lazy;
+	struct dg_error err;
+	float px[IMAGE_PIXELS];
+	const float *p;
+	float want[10];
+	char path[4200];
+
+	for (int i = 0; i < IMAGE_PIXELS; i++)
+		px[i] = (float)((i * 37) % 101) / 100.0f;
+	if (registry_load(&full, dir, 4, &err) < 0 || registry_predict(full, 0, px, 1, &p, &err)) {
+		ok(0, "lazy registry: the full one loads: %s", err.msg);
+		return;
+	}
+	memcpy(want, p, sizeof(want));
+	if (!ok(registry_load_lazy(&lazy, dir, 4, &err) == 0 && registry_count(lazy) == 1,
+	        "lazy registry lists the model directory")) {
+		diag("%s", err.msg);
+		registry_free(full);
+		return;
+	}
+	ok(strcmp(registry_model_info(lazy, 0)->version, registry_model_info(full, 0)->version) ==
+	           0 &&
+	       registry_model_info(lazy, 0)->n_params == registry_model_info(full, 0)->n_params &&
+	       registry_model_info(lazy, 0)->n_macs == registry_model_info(full, 0)->n_macs,
+	   "lazy registry: version, weights and cost as the full one says");
+	ok(registry_hidden(lazy, 0, 0) == NULL, "lazy registry: nothing computed before use");
+	ok(registry_predict(lazy, 0, px, 1, &p, &err) == 0 && memcmp(p, want, sizeof(want)) == 0,
+	   "lazy registry: the model read on first use answers the same bits");
+	registry_free(lazy);
+	registry_free(full);
+
+	/* Replaced after listing: another model under the same name. */
+	snprintf(path, sizeof(path), "%s/cnn.model", dir);
+	registry_load_lazy(&lazy, dir, 4, &err);
+	{
+		struct nn_graph *g;
+		float *params;
+
+		nn_zoo_build(&g, "cnn", &err);
+		params = malloc(g->n_params * sizeof(float));
+		nn_params_init(g, params, 2);
+		model_save(path, g, params, NULL, &err);
+		free(params);
+		nn_graph_free(g);
+	}
+	ok(registry_predict(lazy, 0, px, 1, &p, &err) < 0 && strstr(err.msg, "changed since"),
+	   "lazy registry: a model file replaced after listing fails the request (%s)", err.msg);
+	registry_free(lazy);
+
+	/* A weight flipped on disk: listed, then refused when used. */
+	{
+		FILE *f = fopen(path, "r+b");
+
+		fseek(f, -100, SEEK_END);
+		fputc(0x7f, f);
+		fclose(f);
+	}
+	ok(registry_load_lazy(&lazy, dir, 4, &err) == 0, "lazy registry lists a corrupt model");
+	ok(registry_predict(lazy, 0, px, 1, &p, &err) < 0 && strstr(err.msg, "checksum mismatch") &&
+	       strstr(err.msg, "model \"cnn\""),
+	   "lazy registry: using it fails, naming the model and the problem");
+	registry_free(lazy);
+	ok(registry_load(&full, dir, 4, &err) < 0, "the full registry refuses it at once");
+	unlink(path);
+	make_model_at(path);
 }
 
 /* A PNG of nothing but its signature and IHDR, declaring w x h. */
@@ -1049,6 +1140,8 @@ int main(void)
 	test_pixels();
 	api_ctx_free(ctx);
 	registry_free(loaded);
+
+	test_lazy(dir);
 
 	snprintf(path, sizeof(path), "%s/bad.model", dir);
 	{

@@ -128,6 +128,44 @@ int main(void)
 	} else {
 		diag("%s", err.msg);
 	}
+	/* Header only (plain CGI's lazy registry): what it says, without the
+	 * weights; corrupt weights pass it and fail the whole read. */
+	if (ok(model_load_header(&m, good, &err) == 0, "model_load_header reads the header")) {
+		struct model *full = NULL;
+
+		model_load(&full, good, &err);
+		ok(m->params == NULL, "model_load_header reads no weights");
+		is_str(model_name(m), "cnn", "header only: graph name");
+		is_int(m->graph->n_params, g->n_params, "header only: graph");
+		ok(m->training && json_object_equal(m->training, meta), "header only: training");
+		ok(full && m->crc == full->crc, "header only: the checksum the file states");
+		model_free(full);
+		model_free(m);
+	} else {
+		diag("%s", err.msg);
+	}
+	{
+		size_t len;
+		unsigned char *bytes = read_file(good, &len);
+		const char *flipped = path_in_dir("flipped.model");
+
+		bytes[len - 100] ^= 0x40; /* a weight, not the checksum */
+		write_file(flipped, bytes, len);
+		ok(model_load_header(&m, flipped, &err) == 0,
+		   "a weight changed on disk: the header still reads");
+		model_free(m);
+		refused(flipped, DG_ERR_FORMAT, "checksum mismatch", "a weight changed on disk");
+		write_file(flipped, bytes, len - 64);
+		m = NULL;
+		ok(model_load_header(&m, flipped, &err) == -1 && m == NULL &&
+		       strstr(err.msg, "(truncated)") && strstr(err.msg, flipped),
+		   "header only: a truncated file is refused, naming it");
+		write_file(flipped, bytes, 20);
+		ok(model_load_header(&m, flipped, &err) == -1 && strstr(err.msg, "header length"),
+		   "header only: a header longer than the file is refused");
+		unlink(flipped);
+		free(bytes);
+	}
 	ok(access(path_in_dir("good.model.tmp"), F_OK) != 0, "no temporary file left behind");
 	ok(model_save("/nonexistent-dir/x.model", g, params, NULL, &err) == -1 &&
 	       err.code == DG_ERR_IO && strstr(err.msg, "/nonexistent-dir/x.model"),

@@ -314,7 +314,10 @@ static int parse_header(struct model *m, const unsigned char *base, uint32_t hle
 	return check_tensors(m, json_object_object_get(m->header, "tensors"), err);
 }
 
-static int validate(struct model *m, const unsigned char *base, struct dg_error *err)
+/* The preamble and header at base (at least PREAMBLE bytes, and the header
+ * once hlen is checked) against the file's size: everything but the
+ * weights and the checksum. */
+static int validate_header(struct model *m, const unsigned char *base, struct dg_error *err)
 {
 	size_t size = m->file_size;
 
@@ -345,6 +348,16 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 		return dg_fail(err, DG_ERR_FORMAT,
 		               "%s: file is %zu bytes, its header implies %zu%s", m->path, size,
 		               want, size < want ? " (truncated)" : "");
+	return 0;
+}
+
+static int validate(struct model *m, const unsigned char *base, struct dg_error *err)
+{
+	size_t size = m->file_size, data;
+
+	if (validate_header(m, base, err))
+		return -1;
+	data = align_up(PREAMBLE + get_le32(base + 12));
 	uLong crc = crc32_z(crc32(0L, Z_NULL, 0), base, size - 4);
 	if (crc != get_le32(base + size - 4))
 		return dg_fail(err, DG_ERR_FORMAT,
@@ -378,6 +391,26 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
 	return 0;
 }
 
+/* len bytes at offset off of fd into buf, all of them. */
+static int read_at(struct model *m, int fd, void *buf, size_t len, size_t off, struct dg_error *err)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dg_fail(err, DG_ERR_IO, "%s: %s", m->path, strerror(errno));
+		if (n == 0)
+			return dg_fail(err, DG_ERR_FORMAT, "%s: shrank to %zu bytes while read",
+			               m->path, off + done);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 /* The whole file into m->map, 64-byte aligned like the weights inside it
  * (the data offset is a multiple of ALIGN; the kernels are faster on a
  * cache-line boundary).  A copy, not a mapping: a file truncated or
@@ -386,32 +419,20 @@ static int validate(struct model *m, const unsigned char *base, struct dg_error 
  * while it is read fails here or at the checksum. */
 static int read_file(struct model *m, int fd, struct dg_error *err)
 {
-	size_t done = 0;
-
 	m->map = aligned_alloc(ALIGN, align_up(m->file_size));
 	if (!m->map)
 		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory for %zu bytes", m->path,
 		               m->file_size);
-	while (done < m->file_size) {
-		ssize_t n = pread(fd, (char *)m->map + done, m->file_size - done, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dg_fail(err, DG_ERR_IO, "%s: %s", m->path, strerror(errno));
-		if (n == 0)
-			return dg_fail(err, DG_ERR_FORMAT, "%s: shrank to %zu bytes while read",
-			               m->path, done);
-		done += (size_t)n;
-	}
-	return 0;
+	return read_at(m, fd, m->map, m->file_size, 0, err);
 }
 
-int model_load(struct model **out, const char *path, struct dg_error *err)
+/* A new model for path, its file opened (returned, or -1) and its size
+ * checked to be a regular file's of at least the smallest model's. */
+static int open_model(struct model **out, const char *path, struct dg_error *err)
 {
 	struct model *m;
 	struct stat st;
-	int fd, rc;
+	int fd;
 
 	*out = NULL;
 	m = calloc(1, sizeof(*m));
@@ -426,32 +447,83 @@ int model_load(struct model **out, const char *path, struct dg_error *err)
 	}
 	if (fstat(fd, &st)) {
 		dg_fail(err, DG_ERR_IO, "%s: %s", path, strerror(errno));
-		close(fd);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		dg_fail(err, DG_ERR_IO, "%s: %s", path,
 		        S_ISDIR(st.st_mode) ? "is a directory, not a model file"
 		                            : "not a regular file");
-		close(fd);
 		goto fail;
 	}
 	m->file_size = (size_t)st.st_size;
 	if (m->file_size < PREAMBLE + 4) {
-		close(fd);
 		dg_fail(err, DG_ERR_FORMAT, "%s: %zu bytes is too short for a model file", path,
 		        m->file_size);
 		goto fail;
 	}
-	rc = read_file(m, fd, err);
-	close(fd);
-	if (rc < 0)
-		goto fail;
-	if (validate(m, m->map, err))
-		goto fail;
 	*out = m;
-	return 0;
+	return fd;
 fail:
+	if (fd >= 0)
+		close(fd);
 	model_free(m);
 	return -1;
+}
+
+int model_load(struct model **out, const char *path, struct dg_error *err)
+{
+	struct model *m;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open_model(&m, path, err);
+	if (fd < 0)
+		return -1;
+	rc = read_file(m, fd, err);
+	close(fd);
+	if (rc < 0 || validate(m, m->map, err)) {
+		model_free(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+int model_load_header(struct model **out, const char *path, struct dg_error *err)
+{
+	unsigned char pre[PREAMBLE], tail[4], *head = NULL;
+	struct model *m;
+	uint32_t hlen;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open_model(&m, path, err);
+	if (fd < 0)
+		return -1;
+	rc = read_at(m, fd, pre, PREAMBLE, 0, err);
+	hlen = rc ? 0 : get_le32(pre + 12);
+	/* validate_header reads the header only once its length fits the
+	 * file, so a bad length is refused with its own message. */
+	if (!rc && hlen > 0 && hlen <= MAX_HEADER && PREAMBLE + (size_t)hlen + 4 <= m->file_size) {
+		head = malloc(PREAMBLE + (size_t)hlen);
+		if (!head)
+			rc = dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+		else
+			rc = read_at(m, fd, head + PREAMBLE, hlen, PREAMBLE, err);
+		if (head)
+			memcpy(head, pre, PREAMBLE);
+	}
+	if (!rc)
+		rc = validate_header(m, head ? head : pre, err);
+	if (!rc)
+		rc = read_at(m, fd, tail, 4, m->file_size - 4, err);
+	close(fd);
+	free(head);
+	if (rc) {
+		model_free(m);
+		return -1;
+	}
+	m->crc = get_le32(tail);
+	*out = m;
+	return 0;
 }

@@ -54,6 +54,14 @@ struct model {
 
 /* Read and validate a model file.  *out is owned by the caller. */
 int model_load(struct model **out, const char *path, struct dg_error *err);
+
+/* Read a model file's header only: what model_load checks of the preamble,
+ * the header and the file's size, but not the weights, which are not read
+ * (params is NULL), nor the checksum, which is taken as the file states it
+ * (crc).  For a process that answers one request and exits (plain CGI):
+ * model_load the model it uses, and compare the crc.  *out is owned by the
+ * caller. */
+int model_load_header(struct model **out, const char *path, struct dg_error *err);
 void model_free(struct model *m);
 
 /* Write graph + params (+ training metadata, may be NULL; not consumed)

@@ -1,5 +1,6 @@
 /*
- * registry.c - load the model directory once per process (see registry.h).
+ * registry.c - load the model directory once per process, or its headers
+ * once and each model on first use (see registry.h).
  */
 #include "registry.h"
 
@@ -46,6 +47,7 @@ struct registry_model {
 struct registry {
 	int n;
 	int max_batch;
+	bool lazy;         /* models read on first use (registry_load_lazy) */
 	int default_index; /* REGISTRY_DEFAULT_NAME if present, else the first by name */
 	struct registry_model models[REGISTRY_MAX_MODELS];
 };
@@ -132,7 +134,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	if (r->n == REGISTRY_MAX_MODELS)
 		return dg_fail(err, DG_ERR_TOO_LARGE, "%s: more than %d models", path,
 		               REGISTRY_MAX_MODELS);
-	if (model_load(&m, path, err) < 0)
+	if ((r->lazy ? model_load_header(&m, path, err) : model_load(&m, path, err)) < 0)
 		return -1;
 	for (int i = 0; i < r->n; i++) {
 		if (strcmp(r->models[i].info.name, model_name(m)) == 0) {
@@ -155,7 +157,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	rm->model = m;
 	set_info(&rm->info, r->n, m, path);
 	rm->info.confidence = conf;
-	if (nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
+	if (!r->lazy && nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
 	}
@@ -184,7 +186,8 @@ static int is_model_file(const struct dirent *d)
 	return d->d_name[0] != '.' && n > 6 && strcmp(d->d_name + n - 6, ".model") == 0;
 }
 
-int registry_load(struct registry **out, const char *dir, int max_batch, struct dg_error *err)
+static int load_dir(struct registry **out, const char *dir, int max_batch, bool lazy,
+                    struct dg_error *err)
 {
 	struct dirent **names;
 	struct registry *r;
@@ -195,6 +198,8 @@ int registry_load(struct registry **out, const char *dir, int max_batch, struct 
 	if (n < 0)
 		return dg_fail(err, DG_ERR_IO, "%s: %s", dir, strerror(errno));
 	rc = registry_create(&r, max_batch, err);
+	if (rc == 0)
+		r->lazy = lazy;
 	for (int i = 0; i < n; i++) {
 		char path[PATH_MAX];
 
@@ -213,6 +218,48 @@ int registry_load(struct registry **out, const char *dir, int max_batch, struct 
 		return -1;
 	}
 	*out = r;
+	return 0;
+}
+
+int registry_load(struct registry **out, const char *dir, int max_batch, struct dg_error *err)
+{
+	return load_dir(out, dir, max_batch, false, err);
+}
+
+int registry_load_lazy(struct registry **out, const char *dir, int max_batch, struct dg_error *err)
+{
+	return load_dir(out, dir, max_batch, true, err);
+}
+
+/*
+ * A lazy registry's model index, read whole and given its workspace on
+ * first use.  The file must still be the one whose header was read: the
+ * same checksum, else the answer would not be the model the registry
+ * describes.
+ */
+static int ensure_loaded(struct registry *r, int index, struct dg_error *err)
+{
+	struct registry_model *rm = &r->models[index];
+	struct dg_error inner;
+	struct model *m;
+
+	if (rm->model->params)
+		return 0;
+	if (model_load(&m, rm->model->path, &inner) < 0)
+		return dg_fail(err, inner.code, "model \"%s\" cannot be read: %s", rm->info.name,
+		               inner.msg);
+	if (m->crc != rm->model->crc || strcmp(model_name(m), rm->info.name) != 0) {
+		dg_fail(err, DG_ERR_INVALID, "model \"%s\": %s changed since it was listed",
+		        rm->info.name, m->path);
+		model_free(m);
+		return -1;
+	}
+	if (nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
+		model_free(m);
+		return dg_fail(err, inner.code, "model \"%s\": %s", rm->info.name, inner.msg);
+	}
+	model_free(rm->model);
+	rm->model = m;
 	return 0;
 }
 
@@ -254,6 +301,8 @@ int registry_predict(struct registry *r, int index, const float *pixels, int n, 
 	if (n < 1 || n > r->max_batch)
 		return dg_fail(err, DG_ERR_INVALID, "%s: batch of %d images, want 1 to %d",
 		               r->models[index].info.name, n, r->max_batch);
+	if (ensure_loaded(r, index, err) < 0)
+		return -1;
 	rm = &r->models[index];
 	*probs = nn_forward(rm->model->graph, rm->model->params, rm->ws, pixels, n);
 	if (!*probs)
@@ -266,7 +315,8 @@ const float *registry_hidden(const struct registry *r, int index, int k)
 	const struct registry_model_info *info = registry_model_info(r, index);
 	const float *act;
 
-	if (!info || !info->confidence.head.fitted || k < 0 || k >= r->max_batch)
+	if (!info || !info->confidence.head.fitted || k < 0 || k >= r->max_batch ||
+	    !r->models[index].ws)
 		return NULL;
 	act = nn_activation(r->models[index].ws, info->confidence.head.node);
 	return act ? act + (size_t)k * (size_t)info->confidence.head.n_hidden : NULL;
@@ -281,6 +331,8 @@ int registry_explain(struct registry *r, int index, const float *pixels, int cls
 	if (!registry_model_info(r, index))
 		return dg_fail(err, DG_ERR_INVALID, "no model number %d", index);
 	rm = &r->models[index];
+	if (rm->info.explainable && ensure_loaded(r, index, err) < 0)
+		return -1;
 	if (!rm->info.explainable)
 		return dg_fail(err, DG_ERR_UNSUPPORTED,
 		               "model \"%s\" is %s and cannot be explained; explain with a float "

@@ -7,7 +7,9 @@
  * model for up to max_batch images.  A model that fails to load fails the
  * whole registry: the server refuses to start rather than serve without it.
  * After loading, the registry is read-only except for the workspaces, which
- * a process uses for one request at a time.
+ * a process uses for one request at a time.  A plain CGI process, which
+ * answers one request, reads the headers only and the model it runs when it
+ * runs it (registry_load_lazy).
  *
  * A model is named by its index (0 .. registry_count - 1, in file-name
  * order), which is also its slot in the metrics.  Callers see a model
@@ -56,6 +58,13 @@ int registry_create(struct registry **out, int max_batch, struct dg_error *err);
 /* Load every *.model file in dir (in name order).  No models, a bad file,
  * or two files with the same model name are errors. */
 int registry_load(struct registry **out, const char *dir, int max_batch, struct dg_error *err);
+/* As registry_load, but only each file's header is read and checked
+ * (model_load_header): a model's weights are read, checked and given a
+ * workspace on the first registry_predict or registry_explain that uses
+ * it, which then fails if the file no longer reads or has changed.  For
+ * a process that answers one request (plain CGI): it pays for the one
+ * model it runs, not for all. */
+int registry_load_lazy(struct registry **out, const char *dir, int max_batch, struct dg_error *err);
 /* Add one model file (the registry takes nothing from path). */
 int registry_add_file(struct registry *r, const char *path, struct dg_error *err);
 void registry_free(struct registry *r);
