@@ -250,6 +250,42 @@ async function desktop(browser, base, models) {
     return card.state === 'done' && card.digit === '7';
   });
 
+  await check('a big sideways photo of the number: made smaller and upright, its boxes scaled onto it as shown', async () => {
+    // The gallery's number on paper, 6 times as large (1986x768), stored
+    // turned a quarter left with EXIF orientation 6, as phones do: the page
+    // sends it upright at 1600 px, and the boxes (in the sent picture's
+    // pixels) must land on the digits of the picture shown.
+    const bytes = await page.evaluate(async () => {
+      const img = new Image();
+      img.src = 'examples/number.png';
+      await img.decode();
+      const [w, h] = [img.naturalWidth * 6, img.naturalHeight * 6];
+      const c = document.createElement('canvas');
+      [c.width, c.height] = [h, w];
+      const g = c.getContext('2d');
+      g.fillStyle = '#eeeae0';
+      g.fillRect(0, 0, c.width, c.height);
+      g.translate(0, c.height);
+      g.rotate(-Math.PI / 2); // drawn upright in (w x h), stored turned left
+      g.globalCompositeOperation = 'multiply';
+      g.drawImage(img, 0, 0, w, h);
+      const jpeg = new Uint8Array(await (await new Promise((r) => c.toBlob(r, 'image/jpeg', 0.85))).arrayBuffer());
+      // APP1 Exif, big-endian TIFF, IFD0 with one entry: Orientation = 6.
+      const exif = [0xff, 0xe1, 0x00, 0x22, 0x45, 0x78, 0x69, 0x66, 0, 0, 0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0];
+      return [...jpeg.slice(0, 2), ...exif, ...jpeg.slice(2)];
+    });
+    const [card] = await settledCards(page, 1, () => dropFiles(page, [{ name: 'number-sideways.jpg', type: 'image/jpeg', bytes: Buffer.from(bytes) }]));
+    ok(/sent 1600×619 of 1986×768/.test(card.meta), 'the card says it sent 1600×619 of 1986×768', card.meta);
+    is(await page.$eval('#cards .card:first-child', (c) => c.dataset.text), NUMBER_TEXT, `it is read as ${NUMBER_TEXT}`);
+    await page.waitForFunction(() => document.querySelector('#cards .card:first-child .card-reading-image').complete, null, { timeout: WAIT_MS });
+    const ink = await inkUnderBoxes(page, '#cards .card:first-child .card-reading-image', '#cards .card:first-child .card-boxes');
+    diag(`sideways number: ${ink.boxes.length} boxes, ${(ink.covered * 100).toFixed(1)} % of ${ink.total} ink pixels under them`);
+    is(ink.boxes.map((b) => b.digit).join(''), NUMBER_TEXT, 'one box per digit, left to right');
+    ok(ink.covered >= 0.97 && ink.boxes.every((b) => b.inside && b.ink > ink.total / (4 * NUMBER_TEXT.length)), 'the boxes, scaled to the picture shown, cover its digits', JSON.stringify(ink));
+    await page.locator('#cards .card:first-child').screenshot({ path: path.join(artifacts, 'n3-sideways-number-card.png') });
+    return card.state === 'done';
+  });
+
   await check('two digits drawn in number mode are read as "17", a box over each', async () => {
     const r = await drawAndWait(page, [ONE_LEFT, SEVEN_RIGHT]);
     is(r.mode, 'number', 'the drawing is read as a number');

@@ -43,7 +43,7 @@ TESTS += tests/test_browser_number.mjs
 EXTRA_DIST += tests/test_browser_number.mjs tests/browser_lib.mjs
 # Pictures for the README (screenshots taken by the browser test; the photo
 # before/after sheet from tests/photos --dump), not served.
-EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png www/screenshot-live.png \
+EXTRA_DIST += www/screenshot.png www/screenshot-phone-dark.png www/screenshot-live.png www/screenshot-number.png \
 	www/photos-before-after.png
 
 # Screenshots the browser test saves (git-ignored too).
