@@ -2,7 +2,7 @@
 // service started as the shell tests start it (tests/lib.sh), playwright-core
 // and Chromium found or the test skipped, and the ways a person uses the
 // page (a drop, a mouse stroke, a finger stroke) driven in real Chromium.
-// Taken from tests/test_browser.mjs, which keeps its own copy for now.
+// Used by tests/test_browser.mjs and tests/test_browser_number.mjs.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

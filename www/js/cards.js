@@ -83,6 +83,7 @@ function showResult(el, r) {
   const digit = r.digit;
   const doubt = doubtWords(r);
   el.dataset.digit = String(digit);
+  delete el.dataset.text; // a number's, when the card was read as one before
   el.dataset.uncertain = doubt ? r.uncertain_reason || 'uncertain' : '';
   const answer = $('.card-digit', el);
   answer.textContent = doubt ? '?' : String(digit);

@@ -49,6 +49,7 @@ export function showReading(el, r, { picture, boxes } = {}) {
   const digits = Array.isArray(r.digits) ? r.digits : [];
   const doubt = doubtWords(r);
   el.dataset.text = r.text;
+  delete el.dataset.digit; // a single digit's, when the card was one before
   el.dataset.uncertain = doubt ? r.uncertain_reason || 'low_confidence' : '';
   const doubtAll = !!doubt && !digits.some((d) => d.uncertain);
   const answer = $('.card-digit', el);
