@@ -12,8 +12,8 @@
 //   screen at 1280x800 and at 390x844.
 // - A horizontal stroke is answered in words ("may not be a digit", "may
 //   not be a number"), never as a confident digit.
-// - "Compare all models" shows one row per model of GET api/v1/models, each
-//   with the right answer and a time.
+// - "Compare all models" (on a card, and on the drawing's) shows one row
+//   per model of GET api/v1/models, each with the right answer and a time.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -300,6 +300,30 @@ async function desktop(browser, base, models) {
     ok(where.inside && where.scrollY === 0, 'at 1280x800 the drawn number\'s answer is on the screen without scrolling', JSON.stringify(where));
     await shot(page, 'n3-drawn-17');
     return r.state === 'done';
+  });
+
+  await check('compare all models on the drawn 17: one row per model, the table on the screen', async () => {
+    const rows = await compareRows(page, '#draw-result');
+    for (const r of rows) diag(`compare drawn ${r.model}: ${r.cells.slice(1).join(' | ')}`);
+    is(rows.length, models.length, `${models.length} rows`);
+    ok(rows.every((r) => r.state === 'done' && r.answer !== ''), 'every model answers', JSON.stringify(rows));
+    is(rows.find((r) => r.model === 'cnn').answer, '17', 'the chosen model\'s row says what the card says');
+    // The models need not agree on a drawing (cnn-int8 read this one as
+    // "7"): each row must say what that model says of the same picture.
+    const direct = await page.evaluate(async (names) => {
+      const blob = await new Promise((r) => document.querySelector('#pad').toBlob(r, 'image/png'));
+      const out = {};
+      for (const m of names) {
+        const form = new FormData();
+        form.append('image', blob, 'drawing.png');
+        out[m] = (await (await fetch(`api/v1/read?model=${m}`, { method: 'POST', body: form })).json()).text;
+      }
+      return out;
+    }, models);
+    ok(rows.every((r) => r.answer === direct[r.model]), 'each row says what its model answers for the drawing', JSON.stringify(direct));
+    const where = await onScreen(page, '#draw-result .compare');
+    ok(where.inside, 'the comparison is on the screen beside the pad', JSON.stringify(where));
+    return true;
   });
 
   await check('a horizontal stroke is answered in words, not as a confident number or digit', async () => {
