@@ -73,8 +73,9 @@ export function showReading(el, r, { picture, boxes } = {}) {
 
   const figure = $('.card-reading', el); // none on the drawing's card
   if (boxes) {
+    // The pad is the picture sent, byte for byte: the server's size is its own.
     const im = r.image || {};
-    drawBoxes(boxes, digits, im.width || 1, im.height || 1, doubtAll);
+    if (im.width > 0 && im.height > 0) drawBoxes(boxes, digits, im.width, im.height, doubtAll);
   } else if (figure && picture) {
     const img = $('.card-reading-image', figure);
     figure.hidden = false;
