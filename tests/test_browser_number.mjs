@@ -238,9 +238,13 @@ async function desktop(browser, base, models) {
   });
 
   await check('choosing "a number" re-reads the cards as numbers; a drop goes to api/v1/read', async () => {
+    // By keyboard: the radio buttons are hidden behind their labels.
     const reread = page.waitForRequest((r) => r.url().includes('/api/v1/read'), { timeout: WAIT_MS });
-    await setMode(page, 'number');
+    await page.focus('input[name="mode"][value="digit"]');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('body[data-mode="number"]', { timeout: WAIT_MS });
     await reread;
+    ok((await page.textContent('#curl-url')).endsWith('/api/v1/read'), 'the footer\'s curl example names api/v1/read', await page.textContent('#curl-url'));
     await page.waitForFunction(() => document.querySelector('#cards .card:first-child').dataset.state === 'done', null, { timeout: WAIT_MS });
     is(await page.$eval('#cards .card:first-child', (c) => c.dataset.mode + ' ' + c.dataset.text), 'number 7', 'the dropped 7 is read again as the number 7');
     is(await page.$$eval('#cards .card:first-child .compare', (t) => t.length), 0, 'its old comparison is gone with the old answer');

@@ -34,10 +34,12 @@ const models = modelChooser({
     pad.rerun();
   },
 });
+const curlExample = () => showApiExample(mode.chosen() === 'number' ? 'read' : 'predict');
 const mode = modeChooser({
   onChange: () => {
     uploads.rerun((job) => !job.mode);
     pad.rerun();
+    curlExample();
   },
 });
 const uploads = uploadQueue({ model: models.chosen, mode: mode.chosen, models: models.list, onCleared: () => drop.focus() });
@@ -45,5 +47,5 @@ const drop = dropAndPaste({ addFiles: uploads.addFiles });
 camera({ model: models.chosen, onPhoto: uploads.add });
 gallery({ add: uploads.add });
 const pad = drawPad({ model: models.chosen, mode: mode.chosen, models: models.list });
-showApiExample();
+curlExample();
 models.load();

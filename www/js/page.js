@@ -40,10 +40,11 @@ export function percent(p) {
   return `${(p * 100).toFixed(1)} %`;
 }
 
-// The footer's curl example names this page's own API address.
-export function showApiExample() {
+// The footer's curl example names this page's own API address: predict,
+// or read in number mode.
+export function showApiExample(endpoint = 'predict') {
   const url = $('#curl-url');
-  if (url) url.textContent = new URL('api/v1/predict', document.baseURI).href;
+  if (url) url.textContent = new URL(`api/v1/${endpoint}`, document.baseURI).href;
 }
 
 // Words for an answer the server marked uncertain (#13), or null when it is
