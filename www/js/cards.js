@@ -10,9 +10,9 @@
 //   data-digit (data-text for a number) holds the answer, data-uncertain
 //   why it may be wrong (empty when sure), data-error the server's error
 //   code (request_failed when the server named none).
-// - The only inline style is the CSS custom property --p of each bar, set
-//   through the CSSOM, which the page's Content-Security-Policy
-//   (style-src 'self') allows.
+// - The only inline styles are CSS custom properties (--p of each bar, --ar
+//   of a number's picture: reading.js), set through the CSSOM, which the
+//   page's Content-Security-Policy (style-src 'self') allows.
 
 import { IMAGE_FORMATS, TIMEOUT_MS, postImage } from './api.js';
 import { compareModels, dropComparison } from './compare.js';
