@@ -1,5 +1,6 @@
 // api.js - the page's client for the digits HTTP API (GET api/v1/models,
-// POST api/v1/predict). No DOM here: callers get plain outcome objects.
+// POST api/v1/predict, POST api/v1/read). No DOM here: callers get plain
+// outcome objects.
 //
 // Invariants:
 // - Neither function rejects: every outcome, a network failure included,
@@ -34,11 +35,16 @@ function serverError(err) {
   return { code: (err && err.code) || '', message: (err && err.message) || '' };
 }
 
-// A reply for one image, or the first of a batch reply.
+// A reply for one image, or the first of a batch reply (predict's
+// "predictions", read's "readings").
 function firstPrediction(body) {
   if (body && Array.isArray(body.predictions)) return body.predictions[0] || null;
+  if (body && Array.isArray(body.readings)) return body.readings[0] || null;
   return body;
 }
+
+// An answer: a prediction names a digit, a reading (api/v1/read) a text.
+const isAnswer = (p) => p && (typeof p.digit === 'number' || typeof p.text === 'string');
 
 // What an answer from the server amounts to (see postImage).
 function outcomeOf(status, body, ms) {
@@ -46,7 +52,7 @@ function outcomeOf(status, body, ms) {
     return { ok: false, status, body, ms, prediction: null, error: serverError(body && body.error) };
   }
   const prediction = firstPrediction(body);
-  if (prediction && typeof prediction.digit === 'number') return { ok: true, status, body, ms, prediction, error: null };
+  if (isAnswer(prediction)) return { ok: true, status, body, ms, prediction, error: null };
   // A failed image inside a 200 batch reply carries its own error object.
   if (prediction && prediction.error) {
     return { ok: false, status: prediction.error.status || 500, body, ms, prediction: null, error: serverError(prediction.error) };
@@ -58,8 +64,8 @@ function outcomeOf(status, body, ms) {
 // (the 28x28 the model saw, and why it answered so) and, when given,
 // `model`. Resolves to one outcome, never rejects:
 //   {ok, status, body, ms, prediction, error}
-// - ok: a prediction with a digit came back (`prediction`, the first of a
-//   batch reply); error is null.
+// - ok: a prediction with a digit (or a reading with a text) came back
+//   (`prediction`, the first of a batch reply); error is null.
 // - otherwise error is {code, message}: the server's own error object (code
 //   and message empty when it sent none, e.g. a proxy's HTML page), or, when
 //   no usable answer came, one of the page's own codes with status null:
@@ -72,9 +78,12 @@ function outcomeOf(status, body, ms) {
 // cancels it.
 // `details: false` leaves out preview and explain (the live camera's
 // frames), `timeoutMs` replaces TIMEOUT_MS.
-export function postImage(blob, name, { model, onProgress, signal, details = true, timeoutMs = TIMEOUT_MS } = {}) {
+// `read: true` posts to api/v1/read instead: the picture is read as a
+// number, and `prediction` is the reading ({text, digits: [...boxes]});
+// preview and explain are predict's only.
+export function postImage(blob, name, { model, onProgress, signal, details = true, timeoutMs = TIMEOUT_MS, read = false } = {}) {
   return new Promise((resolve) => {
-    const params = new URLSearchParams(details ? { preview: '1', explain: '1' } : {});
+    const params = new URLSearchParams(details && !read ? { preview: '1', explain: '1' } : {});
     if (model) params.set('model', model);
     const form = new FormData();
     form.append('image', blob, name);
@@ -83,7 +92,7 @@ export function postImage(blob, name, { model, onProgress, signal, details = tru
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     const noAnswer = (code) => resolve({ ok: false, status: null, body: null, ms: elapsed(), prediction: null, error: { code, message: '' } });
-    xhr.open('POST', `${API}predict?${params}`);
+    xhr.open('POST', `${API}${read ? 'read' : 'predict'}?${params}`);
     xhr.timeout = timeoutMs;
     xhr.responseType = 'text';
     xhr.setRequestHeader('Accept', 'application/json');

@@ -1,19 +1,29 @@
 // cards.js - a result card: built from #card-template, it shows one
 // upload's progress, then the digit, the ten probabilities, the 28x28 the
-// model saw and the timings, or a plain account of what went wrong.
+// model saw and the timings (or, in number mode, the number read and its
+// digits' boxes: reading.js), or a plain account of what went wrong; and
+// offers to compare every model on the same picture (compare.js).
 //
 // Invariants:
 // - A card's state is data-state: queued, loading, done or error; aria-busy
-//   follows it. data-digit holds the answer, data-error the server's error
+//   follows it. data-mode is what it was read as (digit or number);
+//   data-digit (data-text for a number) holds the answer, data-uncertain
+//   why it may be wrong (empty when sure), data-error the server's error
 //   code (request_failed when the server named none).
-// - The only inline style is the CSS custom property --p of each bar, set
-//   through the CSSOM, which the page's Content-Security-Policy
-//   (style-src 'self') allows.
+// - The only inline styles are CSS custom properties (--p of each bar, --ar
+//   of a number's picture: reading.js), set through the CSSOM, which the
+//   page's Content-Security-Policy (style-src 'self') allows.
 
 import { IMAGE_FORMATS, TIMEOUT_MS, postImage } from './api.js';
-import { $, percent } from './page.js';
+import { compareModels, dropComparison } from './compare.js';
+import { $, announce, doubtWords, percent } from './page.js';
+import { showReading } from './reading.js';
 
 const template = $('#card-template');
+// What each card last sent ({blob, name, mode, model, models}) and its
+// comparison running, if any (an AbortController), for "Compare all models".
+const sentOf = new WeakMap();
+const comparing = new WeakMap();
 
 function span(className, text = '') {
   const s = document.createElement('span');
@@ -31,6 +41,9 @@ export function makeCard(name) {
   // focus (not tabbable) when its own buttons vanish under the focus.
   $('.card-close', el).setAttribute('aria-label', `Remove the result for ${name}`);
   el.tabIndex = -1;
+  const compare = $('.card-compare-button', el);
+  compare.setAttribute('aria-label', `Compare all models on ${name}`);
+  compare.addEventListener('click', () => startComparison(el));
   const bars = $('.bars', el);
   for (let d = 0; d < 10; d++) {
     const li = document.createElement('li');
@@ -66,11 +79,16 @@ function showWhy(el, ex) {
   el.dataset.explained = ex.method;
 }
 
-function showResult(el, r, roundTripMs, note) {
+function showResult(el, r) {
   const digit = r.digit;
+  const doubt = doubtWords(r);
   el.dataset.digit = String(digit);
-  $('.card-digit', el).textContent = String(digit);
-  $('.card-prob', el).textContent = `${percent(r.probability)} sure`;
+  delete el.dataset.text; // a number's, when the card was read as one before
+  el.dataset.uncertain = doubt ? r.uncertain_reason || 'uncertain' : '';
+  const answer = $('.card-digit', el);
+  answer.textContent = doubt ? '?' : String(digit);
+  answer.classList.remove('card-digit-long');
+  $('.card-prob', el).textContent = doubt || `${percent(r.probability)} sure`;
   const probs = Array.isArray(r.probabilities) ? r.probabilities : [];
   el.querySelectorAll('.bar').forEach((li, d) => {
     const p = Number(probs[d]) || 0;
@@ -85,6 +103,11 @@ function showResult(el, r, roundTripMs, note) {
     preview.hidden = false;
   }
   showWhy(el, r.explanation);
+  return doubt || `${digit}, ${percent(r.probability)} sure.`;
+}
+
+// The model, the times and what the page did to the picture.
+function showMeta(el, r, roundTripMs, note) {
   const parts = [];
   if (r.model && r.model.name) parts.push(r.model.name);
   if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
@@ -127,16 +150,44 @@ function showError(el, failure) {
   setCardState(el, 'error');
 }
 
+// Runs "Compare all models" for card `el` on what it last sent.
+async function startComparison(el) {
+  const sent = sentOf.get(el);
+  const models = sent && sent.models ? sent.models() : [];
+  if (!models.length) return;
+  const button = $('.card-compare-button', el);
+  const mine = new AbortController();
+  comparing.set(el, mine);
+  button.disabled = true;
+  const said = await compareModels(el, sent, models, { current: sent.model, signal: mine.signal });
+  if (comparing.get(el) !== mine) return; // the card was sent again meanwhile
+  comparing.delete(el);
+  button.disabled = false;
+  announce(said);
+}
+
 // Sends `blob` (called `name`) with `model` and shows the outcome on card
 // `el`; `signal` cancels the request; `note` (what the page did to the
-// picture, e.g. made it smaller) joins the card's facts. Resolves to the
-// sentence for the live region, or null when cancelled.
-export async function runCard(el, blob, name, { model, signal, note } = {}) {
+// picture, e.g. made it smaller) joins the card's facts. `mode` 'number'
+// reads it as a number (api/v1/read): `picture` is then the URL of the
+// picture to draw the boxes over, or `boxes` an <svg> to draw them in
+// (reading.js). `models()` lists the models "Compare all models" asks
+// (none: no button). Resolves to the sentence for the live region, or null
+// when cancelled.
+export async function runCard(el, blob, name, { model, signal, note, mode = 'digit', picture, boxes, models } = {}) {
   const bar = $('progress', el);
+  if (comparing.has(el)) comparing.get(el).abort();
+  comparing.delete(el);
+  dropComparison(el);
+  $('.card-compare-button', el).disabled = false;
+  $('.card-compare-button', el).hidden = !(models && models().length);
+  sentOf.set(el, { blob, name, mode, model, models });
+  el.dataset.mode = mode;
   setCardState(el, 'loading', 'Uploading…');
   const res = await postImage(blob, name, {
     model,
     signal,
+    read: mode === 'number',
     onProgress: (f) => {
       if (f < 1) bar.value = f;
       else {
@@ -146,8 +197,10 @@ export async function runCard(el, blob, name, { model, signal, note } = {}) {
     },
   });
   if (res.ok) {
-    showResult(el, res.prediction, res.ms, note);
-    return `${name}: ${res.prediction.digit}, ${percent(res.prediction.probability)} sure.`;
+    const r = res.prediction;
+    const said = mode === 'number' ? showReading(el, r, { picture, boxes }) : showResult(el, r);
+    showMeta(el, r, res.ms, note);
+    return `${name}: ${said}`;
   }
   if (res.error.code === 'aborted') return null;
   const failure = describeFailure(res);

@@ -18,10 +18,14 @@ import { $, announce } from './page.js';
 
 const TWO_COLUMNS = '(min-width: 56rem)'; // style.css's two-column layout
 
-// Wires the pad (#pad, #undo, #clear); `model()` names the model to send.
-// Returns {rerun()}, which sends the drawing again (the model changed).
-export function drawPad({ model }) {
+// Wires the pad (#pad, #undo, #clear); `model()` names the model to send,
+// `mode()` what to read the drawing as (in number mode the digits' boxes
+// are drawn over the pad, in #pad-boxes); `models()` lists the models its
+// card can compare. Returns {rerun()}, which sends the drawing again (the
+// model or the mode changed).
+export function drawPad({ model, mode = () => 'digit', models }) {
   const pad = $('#pad');
+  const padBoxes = $('#pad-boxes');
   const undoButton = $('#undo');
   const clearButton = $('#clear');
   const ctx = pad.getContext('2d');
@@ -34,6 +38,10 @@ export function drawPad({ model }) {
   card.classList.add('card-drawing');
   $('.card-close', card).remove();
   $('.card-images figure', card).remove(); // the pad itself shows what was sent
+  $('.card-reading', card).remove(); // and the boxes of a number are drawn on it
+  // "Compare all models" in the title row, where the remove button of an
+  // upload's card is: the card stays as short as before, on a phone too.
+  $('.card-head', card).append($('.card-actions', card));
   card.hidden = true;
   const wide = window.matchMedia(TWO_COLUMNS);
   const placeCard = () => $(wide.matches ? '#draw-slot-results' : '#draw-slot-pad').append(card);
@@ -75,6 +83,7 @@ export function drawPad({ model }) {
   }
 
   function resetCard() {
+    padBoxes.replaceChildren();
     if (request) request.abort();
     request = null;
     card.hidden = true;
@@ -89,7 +98,9 @@ export function drawPad({ model }) {
       const mine = new AbortController();
       request = mine;
       card.hidden = false;
-      runCard(card, blob, 'drawing.png', { model: model(), signal: mine.signal }).then((said) => {
+      padBoxes.replaceChildren();
+      const how = { model: model(), mode: mode(), models, boxes: padBoxes, signal: mine.signal };
+      runCard(card, blob, 'drawing.png', how).then((said) => {
         if (said && request === mine) announce(said.replace('drawing.png', 'Your drawing'));
       });
     }, 'image/png');
@@ -99,6 +110,7 @@ export function drawPad({ model }) {
     if (e.pointerType === 'mouse' && e.button !== 0) return;
     e.preventDefault();
     pad.setPointerCapture(e.pointerId);
+    padBoxes.replaceChildren(); // they were the last answer's, not this drawing's
     current = [padPoint(e)];
     strokes.push(current);
     redraw();

@@ -38,11 +38,13 @@ function modelTitle(m) {
   return facts.join(', ');
 }
 
-// Wires the chooser (#model); returns {load(), chosen()}: load() fills it
-// (once), chosen() is the model name to send, '' for the server's default.
+// Wires the chooser (#model); returns {load(), chosen(), list()}: load()
+// fills it (once), chosen() is the model name to send, '' for the server's
+// default, list() the models as GET api/v1/models gave them ([] until then).
 // onChange(name) runs when the visitor picks another model.
 export function modelChooser({ onChange = () => {} } = {}) {
   const select = $('#model');
+  let list = [];
   select.addEventListener('change', () => {
     storeModel(select.value);
     announce(`Model ${select.value} chosen; the results are being recognised again.`);
@@ -56,6 +58,7 @@ export function modelChooser({ onChange = () => {} } = {}) {
       showNotice(`Could not load the list of models: ${why}. Recognition uses the server's default model.`);
       return;
     }
+    list = models;
     select.replaceChildren(
       ...models.map((m) => {
         const o = new Option(modelLabel(m), m.name);
@@ -70,5 +73,5 @@ export function modelChooser({ onChange = () => {} } = {}) {
     document.body.dataset.models = 'ready'; // lets tests and scripts wait for the list
   }
 
-  return { load, chosen: () => select.value };
+  return { load, chosen: () => select.value, list: () => list };
 }

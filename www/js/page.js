@@ -40,8 +40,32 @@ export function percent(p) {
   return `${(p * 100).toFixed(1)} %`;
 }
 
-// The footer's curl example names this page's own API address.
-export function showApiExample() {
+// The footer's curl example names this page's own API address: predict,
+// or read in number mode.
+export function showApiExample(endpoint = 'predict') {
   const url = $('#curl-url');
-  if (url) url.textContent = new URL('api/v1/predict', document.baseURI).href;
+  if (url) url.textContent = new URL(`api/v1/${endpoint}`, document.baseURI).href;
+}
+
+// Words for an answer the server marked uncertain (#13), or null when it is
+// sure: a visitor reads "this may not be a digit", never a confident digit.
+// `r` is a prediction ({digit, probabilities, uncertain_reason}) or a
+// reading ({text, confidence, uncertain_reason}). A reading's confidence is
+// the chance that all its digits are right: below LOW_READING it is more
+// likely wrong than right, and said so even when no single digit is flagged
+// (a dash drawn on the pad came back "00100", 37.8 %, not flagged).
+export const LOW_READING = 0.5;
+export function doubtWords(r) {
+  if (!r) return null;
+  const number = typeof r.text === 'string';
+  if (!r.uncertain) {
+    if (!number || !(r.confidence < LOW_READING)) return null;
+    return `Not sure: this may not be a number (the closest reading, ${r.text}, is ${percent(r.confidence)} sure).`;
+  }
+  if (r.uncertain_reason === 'ambiguous' && !number && Array.isArray(r.probabilities)) {
+    const [a, b] = r.probabilities.map((p, d) => [Number(p) || 0, d]).sort((x, y) => y[0] - x[0]);
+    return `Not sure: this may be a ${a[1]} or a ${b[1]}.`;
+  }
+  if (r.uncertain_reason === 'ambiguous') return `Not sure of every digit: the closest reading is ${r.text}.`;
+  return number ? `This may not be a number (the closest reading is ${r.text}).` : `This may not be a digit (the closest is ${r.digit}).`;
 }

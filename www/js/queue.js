@@ -20,9 +20,11 @@ const UPLOAD_SLOTS = 3;
 
 // Wires the results list (#cards, with #empty shown while it is empty and
 // #clear-results, which removes every card and then calls onCleared).
-// `model()` names the model to send when an upload starts. Returns
-// {add(blob, name), addFiles(files, fallbackName), rerun()}.
-export function uploadQueue({ model, onCleared }) {
+// `model()` names the model to send when an upload starts, `mode()` what
+// to read it as (mode.js) unless the card was added with its own mode;
+// `models()` lists the models a card can compare. Returns
+// {add(blob, name, {mode}), addFiles(files, fallbackName), rerun(which)}.
+export function uploadQueue({ model, mode = () => 'digit', models, onCleared }) {
   const list = $('#cards');
   const empty = $('#empty');
   const clearButton = $('#clear-results');
@@ -41,7 +43,8 @@ export function uploadQueue({ model, onCleared }) {
       lastPrepared = job.ready;
     }
     const { blob, name, note } = await job.ready;
-    const said = job.removed || mine.signal.aborted ? null : await runCard(job.el, blob, name, { model: model(), signal: mine.signal, note });
+    const how = { model: model(), mode: job.mode || mode(), models, picture: job.url, signal: mine.signal, note };
+    const said = job.removed || mine.signal.aborted ? null : await runCard(job.el, blob, name, how);
     if (job.controller === mine) job.controller = null;
     return said && said.replace(name, job.name);
   }
@@ -93,7 +96,7 @@ export function uploadQueue({ model, onCleared }) {
   // front of (null: at the top).
   function place(blob, name, before) {
     const el = makeCard(name);
-    const job = { el, blob, name, url: URL.createObjectURL(blob), controller: null, removed: false, waiting: false, ready: null };
+    const job = { el, blob, name, url: URL.createObjectURL(blob), controller: null, removed: false, waiting: false, ready: null, mode: null };
     const original = $('.card-original', el);
     original.decoding = 'async';
     original.src = job.url;
@@ -108,8 +111,11 @@ export function uploadQueue({ model, onCleared }) {
     return job;
   }
 
-  function add(blob, name) {
+  // `mode`, when given, is the card's own (the gallery's number is always
+  // read as a number), whatever the page's choice.
+  function add(blob, name, { mode: own = null } = {}) {
     const job = place(blob, name, list.firstElementChild);
+    job.mode = own;
     updateEmpty();
     enqueue(job);
   }
@@ -123,12 +129,13 @@ export function uploadQueue({ model, onCleared }) {
     if (all.length > 1) announce(`${all.length} images sent.`);
   }
 
-  // Sends every card again (the model changed): running ones are cancelled
-  // and queued afresh, so each card ends with the new model's answer.
-  function rerun() {
+  // Sends every card again (the model changed), or those `which(job)`
+  // picks (the mode changed: not the cards with their own): running ones
+  // are cancelled and queued afresh, so each card ends with the new answer.
+  function rerun(which = () => true) {
     for (const el of [...list.children]) {
       const job = jobOf.get(el);
-      if (!job || job.removed) continue;
+      if (!job || job.removed || !which(job)) continue;
       if (job.controller) job.controller.abort();
       enqueue(job);
     }
