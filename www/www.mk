@@ -10,7 +10,7 @@ dist_www_DATA = www/index.html www/style.css
 wwwjsdir = $(wwwdir)/js
 dist_wwwjs_DATA = www/js/main.js www/js/api.js www/js/page.js www/js/models.js \
 	www/js/cards.js www/js/queue.js www/js/drop.js www/js/camera.js www/js/draw.js \
-	www/js/gallery.js www/js/shrink.js
+	www/js/gallery.js www/js/shrink.js www/js/local.js
 
 # The gallery's example pictures: MNIST test digits made by our own tools
 # (tests/photos, the phone photos of tests/photo_gen.c; tests/mkdigit).

@@ -11,6 +11,7 @@
 //   (style-src 'self') allows.
 
 import { IMAGE_FORMATS, TIMEOUT_MS, postImage } from './api.js';
+import { predictLocal, runsInBrowser } from './local.js'; // "run on: this browser"
 import { $, percent } from './page.js';
 
 const template = $('#card-template');
@@ -87,8 +88,14 @@ function showResult(el, r, roundTripMs, note) {
   showWhy(el, r.explanation);
   const parts = [];
   if (r.model && r.model.name) parts.push(r.model.name);
-  if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
-  parts.push(`${Math.round(roundTripMs)} ms round trip`);
+  // local.js: a card says where it ran (data-where) and that place's time.
+  el.dataset.where = r.where === 'browser' ? 'browser' : 'server';
+  if (r.where === 'browser') {
+    parts.push(`${r.timing_ms.total.toFixed(1)} ms in this browser (${r.timing_ms.forward.toFixed(2)} ms the model${r.simd ? ', SIMD' : ''})`);
+  } else {
+    if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
+    parts.push(`${Math.round(roundTripMs)} ms round trip`);
+  }
   if (note) parts.push(note);
   $('.card-meta', el).textContent = parts.join(' · ');
   setCardState(el, 'done');
@@ -134,7 +141,7 @@ function showError(el, failure) {
 export async function runCard(el, blob, name, { model, signal, note } = {}) {
   const bar = $('progress', el);
   setCardState(el, 'loading', 'Uploading…');
-  const res = await postImage(blob, name, {
+  const res = await (runsInBrowser() ? predictLocal : postImage)(blob, name, {
     model,
     signal,
     onProgress: (f) => {

@@ -13,12 +13,14 @@
 //   draw.js    the drawing pad and its own result card
 //   cards.js   one result card: request, progress, answer or error
 //   api.js     the HTTP API client (no DOM)
+//   local.js   the same engine in WebAssembly, for "run on: this browser"
 //   page.js    notice, live region, percentages, the curl example
 
 import { camera } from './camera.js';
 import { dropAndPaste } from './drop.js';
 import { drawPad } from './draw.js';
 import { gallery } from './gallery.js';
+import { runOnSwitch } from './local.js';
 import { modelChooser } from './models.js';
 import { showApiExample } from './page.js';
 import { uploadQueue } from './queue.js';
@@ -36,3 +38,10 @@ gallery({ add: uploads.add });
 const pad = drawPad({ model: models.chosen });
 showApiExample();
 models.load();
+// "Run on: server / this browser" (local.js): switching re-runs what is shown.
+runOnSwitch({
+  onChange: () => {
+    uploads.rerun();
+    pad.rerun();
+  },
+});
