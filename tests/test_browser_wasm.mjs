@@ -331,16 +331,24 @@ async function run(browser, service) {
   }
 
   // --- timings, printed: the engine alone and the whole picture
-  await check('timing: 50 runs of cnn on the drawing in the browser', async () => {
-    const t = await page.evaluate(async (bytes) => {
-      const local = await import('/js/local.js');
-      const blob = new Blob([new Uint8Array(bytes)], { type: 'image/png' });
-      const out = [];
-      for (let i = 0; i < 50; i++) out.push((await local.predictLocal(blob, 'd', { model: 'cnn' })).prediction.timing_ms);
-      return out;
-    }, [...pics[3].bytes]);
-    diag(`cnn in Chromium (median of 50, ms): forward ${median(t.map((x) => x.forward)).toFixed(3)}, normalise ${median(t.map((x) => x.normalise)).toFixed(3)}, decode ${median(t.map((x) => x.decode)).toFixed(3)}, total ${median(t.map((x) => x.total)).toFixed(3)}`);
-    return t.length === 50;
+  await check('timing: 50 runs of each model on the drawing, in the browser and on the server', async () => {
+    for (const model of models) {
+      const { out: t, forward } = await page.evaluate(
+        async ({ bytes, m }) => {
+          const local = await import('/js/local.js');
+          const blob = new Blob([new Uint8Array(bytes)], { type: 'image/png' });
+          const out = [];
+          for (let i = 0; i < 50; i++) out.push((await local.predictLocal(blob, 'd', { model: m })).prediction.timing_ms);
+          return { out, forward: await local.benchForward(m, 500) };
+        },
+        { bytes: [...pics[3].bytes], m: model },
+      );
+      const server = [];
+      for (let i = 0; i < 10; i++) server.push((await serverPredict(base, pics[3], model)).body.timing_ms);
+      const med = (xs, k) => median(xs.map((x) => x[k])).toFixed(3);
+      diag(`${model} (ms) browser: forward ${forward.toFixed(3)} (mean of 500), median of 50 pictures: forward ${med(t, 'forward')}, normalise ${med(t, 'normalise')}, decode ${med(t, 'decode')}, total ${med(t, 'total')}; server timing_ms: ${JSON.stringify(server[server.length - 1])}`);
+    }
+    return true;
   });
 
   // --- the page: switch to "this browser"; cards run here and say so

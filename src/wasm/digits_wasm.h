@@ -32,4 +32,8 @@ int dw_model_classes(const struct dw_model *m);
 int dw_predict(struct dw_model *m, const uint8_t *rgba, int W, int H, float *seen, float *probs,
                double *ms, int *inverted);
 
+/* For benchmarks: the forward pass alone, runs times on the picture of
+ * the last dw_predict; milliseconds per picture (-1 on failure). */
+double dw_bench_forward(struct dw_model *m, int runs);
+
 #endif

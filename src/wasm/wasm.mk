@@ -28,7 +28,7 @@ EMCC_FLAGS = -O3 -D_GNU_SOURCE -I$(srcdir)/src/wasm -I$(srcdir)/src $(WARN_CFLAG
 	-Wno-unused-variable
 EMCC_LINK_FLAGS = -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createDigits \
 	-sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=1 -sDYNAMIC_EXECUTION=0 \
-	-sEXPORTED_FUNCTIONS=_malloc,_free,_dw_error,_dw_model_load,_dw_model_free,_dw_model_name,_dw_model_precision,_dw_model_classes,_dw_predict \
+	-sEXPORTED_FUNCTIONS=_malloc,_free,_dw_error,_dw_model_load,_dw_model_free,_dw_model_name,_dw_model_precision,_dw_model_classes,_dw_predict,_dw_bench_forward \
 	-sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 
 # www/wasm/engine.json tells the page whether the module is there (so it

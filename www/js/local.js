@@ -200,6 +200,13 @@ export async function predictLocal(blob, name, { model, onProgress } = {}) {
   }
 }
 
+// For benchmarks: the forward pass of `model` alone, on the last picture
+// predictLocal gave it, `runs` times; milliseconds per picture.
+export async function benchForward(model, runs) {
+  const [{ mod }, m] = await Promise.all([loadEngine(), loadModel(model)]);
+  return mod._dw_bench_forward(m.handle, runs);
+}
+
 // The "Run on: server / this browser" switch, added after the model
 // chooser when the WebAssembly module is served. onChange(where) runs when
 // the visitor switches.
