@@ -351,6 +351,34 @@ async function run(browser, service) {
     return true;
   });
 
+  // --- a browser without WebAssembly SIMD gets digits-nosimd.wasm, and
+  // the same answers
+  await check('without SIMD (WebAssembly.validate says no): digits-nosimd.wasm, the same answers', async () => {
+    const plain = await browser.newContext();
+    await plain.addInitScript(() => {
+      WebAssembly.validate = () => false;
+    });
+    const p2 = await plain.newPage();
+    const wasmFiles = [];
+    p2.on('request', (r) => r.url().endsWith('.wasm') && wasmFiles.push(new URL(r.url()).pathname));
+    await p2.goto(base);
+    let same = true;
+    for (const pic of [pics[0], pics[3]]) {
+      const s = await serverPredict(base, pic, 'cnn');
+      const b = await browserPredict(p2, pic, 'cnn');
+      const d = b.ok ? maxDiff(b.prediction.probabilities, s.body.probabilities) : Infinity;
+      if (!b.ok || b.prediction.simd || b.prediction.digit !== s.body.digit || !(d <= TOLERANCE)) {
+        diag(`${pic.name}: browser ${JSON.stringify(b.error || b.prediction.digit)} simd ${b.prediction && b.prediction.simd}, max difference ${d}`);
+        same = false;
+      }
+    }
+    const forward = await p2.evaluate(async () => (await import('/js/local.js')).benchForward('cnn', 200));
+    diag(`cnn forward without SIMD: ${forward.toFixed(3)} ms (mean of 200)`);
+    await plain.close();
+    is(JSON.stringify(wasmFiles), JSON.stringify(['/wasm/digits-nosimd.wasm']), 'only digits-nosimd.wasm was loaded');
+    return same;
+  });
+
   // --- the page: switch to "this browser"; cards run here and say so
   const apiBefore = requests.filter((p) => p.includes('/api/')).length;
   await page.check('#run-on input[value="browser"]');
