@@ -124,6 +124,29 @@ const SEVEN = strokesPng(120, 7, [
   [90, 24, 50, 100],
 ]);
 
+// A fake camera's video (YUV4MPEG2, grey): the same 7 drawn dark on white
+// paper in the middle of a 640x480 frame, two frames (Chromium loops it).
+function sevenVideo(file) {
+  const W = 640, H = 480, size = 240, x0 = (W - size) / 2, y0 = (H - size) / 2, k = size / 120;
+  const segments = [[30, 24, 90, 24], [90, 24, 50, 100]].map((s) => s.map((v) => v * k));
+  const y = Buffer.alloc(W * H, 235);
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      let d = Infinity;
+      for (const [ax, ay, bx, by] of segments) {
+        const vx = bx - ax, vy = by - ay;
+        const t = Math.max(0, Math.min(1, ((c - ax) * vx + (r - ay) * vy) / (vx * vx + vy * vy)));
+        d = Math.min(d, Math.hypot(c - ax - t * vx, r - ay - t * vy));
+      }
+      const ink = Math.max(0, Math.min(1, 7 * k + 0.5 - d));
+      y[(y0 + r) * W + x0 + c] = Math.round(235 - ink * 219);
+    }
+  }
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), y, Buffer.alloc((W / 2) * (H / 2) * 2, 128)]);
+  fs.writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), frame, frame]));
+  return file;
+}
+
 // The gallery's pictures (made by our tools from MNIST test digits) and the
 // generated 7: name, media type, bytes, the digit they show.
 function pictures() {
@@ -407,6 +430,30 @@ async function run(browser, service) {
     });
     diag(`models/cnn.model after the reload: ${JSON.stringify(entry)}`);
     return b.ok && b.prediction.digit === 9 && entry && entry.encodedBodySize > 100000 && entry.transferSize < 2000;
+  });
+
+  // --- the live camera in browser mode: answers, and no frame sent
+  await check('the live camera on "this browser": a 7 is read, several times, and no frame goes to the server', async () => {
+    const video = sevenVideo(path.join(artifacts, 'wasm-camera-seven.y4m'));
+    const camBrowser = await browser.browserType().launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+    });
+    try {
+      const ctx = await camBrowser.newContext({ permissions: ['camera'] });
+      await ctx.addInitScript(() => localStorage.setItem('digits.where', 'browser'));
+      const cam = await ctx.newPage();
+      const sent = [];
+      cam.on('request', (r) => r.url().includes('/api/v1/predict') && sent.push(r.url()));
+      await cam.goto(base);
+      await cam.waitForSelector('body[data-run-on="browser"]', { timeout: WAIT_MS });
+      await cam.click('#camera-open');
+      await cam.waitForFunction(() => Number(document.querySelector('#live').dataset.answers || 0) >= 3, null, { timeout: WAIT_MS });
+      is(await cam.textContent('#live-digit'), '7', 'the camera reads the 7 in the browser');
+      is(sent.length, 0, 'no frame was sent to the API');
+    } finally {
+      await camBrowser.close();
+    }
   });
 
   // --- the server gone: the browser path goes on
