@@ -1,15 +1,16 @@
 /*
  * json_subset.c - the json-c calls the engine makes, for the WebAssembly
- * build (see json-c/json.h beside it for why and for what differs).
+ * build (see json-c/json.h beside it for why and for what differs): values,
+ * lookups, equality and printing; json_parse.c reads text.
  *
  * Values are reference counted as in json-c; an object keeps its keys in
  * insertion order (as json-c prints them) and is searched linearly, which
- * suits model headers (tens of keys an object).  The parser is a plain
- * recursive descent bounded by JSON_TOKENER_DEFAULT_DEPTH, so a hostile
- * header cannot exhaust the stack.  Printing gives json-c's plain form, so
- * a model header read and printed again is the text json-c wrote.
+ * suits model headers (tens of keys an object).  Printing gives json-c's
+ * plain form, so a model header read (json_parse.c) and printed again is
+ * the text json-c wrote.
  */
 #include "json-c/json.h"
+#include "json_priv.h"
 
 #include <limits.h>
 #include <math.h>
@@ -71,7 +72,7 @@ struct json_object *json_object_new_array(void)
 	return new_value(json_type_array);
 }
 
-static struct json_object *new_string_len(const char *s, size_t len)
+struct json_object *jsub_new_string_len(const char *s, size_t len)
 {
 	struct json_object *o = new_value(json_type_string);
 
@@ -90,7 +91,7 @@ static struct json_object *new_string_len(const char *s, size_t len)
 
 struct json_object *json_object_new_string(const char *s)
 {
-	return new_string_len(s, strlen(s));
+	return jsub_new_string_len(s, strlen(s));
 }
 
 struct json_object *json_object_new_int64(int64_t i)
@@ -386,13 +387,7 @@ int json_object_equal(struct json_object *a, struct json_object *b)
 
 /* ---- printing ---- */
 
-struct buf {
-	char *p;
-	size_t n, cap;
-	bool failed;
-};
-
-static void put(struct buf *b, const char *s, size_t len)
+void jsub_put(struct buf *b, const char *s, size_t len)
 {
 	if (b->failed)
 		return;
@@ -426,49 +421,49 @@ static void putf(struct buf *b, const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+		jsub_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 static void put_string(struct buf *b, const char *s, size_t len, int flags)
 {
-	put(b, "\"", 1);
+	jsub_put(b, "\"", 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		switch (c) {
 		case '"':
-			put(b, "\\\"", 2);
+			jsub_put(b, "\\\"", 2);
 			break;
 		case '\\':
-			put(b, "\\\\", 2);
+			jsub_put(b, "\\\\", 2);
 			break;
 		case '\b':
-			put(b, "\\b", 2);
+			jsub_put(b, "\\b", 2);
 			break;
 		case '\f':
-			put(b, "\\f", 2);
+			jsub_put(b, "\\f", 2);
 			break;
 		case '\n':
-			put(b, "\\n", 2);
+			jsub_put(b, "\\n", 2);
 			break;
 		case '\r':
-			put(b, "\\r", 2);
+			jsub_put(b, "\\r", 2);
 			break;
 		case '\t':
-			put(b, "\\t", 2);
+			jsub_put(b, "\\t", 2);
 			break;
 		case '/':
-			put(b, (flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? "/" : "\\/",
-			    (flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? 1 : 2);
+			jsub_put(b, (flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? "/" : "\\/",
+			         (flags & JSON_C_TO_STRING_NOSLASHESCAPE) ? 1 : 2);
 			break;
 		default:
 			if (c < 0x20)
 				putf(b, "\\u%04x", c);
 			else
-				put(b, (const char *)&c, 1);
+				jsub_put(b, (const char *)&c, 1);
 		}
 	}
-	put(b, "\"", 1);
+	jsub_put(b, "\"", 1);
 }
 
 /* json-c's: a parsed double as its text was, a new one as "%.17g" with a
@@ -478,31 +473,31 @@ static void put_double(struct buf *b, const struct json_object *o)
 	char tmp[64];
 
 	if (o->source) {
-		put(b, o->source, strlen(o->source));
+		jsub_put(b, o->source, strlen(o->source));
 		return;
 	}
 	if (isnan(o->u.d)) {
-		put(b, "NaN", 3);
+		jsub_put(b, "NaN", 3);
 		return;
 	}
 	if (isinf(o->u.d)) {
-		put(b, o->u.d > 0 ? "Infinity" : "-Infinity", o->u.d > 0 ? 8 : 9);
+		jsub_put(b, o->u.d > 0 ? "Infinity" : "-Infinity", o->u.d > 0 ? 8 : 9);
 		return;
 	}
 	snprintf(tmp, sizeof(tmp), "%.17g", o->u.d);
 	if (!strpbrk(tmp, ".e"))
 		strcat(tmp, ".0");
-	put(b, tmp, strlen(tmp));
+	jsub_put(b, tmp, strlen(tmp));
 }
 
 static void print_value(struct buf *b, const struct json_object *o, int flags)
 {
 	switch (json_object_get_type(o)) {
 	case json_type_null:
-		put(b, "null", 4);
+		jsub_put(b, "null", 4);
 		break;
 	case json_type_boolean:
-		put(b, o->u.b ? "true" : "false", o->u.b ? 4 : 5);
+		jsub_put(b, o->u.b ? "true" : "false", o->u.b ? 4 : 5);
 		break;
 	case json_type_int:
 		putf(b, "%lld", (long long)o->u.i);
@@ -514,24 +509,24 @@ static void print_value(struct buf *b, const struct json_object *o, int flags)
 		put_string(b, o->u.str.s, o->u.str.len, flags);
 		break;
 	case json_type_array:
-		put(b, "[", 1);
+		jsub_put(b, "[", 1);
 		for (size_t i = 0; i < o->u.arr.n; i++) {
 			if (i)
-				put(b, ",", 1);
+				jsub_put(b, ",", 1);
 			print_value(b, o->u.arr.v[i], flags);
 		}
-		put(b, "]", 1);
+		jsub_put(b, "]", 1);
 		break;
 	case json_type_object:
-		put(b, "{", 1);
+		jsub_put(b, "{", 1);
 		for (size_t i = 0; i < o->u.obj.n; i++) {
 			if (i)
-				put(b, ",", 1);
+				jsub_put(b, ",", 1);
 			put_string(b, o->u.obj.keys[i], strlen(o->u.obj.keys[i]), flags);
-			put(b, ":", 1);
+			jsub_put(b, ":", 1);
 			print_value(b, o->u.obj.v[i], flags);
 		}
-		put(b, "}", 1);
+		jsub_put(b, "}", 1);
 		break;
 	}
 }
@@ -557,447 +552,8 @@ const char *json_object_to_json_string(struct json_object *o)
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-/* ---- parsing ---- */
-
-struct parser {
-	const char *s;
-	size_t n, at;
-	enum json_tokener_error err;
-};
-
-static int parse_value(struct parser *p, int depth, struct json_object **out);
-
-static void skip_space(struct parser *p)
+int jsub_set_source(struct json_object *o, const char *text)
 {
-	while (p->at < p->n && (p->s[p->at] == ' ' || p->s[p->at] == '\t' || p->s[p->at] == '\n' ||
-	                        p->s[p->at] == '\r'))
-		p->at++;
-}
-
-static struct json_object *fail(struct parser *p, enum json_tokener_error e)
-{
-	if (p->err == json_tokener_success)
-		p->err =
-		    p->at >= p->n && e != json_tokener_error_depth && e != json_tokener_error_memory
-		        ? json_tokener_error_parse_eof
-		        : e;
-	return NULL;
-}
-
-static bool literal(struct parser *p, const char *word)
-{
-	size_t len = strlen(word);
-
-	if (p->n - p->at < len || memcmp(p->s + p->at, word, len) != 0)
-		return false;
-	p->at += len;
-	return true;
-}
-
-static int hex4(struct parser *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (p->n - p->at < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = p->s[p->at++];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static void put_utf8(struct buf *b, unsigned cp)
-{
-	char u[4];
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		put(b, u, 1);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		put(b, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		put(b, u, 3);
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		put(b, u, 4);
-	}
-}
-
-/* A string after its opening quote, into b (NUL-terminated, may hold NULs). */
-static int parse_string_body(struct parser *p, struct buf *b)
-{
-	put(b, "", 0);
-	while (p->at < p->n) {
-		char c = p->s[p->at++];
-		unsigned cp, lo;
-
-		if (c == '"')
-			return b->failed ? -1 : 0;
-		if ((unsigned char)c < 0x20)
-			return -1;
-		if (c != '\\') {
-			put(b, &c, 1);
-			continue;
-		}
-		if (p->at >= p->n)
-			return -1;
-		c = p->s[p->at++];
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			put(b, &c, 1);
-			break;
-		case 'b':
-			put(b, "\b", 1);
-			break;
-		case 'f':
-			put(b, "\f", 1);
-			break;
-		case 'n':
-			put(b, "\n", 1);
-			break;
-		case 'r':
-			put(b, "\r", 1);
-			break;
-		case 't':
-			put(b, "\t", 1);
-			break;
-		case 'u':
-			if (hex4(p, &cp))
-				return -1;
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				/* A high surrogate needs its low half. */
-				if (!literal(p, "\\u") || hex4(p, &lo) || lo < 0xdc00 ||
-				    lo > 0xdfff)
-					return -1;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			} else if (cp >= 0xdc00 && cp < 0xe000) {
-				return -1;
-			}
-			put_utf8(b, cp);
-			break;
-		default:
-			return -1;
-		}
-	}
-	return -1;
-}
-
-static struct json_object *parse_string(struct parser *p)
-{
-	struct buf b = {0};
-	struct json_object *o;
-
-	p->at++; /* the quote */
-	if (parse_string_body(p, &b)) {
-		free(b.p);
-		return fail(p,
-		            b.failed ? json_tokener_error_memory : json_tokener_error_parse_string);
-	}
-	o = new_string_len(b.p, b.n);
-	free(b.p);
-	return o ? o : fail(p, json_tokener_error_memory);
-}
-
-/* JSON's number grammar; integers that fit int64 are ints, as in json-c. */
-static struct json_object *parse_number(struct parser *p)
-{
-	size_t start = p->at;
-	bool integer = true;
-	char tmp[64];
-	struct json_object *o;
-
-	if (p->s[p->at] == '-')
-		p->at++;
-	if (p->at >= p->n || p->s[p->at] < '0' || p->s[p->at] > '9')
-		return fail(p, json_tokener_error_parse_number);
-	if (p->s[p->at] == '0')
-		p->at++;
-	else
-		while (p->at < p->n && p->s[p->at] >= '0' && p->s[p->at] <= '9')
-			p->at++;
-	if (p->at < p->n && p->s[p->at] == '.') {
-		integer = false;
-		p->at++;
-		if (p->at >= p->n || p->s[p->at] < '0' || p->s[p->at] > '9')
-			return fail(p, json_tokener_error_parse_number);
-		while (p->at < p->n && p->s[p->at] >= '0' && p->s[p->at] <= '9')
-			p->at++;
-	}
-	if (p->at < p->n && (p->s[p->at] == 'e' || p->s[p->at] == 'E')) {
-		integer = false;
-		p->at++;
-		if (p->at < p->n && (p->s[p->at] == '+' || p->s[p->at] == '-'))
-			p->at++;
-		if (p->at >= p->n || p->s[p->at] < '0' || p->s[p->at] > '9')
-			return fail(p, json_tokener_error_parse_number);
-		while (p->at < p->n && p->s[p->at] >= '0' && p->s[p->at] <= '9')
-			p->at++;
-	}
-	if (p->at - start >= sizeof(tmp))
-		return fail(p, json_tokener_error_parse_number);
-	memcpy(tmp, p->s + start, p->at - start);
-	tmp[p->at - start] = '\0';
-	if (integer) {
-		long long v = strtoll(tmp, NULL, 10);
-
-		/* json-c keeps an integer out of int64's range as a saturated int. */
-		o = json_object_new_int64(v);
-	} else {
-		o = json_object_new_double(strtod(tmp, NULL));
-		if (o && !(o->source = strdup(tmp))) {
-			json_object_put(o);
-			o = NULL;
-		}
-	}
-	return o ? o : fail(p, json_tokener_error_memory);
-}
-
-static struct json_object *parse_array(struct parser *p, int depth)
-{
-	struct json_object *a = json_object_new_array(), *v;
-
-	if (!a)
-		return fail(p, json_tokener_error_memory);
-	p->at++;
-	skip_space(p);
-	if (p->at < p->n && p->s[p->at] == ']') {
-		p->at++;
-		return a;
-	}
-	for (;;) {
-		if (parse_value(p, depth + 1, &v)) {
-			json_object_put(a);
-			return NULL;
-		}
-		if (json_object_array_add(a, v)) {
-			json_object_put(v);
-			json_object_put(a);
-			return fail(p, json_tokener_error_memory);
-		}
-		skip_space(p);
-		if (p->at < p->n && p->s[p->at] == ',') {
-			p->at++;
-			continue;
-		}
-		if (p->at < p->n && p->s[p->at] == ']') {
-			p->at++;
-			return a;
-		}
-		json_object_put(a);
-		return fail(p, json_tokener_error_parse_array);
-	}
-}
-
-static struct json_object *parse_object(struct parser *p, int depth)
-{
-	struct json_object *o = json_object_new_object(), *v;
-	struct buf key = {0};
-
-	if (!o)
-		return fail(p, json_tokener_error_memory);
-	p->at++;
-	skip_space(p);
-	if (p->at < p->n && p->s[p->at] == '}') {
-		p->at++;
-		return o;
-	}
-	for (;;) {
-		enum json_tokener_error e = json_tokener_success;
-
-		skip_space(p);
-		key.n = 0;
-		if (p->at >= p->n || p->s[p->at] != '"')
-			e = json_tokener_error_parse_object_key_name;
-		else if (p->at++, parse_string_body(p, &key))
-			e = json_tokener_error_parse_string;
-		skip_space(p);
-		if (!e && (p->at >= p->n || p->s[p->at++] != ':'))
-			e = json_tokener_error_parse_object_key_sep;
-		if (e) {
-			free(key.p);
-			json_object_put(o);
-			return fail(p, e);
-		}
-		if (parse_value(p, depth + 1, &v)) {
-			free(key.p);
-			json_object_put(o);
-			return NULL;
-		}
-		if (json_object_object_add(o, key.p, v)) {
-			json_object_put(v);
-			free(key.p);
-			json_object_put(o);
-			return fail(p, json_tokener_error_memory);
-		}
-		skip_space(p);
-		if (p->at < p->n && p->s[p->at] == ',') {
-			p->at++;
-			continue;
-		}
-		free(key.p);
-		if (p->at < p->n && p->s[p->at] == '}') {
-			p->at++;
-			return o;
-		}
-		json_object_put(o);
-		return fail(p, json_tokener_error_parse_object_value_sep);
-	}
-}
-
-/* One value into *out: NULL for JSON null, as json-c gives it. */
-static int parse_value(struct parser *p, int depth, struct json_object **out)
-{
-	*out = NULL;
-	if (depth > JSON_TOKENER_DEFAULT_DEPTH) {
-		fail(p, json_tokener_error_depth);
-		return -1;
-	}
-	skip_space(p);
-	if (p->at >= p->n) {
-		fail(p, json_tokener_error_parse_eof);
-		return -1;
-	}
-	switch (p->s[p->at]) {
-	case '{':
-		*out = parse_object(p, depth);
-		break;
-	case '[':
-		*out = parse_array(p, depth);
-		break;
-	case '"':
-		*out = parse_string(p);
-		break;
-	case 't':
-		*out = literal(p, "true") ? json_object_new_boolean(1)
-		                          : fail(p, json_tokener_error_parse_boolean);
-		break;
-	case 'f':
-		*out = literal(p, "false") ? json_object_new_boolean(0)
-		                           : fail(p, json_tokener_error_parse_boolean);
-		break;
-	case 'n':
-		if (literal(p, "null"))
-			return 0;
-		fail(p, json_tokener_error_parse_null);
-		return -1;
-	default:
-		if (p->s[p->at] == '-' || (p->s[p->at] >= '0' && p->s[p->at] <= '9'))
-			*out = parse_number(p);
-		else
-			fail(p, json_tokener_error_parse_unexpected);
-	}
-	if (!*out && p->err == json_tokener_success)
-		fail(p, json_tokener_error_memory);
-	return *out ? 0 : -1;
-}
-
-struct json_tokener *json_tokener_new(void)
-{
-	return calloc(1, sizeof(struct json_tokener));
-}
-
-void json_tokener_free(struct json_tokener *tok)
-{
-	free(tok);
-}
-
-struct json_object *json_tokener_parse_ex(struct json_tokener *tok, const char *str, int len)
-{
-	struct parser p = {.s = str, .n = len > 0 ? (size_t)len : 0};
-	struct json_object *o;
-
-	tok->err = parse_value(&p, 1, &o) ? p.err : json_tokener_success;
-	tok->char_offset = p.at;
-	return o;
-}
-
-enum json_tokener_error json_tokener_get_error(struct json_tokener *tok)
-{
-	return tok->err;
-}
-
-size_t json_tokener_get_parse_end(struct json_tokener *tok)
-{
-	return tok->char_offset;
-}
-
-const char *json_tokener_error_desc(enum json_tokener_error err)
-{
-	static const char *const desc[] = {
-	    [json_tokener_success] = "success",
-	    [json_tokener_continue] = "continue",
-	    [json_tokener_error_depth] = "nesting too deep",
-	    [json_tokener_error_parse_eof] = "unexpected end of data",
-	    [json_tokener_error_parse_unexpected] = "unexpected character",
-	    [json_tokener_error_parse_null] = "null expected",
-	    [json_tokener_error_parse_boolean] = "boolean expected",
-	    [json_tokener_error_parse_number] = "number expected",
-	    [json_tokener_error_parse_array] = "array value separator ',' expected",
-	    [json_tokener_error_parse_object_key_name] = "quoted object property name expected",
-	    [json_tokener_error_parse_object_key_sep] =
-	        "object property name separator ':' expected",
-	    [json_tokener_error_parse_object_value_sep] = "object value separator ',' expected",
-	    [json_tokener_error_parse_string] = "invalid string sequence",
-	    [json_tokener_error_parse_comment] = "expected comment",
-	    [json_tokener_error_parse_utf8_string] = "invalid utf-8 string",
-	    [json_tokener_error_size] = "buffer size overflow",
-	    [json_tokener_error_memory] = "out of memory",
-	};
-
-	return (unsigned)err < sizeof(desc) / sizeof(desc[0]) && desc[err] ? desc[err]
-	                                                                   : "unknown error";
-}
-
-struct json_object *json_tokener_parse_verbose(const char *str, enum json_tokener_error *error)
-{
-	struct json_tokener tok;
-	size_t len = strlen(str);
-	struct json_object *o;
-
-	if (len > INT_MAX) {
-		*error = json_tokener_error_size;
-		return NULL;
-	}
-	o = json_tokener_parse_ex(&tok, str, (int)len);
-	*error = tok.err;
-	/* As json-c: trailing text after the value is an error. */
-	if (tok.err == json_tokener_success) {
-		struct parser p = {.s = str, .n = len, .at = tok.char_offset};
-
-		skip_space(&p);
-		if (p.at != len) {
-			json_object_put(o);
-			*error = json_tokener_error_parse_unexpected;
-			return NULL;
-		}
-	}
-	return o;
-}
-
-struct json_object *json_tokener_parse(const char *str)
-{
-	enum json_tokener_error e;
-
-	return json_tokener_parse_verbose(str, &e);
+	o->source = strdup(text);
+	return o->source ? 0 : -1;
 }

@@ -16,10 +16,12 @@ WASM_C_FILES = \
 	$(srcdir)/src/image/image_normalise.c $(srcdir)/src/image/image_ink.c \
 	$(srcdir)/src/image/image_lines.c $(srcdir)/src/image/image_select.c \
 	$(srcdir)/src/image/image_frame.c \
-	$(srcdir)/src/wasm/json_subset.c $(srcdir)/src/wasm/crc32.c $(srcdir)/src/wasm/digits_wasm.c
+	$(srcdir)/src/wasm/json_subset.c $(srcdir)/src/wasm/json_parse.c \
+	$(srcdir)/src/wasm/crc32.c $(srcdir)/src/wasm/digits_wasm.c
 WASM_H_FILES = \
-	src/wasm/json-c/json.h src/wasm/zlib.h src/wasm/config.h src/wasm/digits_wasm.h
-EXTRA_DIST += src/wasm/json_subset.c src/wasm/crc32.c src/wasm/digits_wasm.c $(WASM_H_FILES) \
+	src/wasm/json-c/json.h src/wasm/json_priv.h src/wasm/zlib.h src/wasm/config.h \
+	src/wasm/digits_wasm.h
+EXTRA_DIST += src/wasm/json_subset.c src/wasm/json_parse.c src/wasm/crc32.c src/wasm/digits_wasm.c $(WASM_H_FILES) \
 	tests/test_browser_wasm.mjs
 
 # src/wasm first: its json-c/json.h, zlib.h and config.h stand in for the
@@ -74,6 +76,7 @@ TESTS += tests/test_browser_wasm.mjs
 check_PROGRAMS += tests/test_json_subset
 UNIT_TESTS += tests/test_json_subset
 TESTS += tests/test_json_subset
-tests_test_json_subset_SOURCES = tests/test_json_subset.c tests/tap.h src/wasm/json_subset.c
+tests_test_json_subset_SOURCES = tests/test_json_subset.c tests/tap.h src/wasm/json_subset.c \
+	src/wasm/json_parse.c src/wasm/json_priv.h
 tests_test_json_subset_CPPFLAGS = -I$(top_srcdir)/src/wasm -DDIGITS_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_json_subset_LDADD = -lm
