@@ -25,6 +25,7 @@ start_two_backends
 sed -e "s|^server.port = 80|server.port = $port|; s|^server.bind = \"0.0.0.0\"|server.bind = \"127.0.0.1\"|" \
 	-e "s|\"port\" => 9001|\"port\" => $port_a|; s|\"port\" => 9002|\"port\" => $port_b|" \
 	-e "s|/srv/digits/www|$TEST_TMP/site|; s|/srv/digits/errors|$TEST_TMP/errors|" \
+	-e "s|/usr/local/share/digits/models/|$top_srcdir/models/|" \
 	-e "s|/var/log/lighttpd/digits-error.log|$l/log/digits-error.log|; s|/run/lighttpd-digits.pid|$l/pid|" \
 	"$top_srcdir/deploy/lighttpd/digits.conf" >"$l/digits.conf"
 "$LIGHTTPD" -D -f "$l/digits.conf" >>"$l/stderr" 2>&1 &
@@ -39,6 +40,16 @@ if ! wait_up "$URL/api/v1/health" "$lighttpd_pid"; then
 fi
 
 check_api "$URL" "lighttpd, two hosts"
+
+# The model files for the page's "run on: this browser" (README "Server or
+# browser"): the backends' own files, revalidated; nothing else from there.
+h=$("$CURL" -s -o "$l/model" -D - "$URL/models/cnn.model" | tr -d '\r')
+ok_cmd "lighttpd, two hosts: /models/cnn.model is the model file the backends load" \
+	cmp -s "$l/model" "$top_srcdir/models/cnn.model"
+is "$(printf '%s\n' "$h" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ')" 2 \
+	"lighttpd, two hosts: ... with an ETag and Cache-Control: no-cache"
+is "$("$CURL" -s -o /dev/null -w '%{http_code}' "$URL/models/cnn.card.json")" 404 \
+	"lighttpd, two hosts: nothing else from the model directory (404)"
 check_failover "$URL" "lighttpd, two hosts"
 
 # logrotate: the snippet as it is, paths substituted, forced; lighttpd

@@ -28,6 +28,7 @@ start_two_backends
 sed -e "s|listen 80;|listen 127.0.0.1:$port;|" \
 	-e "s|127.0.0.1:9001|127.0.0.1:$port_a|; s|127.0.0.1:9002|127.0.0.1:$port_b|" \
 	-e "s|/srv/digits/www|$TEST_TMP/site|; s|/srv/digits/errors|$TEST_TMP/errors|" \
+	-e "s|/usr/local/share/digits/models/|$top_srcdir/models/|" \
 	-e "s|/dev/shm/nginx-digits-body|$n/body|" \
 	"$top_srcdir/deploy/nginx/digits.conf" >"$n/digits.conf"
 cp /etc/nginx/fastcgi_params "$n/"
@@ -62,6 +63,16 @@ fi
 URL=http://127.0.0.1:$port
 
 check_api "$URL" nginx
+
+# The model files for the page's "run on: this browser" (README "Server or
+# browser"): the backends' own files, revalidated; nothing else from there.
+h=$("$CURL" -s -o "$n/model" -D - "$URL/models/cnn.model" | tr -d '\r')
+ok_cmd "nginx: /models/cnn.model is the model file the backends load" \
+	cmp -s "$n/model" "$top_srcdir/models/cnn.model"
+is "$(printf '%s\n' "$h" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ' -e '^content-security-policy: .*wasm-unsafe-eval')" 3 \
+	"nginx: ... with an ETag, Cache-Control: no-cache and the security headers"
+is "$("$CURL" -s -o /dev/null -w '%{http_code}' "$URL/models/cnn.card.json")" 404 \
+	"nginx: nothing else from the model directory (404)"
 check_failover "$URL" nginx
 
 # Per-address limits (loopback is exempt, so the client is 127.0.0.2):

@@ -84,7 +84,7 @@ for p in /../lighttpd.conf /js/../../lighttpd.conf /%2e%2e/lighttpd.conf \
 done
 
 # --- the security headers on every kind of answer
-csp="Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+csp="Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 # headers WHAT: the four headers are in $TEST_TMP/h, each once.
 headers() {
 	n=0

@@ -13,6 +13,8 @@ dist_wwwjs_DATA = www/js/main.js www/js/api.js www/js/page.js www/js/models.js \
 	www/js/gallery.js www/js/shrink.js
 # Number mode and "compare all models" (#13, #14).
 dist_wwwjs_DATA += www/js/mode.js www/js/reading.js www/js/compare.js
+# "Run on: this browser" (the engine in WebAssembly).
+dist_wwwjs_DATA += www/js/local.js
 
 # The gallery's example pictures: MNIST test digits made by our own tools
 # (tests/photos, the phone photos of tests/photo_gen.c; tests/mkdigit).

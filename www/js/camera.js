@@ -15,6 +15,7 @@
 //   (data-state: starting, live, reconnecting, offline).
 
 import { postImage } from './api.js';
+import { predictLocal, runsInBrowser } from './local.js'; // "run on: this browser"
 import { $, announce, percent, showNotice } from './page.js';
 
 export const SQUARE = 0.7; // the drawn square: this share of the view's side (style.css .camera-square)
@@ -83,7 +84,8 @@ export function camera({ model, onPhoto }) {
       const blob = await new Promise((resolve) => frame.toBlob(resolve, 'image/jpeg', 0.85));
       if (stopped || !blob) return;
       inFlight = new AbortController();
-      const res = await postImage(blob, 'camera-frame.jpg', { model: model(), details: false, timeoutMs: FRAME_TIMEOUT_MS, signal: inFlight.signal });
+      // local.js: on "run on: this browser" the frame is read here, not sent.
+      const res = await (runsInBrowser() ? predictLocal : postImage)(blob, 'camera-frame.jpg', { model: model(), details: false, timeoutMs: FRAME_TIMEOUT_MS, signal: inFlight.signal });
       inFlight = null;
       if (stopped || (res.error && res.error.code === 'aborted')) return;
       const now = performance.now();

@@ -18,6 +18,7 @@ import { IMAGE_FORMATS, TIMEOUT_MS, postImage } from './api.js';
 import { compareModels, dropComparison } from './compare.js';
 import { $, announce, doubtWords, percent } from './page.js';
 import { showReading } from './reading.js';
+import { predictLocal, runsInBrowser } from './local.js'; // "run on: this browser"
 
 const template = $('#card-template');
 // What each card last sent ({blob, name, mode, model, models}) and its
@@ -110,8 +111,14 @@ function showResult(el, r) {
 function showMeta(el, r, roundTripMs, note) {
   const parts = [];
   if (r.model && r.model.name) parts.push(r.model.name);
-  if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
-  parts.push(`${Math.round(roundTripMs)} ms round trip`);
+  // local.js: a card says where it ran (data-where) and that place's time.
+  el.dataset.where = r.where === 'browser' ? 'browser' : 'server';
+  if (r.where === 'browser') {
+    parts.push(`${r.timing_ms.total.toFixed(1)} ms in this browser (${r.timing_ms.forward.toFixed(2)} ms the model${r.simd ? ', SIMD' : ''})`);
+  } else {
+    if (r.timing_ms && typeof r.timing_ms.total === 'number') parts.push(`${r.timing_ms.total.toFixed(1)} ms on the server`);
+    parts.push(`${Math.round(roundTripMs)} ms round trip`);
+  }
   if (note) parts.push(note);
   $('.card-meta', el).textContent = parts.join(' · ');
   setCardState(el, 'done');
@@ -184,7 +191,8 @@ export async function runCard(el, blob, name, { model, signal, note, mode = 'dig
   sentOf.set(el, { blob, name, mode, model, models });
   el.dataset.mode = mode;
   setCardState(el, 'loading', 'Uploading…');
-  const res = await postImage(blob, name, {
+  // Reading a number is the server's alone (local.js predicts single digits).
+  const res = await (runsInBrowser() && mode !== 'number' ? predictLocal : postImage)(blob, name, {
     model,
     signal,
     read: mode === 'number',

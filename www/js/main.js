@@ -17,6 +17,7 @@
 //   reading.js a number read: its text and its digits' boxes
 //   compare.js "Compare all models" on a card
 //   api.js     the HTTP API client (no DOM)
+//   local.js   the same engine in WebAssembly, for "run on: this browser"
 //   page.js    notice, live region, percentages, the curl example
 
 import { camera } from './camera.js';
@@ -24,6 +25,7 @@ import { dropAndPaste } from './drop.js';
 import { drawPad } from './draw.js';
 import { gallery } from './gallery.js';
 import { modeChooser } from './mode.js';
+import { runOnSwitch } from './local.js';
 import { modelChooser } from './models.js';
 import { showApiExample } from './page.js';
 import { uploadQueue } from './queue.js';
@@ -49,3 +51,10 @@ gallery({ add: uploads.add });
 const pad = drawPad({ model: models.chosen, mode: mode.chosen, models: models.list });
 curlExample();
 models.load();
+// "Run on: server / this browser" (local.js): switching re-runs what is shown.
+runOnSwitch({
+  onChange: () => {
+    uploads.rerun();
+    pad.rerun();
+  },
+});

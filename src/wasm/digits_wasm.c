@@ -1,0 +1,285 @@
+/*
+ * digits_wasm.c - the engine in the browser: what www/js/local.js calls in
+ * www/wasm/digits.wasm (emscripten).
+ *
+ * The same model files and the same code as the server: a model's bytes,
+ * fetched by the page, go through model_load (written to emscripten's
+ * in-memory file system first, so every check of the server's loader runs:
+ * sizes, tensor table, checksum, finite weights), and a picture goes
+ * through image_normalise and nn_forward.  Only the decoding differs: the
+ * browser decodes the file (canvas getImageData gives RGBA) and
+ * dw_predict turns those pixels into luminance exactly as the server's
+ * image_decode.c does with what libpng or libjpeg gave it (see
+ * rgba_luminance), so the same pixels give the same answer.
+ *
+ * Errors: a function that fails returns a negative value or NULL, and
+ * dw_error() says why, naming the model or the picture.
+ * Single-threaded, as the page calls it: one model, one workspace each.
+ */
+#include <emscripten.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digits.h"
+#include "digits_wasm.h"
+#include "engine/model.h"
+#include "engine/nn.h"
+#include "image/image.h"
+
+/* As image_decode.c: the longest side handed to the normalisation, and
+ * Rec. 601 weights in 16-bit fixed point. */
+#define WORK_SIDE 512
+#define LUM_R     19595
+#define LUM_G     38470
+#define LUM_B     7471
+#define LUM_SCALE (1.0f / (255.0f * 65536.0f))
+#define ALPHA_MAX 127
+/* The server's default limit on a side (DIGITS_MAX_SIDE). */
+#define MAX_SIDE 4096
+
+struct dw_model {
+	struct model *model;
+	struct nn_workspace *ws;
+	float last[IMAGE_PIXELS]; /* the last picture seen, for dw_bench_forward */
+};
+
+static struct dg_error last_error;
+
+EMSCRIPTEN_KEEPALIVE const char *dw_error(void)
+{
+	return last_error.msg;
+}
+
+/* A model name the page gives becomes a file name: letters, digits, '-'
+ * and '_' only. */
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int write_file(const char *path, const unsigned char *bytes, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	size_t done;
+
+	if (!f)
+		return dg_fail(&last_error, DG_ERR_NOMEM, "%s: cannot create", path);
+	done = fwrite(bytes, 1, len, f);
+	if (fclose(f) || done != len) {
+		unlink(path);
+		return dg_fail(&last_error, DG_ERR_NOMEM, "%s: cannot write %zu bytes", path, len);
+	}
+	return 0;
+}
+
+/* The model file models/<name>.model from its bytes (the caller keeps
+ * them).  NULL on failure, with the loader's own message. */
+EMSCRIPTEN_KEEPALIVE struct dw_model *dw_model_load(const char *name, const unsigned char *bytes,
+                                                    size_t len)
+{
+	char path[96];
+	struct dw_model *m;
+	int rc;
+
+	if (!name_ok(name)) {
+		dg_fail(&last_error, DG_ERR_INVALID, "bad model name");
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		dg_fail(&last_error, DG_ERR_NOMEM, "%s: out of memory", name);
+		return NULL;
+	}
+	mkdir("models", 0755);
+	snprintf(path, sizeof(path), "models/%s.model", name);
+	if (write_file(path, bytes, len)) {
+		free(m);
+		return NULL;
+	}
+	/* model_load keeps its own copy: the file goes at once, so the page's
+	 * memory holds each model once. */
+	rc = model_load(&m->model, path, &last_error);
+	unlink(path);
+	if (rc || nn_workspace_create(&m->ws, m->model->graph, 1, false, &last_error)) {
+		model_free(m->model);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+EMSCRIPTEN_KEEPALIVE void dw_model_free(struct dw_model *m)
+{
+	if (!m)
+		return;
+	nn_workspace_free(m->ws);
+	model_free(m->model);
+	free(m);
+}
+
+EMSCRIPTEN_KEEPALIVE const char *dw_model_name(const struct dw_model *m)
+{
+	return model_name(m->model);
+}
+
+EMSCRIPTEN_KEEPALIVE const char *dw_model_precision(const struct dw_model *m)
+{
+	return nn_graph_precision(m->model->graph);
+}
+
+EMSCRIPTEN_KEEPALIVE int dw_model_classes(const struct dw_model *m)
+{
+	return m->model->graph->n_classes;
+}
+
+/*
+ * RGBA as canvas getImageData gives it (8-bit, straight alpha) to what
+ * image_decode.c's work_fill makes of the same pixels decoded by libpng:
+ * alpha as libgd's 7 bits (127 - a / 2), composited over white,
+ * luminance in integers while opaque, and k x k block averages so the
+ * longer side is at most WORK_SIDE.  The same sums in the same order, so
+ * the server and the browser hand image_normalise the same floats.  lum
+ * and clear hold w h floats each; returns whether any pixel was not opaque.
+ */
+static int rgba_luminance(const uint8_t *rgba, int W, int H, int k, int w, int h, float *lum,
+                          float *clear)
+{
+	int any_alpha = 0;
+
+	for (int y = 0; y < H; y++) {
+		const uint8_t *row = rgba + (size_t)y * W * 4;
+		size_t cur = (size_t)(y / k) * w;
+		uint64_t run_int = 0;
+		float run_lum = 0, run_clear = 0;
+
+		for (int x = 0; x < W; x++) {
+			size_t bin = (size_t)(y / k) * w + (size_t)(x / k);
+			const uint8_t *p = row + 4 * (size_t)x;
+			uint32_t a = ALPHA_MAX - (p[3] >> 1u);
+			unsigned l = LUM_R * p[0] + LUM_G * p[1] + LUM_B * p[2];
+
+			if (bin != cur) {
+				lum[cur] += (float)run_int * LUM_SCALE + run_lum;
+				clear[cur] += run_clear;
+				cur = bin, run_int = 0, run_lum = run_clear = 0;
+			}
+			if (!a) {
+				run_int += l;
+			} else {
+				float t = (float)a / ALPHA_MAX;
+
+				run_lum += (1.0f - t) * (float)l * LUM_SCALE + t;
+				run_clear += t;
+			}
+		}
+		lum[cur] += (float)run_int * LUM_SCALE + run_lum;
+		clear[cur] += run_clear;
+	}
+	for (size_t i = 0; i < (size_t)w * h && !any_alpha; i++)
+		any_alpha = clear[i] > 0;
+	for (int j = 0; j < h; j++) {
+		int rows = H - j * k < k ? H - j * k : k;
+
+		for (int i = 0; i < w; i++) {
+			int cols = W - i * k < k ? W - i * k : k;
+			float inv = 1.0f / (float)(rows * cols);
+
+			lum[j * w + i] *= inv;
+			clear[j * w + i] *= inv;
+		}
+	}
+	return any_alpha;
+}
+
+/* RGBA pixels to the 28x28 the model sees (as image_to_mnist does after
+ * decoding); *inverted as in struct image_info. */
+static int rgba_to_mnist(const uint8_t *rgba, int W, int H, float out[IMAGE_PIXELS], int *inverted,
+                         struct dg_error *err)
+{
+	int k, w, h, any_alpha, rc;
+	struct dg_error e = {0};
+	float *lum;
+
+	if (W < 1 || H < 1 || W > MAX_SIDE || H > MAX_SIDE)
+		return dg_fail(err, DG_ERR_TOO_LARGE, "picture of %dx%d pixels, the limit is %dx%d",
+		               W, H, MAX_SIDE, MAX_SIDE);
+	k = ((W > H ? W : H) + WORK_SIDE - 1) / WORK_SIDE;
+	w = (W + k - 1) / k;
+	h = (H + k - 1) / k;
+	lum = calloc((size_t)w * h * 2, sizeof(float));
+	if (!lum)
+		return dg_fail(err, DG_ERR_NOMEM, "no memory for a %dx%d picture", W, H);
+	any_alpha = rgba_luminance(rgba, W, H, k, w, h, lum, lum + (size_t)w * h);
+	rc = image_normalise(lum, w, h, out, inverted, &e);
+	if (rc < 0 && e.code == DG_ERR_EMPTY && any_alpha) {
+		/* As the server: light strokes on a transparent canvas, the
+		 * opacity taken as dark ink. */
+		memcpy(lum, lum + (size_t)w * h, (size_t)w * h * sizeof(float));
+		rc = image_normalise(lum, w, h, out, NULL, &e);
+		*inverted = 0;
+	}
+	free(lum);
+	if (rc < 0)
+		return dg_fail(err, e.code, "%dx%d: %s", W, H, e.msg);
+	return 0;
+}
+
+/*
+ * Recognise one picture: rgba[H][W][4] in, the digit out (negative on
+ * failure, -(dg_code) so the page can tell "no digit" from the rest).
+ * seen receives the 784 floats the model saw, probs the model's
+ * n_classes probabilities, ms {normalise, forward} in milliseconds, and
+ * *inverted whether the picture was dark ink on light ground.
+ */
+EMSCRIPTEN_KEEPALIVE int dw_predict(struct dw_model *m, const uint8_t *rgba, int W, int H,
+                                    float *seen, float *probs, double *ms, int *inverted)
+{
+	double t0 = dg_seconds(), t1;
+	const float *p;
+	int best = 0, n;
+
+	*inverted = 0;
+	if (rgba_to_mnist(rgba, W, H, seen, inverted, &last_error))
+		return -(int)last_error.code;
+	t1 = dg_seconds();
+	p = nn_forward(m->model->graph, m->model->params, m->ws, seen, 1);
+	if (!p) {
+		dg_fail(&last_error, DG_ERR_INVALID, "%s: forward pass failed",
+		        model_name(m->model));
+		return -(int)last_error.code;
+	}
+	n = m->model->graph->n_classes;
+	memcpy(probs, p, (size_t)n * sizeof(float));
+	for (int i = 1; i < n; i++)
+		if (p[i] > p[best])
+			best = i;
+	memcpy(m->last, seen, sizeof(m->last));
+	ms[0] = (t1 - t0) * 1e3;
+	ms[1] = (dg_seconds() - t1) * 1e3;
+	return best;
+}
+
+/* The browser's clock is coarse (0.1 ms in Chromium without cross-origin
+ * isolation): the forward pass alone, runs times on the last picture, in
+ * milliseconds per picture, for the page's benchmark. */
+EMSCRIPTEN_KEEPALIVE double dw_bench_forward(struct dw_model *m, int runs)
+{
+	double t0 = dg_seconds();
+
+	for (int i = 0; i < runs; i++)
+		if (!nn_forward(m->model->graph, m->model->params, m->ws, m->last, 1))
+			return -1.0;
+	return runs > 0 ? (dg_seconds() - t0) * 1e3 / runs : 0.0;
+}
