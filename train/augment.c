@@ -24,6 +24,7 @@ void augment_defaults(struct augment_params *p)
 	p->shear = 0.15f;
 	p->shift = 2.5f;
 	p->thickness = 0.5f;
+	p->artefacts = 0.0f;
 }
 
 void augment_plain(const uint8_t *src, float *dst, int n_pixels)
@@ -116,6 +117,119 @@ void augment_image(const struct augment_params *p, const uint8_t *src, float *ds
 			float dx = (float)x - c - (float)tx;
 			float v = sample(img, i00 * dx + i01 * dy + c, i10 * dx + i11 * dy + c);
 			dst[y * N + x] = fminf(fmaxf(v, 0.0f), 1.0f);
+		}
+	}
+}
+
+/* The ink's bounding box {x0, y0, x1, y1} (level > 0.3), or the centre
+ * square when there is none. */
+static void ink_box(const float *img, int box[4])
+{
+	box[0] = N, box[1] = N, box[2] = -1, box[3] = -1;
+	for (int y = 0; y < N; y++) {
+		for (int x = 0; x < N; x++) {
+			if (img[y * N + x] <= 0.3f)
+				continue;
+			box[0] = x < box[0] ? x : box[0];
+			box[1] = y < box[1] ? y : box[1];
+			box[2] = x > box[2] ? x : box[2];
+			box[3] = y > box[3] ? y : box[3];
+		}
+	}
+	if (box[2] < 0)
+		box[0] = box[1] = 4, box[2] = box[3] = N - 5;
+}
+
+/* A straight band through (cx, cy) at angle a (radians), half-width hw,
+ * over [t0, t1] of its length: v(d) = level where the band covers the
+ * pixel, blended in by op (0: draw as max, 1: erase to (1 - level) of
+ * what is there). */
+static void band(float *img, double cx, double cy, double a, double hw, double t0, double t1,
+                 float level, int erase)
+{
+	double ux = cos(a), uy = sin(a);
+
+	for (int y = 0; y < N; y++) {
+		for (int x = 0; x < N; x++) {
+			double dx = x - cx, dy = y - cy, t = dx * ux + dy * uy;
+			double d = fabs(-dx * uy + dy * ux), cover = hw + 0.5 - d;
+			float *v = &img[y * N + x];
+
+			if (t < t0 || t > t1 || cover <= 0)
+				continue;
+			cover = cover > 1 ? 1 : cover;
+			if (erase)
+				*v *= (float)(1.0 - level * cover);
+			else
+				*v = fmaxf(*v, (float)(level * cover));
+		}
+	}
+}
+
+void augment_artefacts(const struct augment_params *p, float *img, uint64_t seed)
+{
+	struct train_rng r;
+	int box[4], n;
+	float tmp[AUGMENT_PIXELS];
+
+	train_rng_init(&r, seed);
+	if (train_rng_uniform(&r) >= p->artefacts)
+		return;
+	ink_box(img, box);
+	n = 1 + (int)(train_rng_uniform(&r) * 3);
+	for (int k = 0; k < n; k++) {
+		/* Every draw made whatever the kind, so each kind's numbers
+		 * depend on the seed alone. */
+		int kind = (int)(train_rng_uniform(&r) * 5);
+		double u1 = train_rng_uniform(&r), u2 = train_rng_uniform(&r);
+		double u3 = train_rng_uniform(&r), u4 = train_rng_uniform(&r);
+		double cx = box[0] + u1 * (box[2] - box[0] + 1);
+		double cy = box[1] + u2 * (box[3] - box[1] + 1);
+		/* Ruled lines run across, squared ones also down; a few degrees
+		 * of tilt. */
+		double a = (u3 < 0.7 ? 0 : 1.5707963) + (u4 - 0.5) * 0.14;
+
+		switch (kind) {
+		case 0: /* a line's stub left standing, through or beside the digit */
+			band(img, cx, cy, a, 0.3 + 0.5 * u3, -2 - 10 * u4, 2 + 10 * u1,
+			     (float)(0.4 + 0.6 * u2), 0);
+			break;
+		case 1: /* a line taken out where it crossed the strokes */
+			band(img, cx, cy, a, 0.4 + 0.6 * u4, -N, N, (float)(0.6 + 0.4 * u1), 1);
+			break;
+		case 2: { /* a glare patch: part of the digit washed out */
+			double rad = 3 + 5 * u3, keep = 0.2 + 0.5 * u4;
+			for (int y = 0; y < N; y++)
+				for (int x = 0; x < N; x++)
+					if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < rad * rad)
+						img[y * N + x] *= (float)keep;
+			break;
+		}
+		case 3: { /* a speck beside the digit */
+			double sx = u1 < 0.5 ? box[0] - 1 - 3 * u3 : box[2] + 1 + 3 * u3;
+			band(img, sx, cy, 6.2831853 * u4, 0.5 + u2, -1 - u2, 1 + u2, 1.0f, 0);
+			break;
+		}
+		default: /* blur and a fainter pen */
+			for (int y = 0; y < N; y++) {
+				for (int x = 0; x < N; x++) {
+					float acc = 0, wsum = 0;
+					for (int dy = -1; dy <= 1; dy++) {
+						for (int dx = -1; dx <= 1; dx++) {
+							int xx = x + dx, yy = y + dy;
+							float wt =
+							    (dx ? 1.0f : 2.0f) * (dy ? 1.0f : 2.0f);
+							if (xx >= 0 && yy >= 0 && xx < N && yy < N)
+								acc += wt * img[yy * N + xx];
+							wsum += wt;
+						}
+					}
+					tmp[y * N + x] = acc / wsum;
+				}
+			}
+			for (int i = 0; i < AUGMENT_PIXELS; i++)
+				img[i] = fminf(1.0f, tmp[i] * (float)(1.2 - 0.5 * u1));
+			break;
 		}
 	}
 }

@@ -131,6 +131,7 @@ static const struct ckpt_field aug_fields[] = {
     FIELD(struct augment_params, shear, CK_FLOAT, shear),
     FIELD(struct augment_params, shift, CK_FLOAT, shift),
     FIELD(struct augment_params, thickness, CK_FLOAT, thickness),
+    FIELD(struct augment_params, artefacts, CK_FLOAT, artefacts),
     {NULL, 0, 0, 0, NULL},
 };
 

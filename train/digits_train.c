@@ -59,6 +59,7 @@ enum opt {
 	OPT_WARMUP,
 	OPT_WD,
 	OPT_AUGMENT,
+	OPT_ARTEFACTS,
 	OPT_SEED,
 	OPT_THREADS,
 	OPT_VAL,
@@ -96,6 +97,10 @@ static const struct opt_def opt_defs[N_OPTS] = {
     [OPT_WARMUP] = {"warmup", "N", "warm-up steps (default 5% of the steps, at most 1000)", true},
     [OPT_WD] = {"weight-decay", "X", "decoupled weight decay on weights (default 0)", true},
     [OPT_AUGMENT] = {"augment", NULL, "random rotation/scale/shear/shift/thickness", true},
+    [OPT_ARTEFACTS] = {"artefacts", "P",
+                       "with --augment: probability of photo artefacts\n"
+                       "(line stubs, lines taken out, glare, specks, blur)",
+                       true},
     [OPT_SEED] = {"seed", "N", "seed of every random choice (default 1)", true},
     [OPT_THREADS] = {"threads", "N",
                      "OpenMP threads (default: all cores); the weights are\n"
@@ -452,6 +457,11 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 		break;
 	case OPT_AUGMENT:
 		cfg->augment = true;
+		break;
+	case OPT_ARTEFACTS:
+		if (parse_double(name, arg, 0, 1, &d) < 0)
+			return 2;
+		cfg->aug.artefacts = (float)d;
 		break;
 	case OPT_SEED:
 		if (parse_long(name, arg, 0, LONG_MAX, &v) < 0)

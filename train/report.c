@@ -94,6 +94,8 @@ struct json_object *report_training_json(const struct report_run *r, bool wallcl
 		add(a, "shear", num(c->aug.shear, 6));
 		add(a, "shift_pixels", num(c->aug.shift, 6));
 		add(a, "thickness_probability", num(c->aug.thickness, 6));
+		if (c->aug.artefacts > 0)
+			add(a, "artefacts_probability", num(c->aug.artefacts, 6));
 		add(o, "augmentation", a);
 	}
 

@@ -36,9 +36,13 @@ tests_test_explain_CPPFLAGS = $(TRAIN_CPPFLAGS)
 check_PROGRAMS += tests/test_q8
 tests_test_q8_LDADD = $(TRAIN_LDADD)
 tests_test_q8_CPPFLAGS = $(TRAIN_CPPFLAGS)
-UNIT_TESTS += tests/test_idx tests/test_explain tests/test_q8
+# The distortions of training images (no MNIST needed).
+check_PROGRAMS += tests/test_augment
+tests_test_augment_LDADD = $(TRAIN_LDADD)
+tests_test_augment_CPPFLAGS = $(TRAIN_CPPFLAGS)
+UNIT_TESTS += tests/test_idx tests/test_explain tests/test_q8 tests/test_augment
 TESTS += tests/test_idx tests/test_train_smoke.sh tests/test_accuracy tests/test_explain \
-	tests/test_q8
+	tests/test_q8 tests/test_augment
 EXTRA_DIST += tests/test_train_smoke.sh train/mnist.sha256
 
 # make bench: seconds per training epoch for each network.

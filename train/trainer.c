@@ -24,10 +24,11 @@
 #include "rng.h"
 
 /* Domains of the seeded generators, so no two choices share a stream. */
-#define SEED_SHUFFLE 0x73687566666c65ull /* "shuffle" */
-#define SEED_AUGMENT 0x6175676d656e74ull /* "augment" */
-#define SEED_DROPOUT 0x64726f706f7574ull /* "dropout" */
-#define EVAL_BATCH   250
+#define SEED_SHUFFLE   0x73687566666c65ull   /* "shuffle" */
+#define SEED_AUGMENT   0x6175676d656e74ull   /* "augment" */
+#define SEED_ARTEFACTS 0x6172746566616374ull /* "artefact" */
+#define SEED_DROPOUT   0x64726f706f7574ull   /* "dropout" */
+#define EVAL_BATCH     250
 /* Evaluation's cross-entropy clamps a probability of 0 here (-ln: 69). */
 #define EVAL_MIN_PROB 1e-30
 
@@ -263,10 +264,14 @@ static int load_batch(const struct train_config *cfg, const struct train_state *
 	for (int i = 0; i < n; i++) {
 		int k = b->perm[first + i];
 		const uint8_t *src = data->pixels + (size_t)k * px;
-		if (cfg->augment)
-			augment_image(&cfg->aug, src, b->input + (size_t)i * px,
-			              train_seed3(cfg->seed ^ SEED_AUGMENT, epoch, (uint64_t)k));
-		else
+		if (cfg->augment) {
+			uint64_t seed = train_seed3(cfg->seed ^ SEED_AUGMENT, epoch, (uint64_t)k);
+
+			augment_image(&cfg->aug, src, b->input + (size_t)i * px, seed);
+			if (cfg->aug.artefacts > 0)
+				augment_artefacts(&cfg->aug, b->input + (size_t)i * px,
+				                  train_mix64(seed ^ SEED_ARTEFACTS));
+		} else
 			augment_plain(src, b->input + (size_t)i * px, px);
 	}
 	for (int i = 0; i < n; i++)
