@@ -105,9 +105,17 @@ ok_cmd "the weights are not empty" test "$(wc -c <a/weights)" -eq 246824
 # checkpoint fixes (refused with --eval and --resume; --threads is not one).
 "$train" --help >help.txt 2>&1
 is "$?" 0 "--help exits 0"
-is "$(grep -c '^  --' help.txt)" 21 "--help lists the 21 options"
+is "$(grep -c '^  --' help.txt)" 22 "--help lists the 22 options"
 is "$(grep -- '--stop-after' help.txt)" \
 	"  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C" "... aligned"
+# Photo artefacts in training: recorded in the model, bounded.
+mkdir f
+(train_in f --quiet --augment --artefacts 0.5)
+is "$?" 0 "--augment --artefacts 0.5: training exits 0"
+ok_cmd "the model records the artefacts' probability" \
+	grep -q '"artefacts_probability":0.5' f/m.model
+"$train" --artefacts 1.5 >/dev/null 2>err.txt
+is "$?" 2 "--artefacts 1.5: usage error"
 "$train" --eval a/m.model --epochs 3 >/dev/null 2>err.txt
 is "$?" 2 "--eval with a training option: usage error"
 "$train" --fit-confidence a/m.model --epochs 3 >/dev/null 2>err.txt
