@@ -28,3 +28,10 @@ tests_mknumber_LDADD = $(TRAIN_LDADD)
 tests_mknumber_CPPFLAGS = $(TRAIN_CPPFLAGS)
 TESTS += tests/test_read_http.sh
 EXTRA_DIST += tests/test_read_http.sh
+
+# Fits the reader's "one whole digit" head for a model file on numbers of
+# MNIST training digits (src/service/reading_whole.c holds what it wrote).
+noinst_PROGRAMS += tests/read_fit
+tests_read_fit_SOURCES = tests/read_fit.c $(NUMBER_SOURCES)
+tests_read_fit_LDADD = $(READ_LDADD)
+tests_read_fit_CPPFLAGS = $(READ_CPPFLAGS)
