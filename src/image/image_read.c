@@ -31,7 +31,7 @@
 #define CUT_MINIMA   6    /* profile minima kept per group */
 #define CUT_STEP     0.50 /* of H: evenly spaced cuts about this far apart */
 #define MAX_CUTS     12   /* per group */
-#define MAX_RUN      6    /* atoms per piece */
+#define MAX_RUN      8    /* atoms per piece, but for a whole group */
 #define MAX_WIDTH    1.60 /* of H: widest piece */
 #define JOIN_GAP     0.30 /* of H: groups further apart are never one digit */
 #define WIDE_FROM    1.10 /* of H: wider pieces pay WIDE_COST per H beyond */
@@ -653,9 +653,9 @@ static int make_pieces(struct reader *r, struct piece **pcp, int *npc, float **p
 			                  r->group[g].ink[c] / r->stroke};
 		}
 	}
-	pc = malloc((size_t)r->natom * MAX_RUN * sizeof(*pc));
-	pixels = malloc((size_t)r->natom * MAX_RUN * IMAGE_PIXELS * sizeof(float));
-	info = malloc((size_t)r->natom * MAX_RUN * sizeof(*info));
+	pc = malloc((size_t)r->natom * (MAX_RUN + 1) * sizeof(*pc));
+	pixels = malloc((size_t)r->natom * (MAX_RUN + 1) * IMAGE_PIXELS * sizeof(float));
+	info = malloc((size_t)r->natom * (MAX_RUN + 1) * sizeof(*info));
 	buf = malloc(((size_t)r->w * r->h + (size_t)r->h * 20) * sizeof(float) +
 	             (size_t)r->w * r->h * 2 * sizeof(int));
 	if (!pc || !pixels || !info || !buf) {
@@ -665,12 +665,21 @@ static int make_pieces(struct reader *r, struct piece **pcp, int *npc, float **p
 	tmp = buf + (size_t)r->w * r->h;
 	lab = (int *)(tmp + (size_t)r->h * 20);
 	for (int a = 0; a < r->natom; a++) {
-		for (int b = a + 1; b <= r->natom && b - a <= MAX_RUN; b++) {
+		/* A whole group is always a candidate, however wide or cut
+		 * up: one wide digit is one piece of ink. */
+		int first = a == 0 || r->atom[a - 1].group != r->atom[a].group, end = a + 1;
+
+		while (end < r->natom && r->atom[end].group == r->atom[a].group)
+			end++;
+		for (int b = a + 1; b <= r->natom; b++) {
 			struct piece *p = &pc[n];
 			int got;
 
-			if (!run_allowed(r, a, b))
+			if (!(first && b == end) && (b - a > MAX_RUN || !run_allowed(r, a, b))) {
+				if (first && b < end)
+					continue;
 				break;
+			}
 			*p = (struct piece){a, b, {0}, -1, 0, 0};
 			got = piece_pixels(r, p, buf, tmp, lab,
 			                   pixels + (size_t)rows * IMAGE_PIXELS, err);
