@@ -24,7 +24,7 @@
 
 #define SPECK_AREA   0.04 /* of the largest component's area: smaller is dirt */
 #define TALL_AREA    0.30 /* components this share of the largest set the height */
-#define OVERLAP      0.60 /* of the narrower width: overlapping components group */
+#define OVERLAP      0.50 /* of the narrower width: overlapping components group */
 #define CUT_WIDE     0.60 /* of H: a group at least this wide gets candidate cuts */
 #define CUT_MARGIN   0.15 /* of H: no cut this close to a group's side */
 #define CUT_APART    0.12 /* of H: two cuts at least this far apart */
@@ -53,6 +53,7 @@ struct group {
 	int x0, y0, x1, y1;
 	int ncut, cut[MAX_CUTS + 2]; /* sorted, cut[0] = x0, cut[ncut - 1] = x1 + 1 */
 	float ink[MAX_CUTS + 2];     /* ink pixels in the column of each cut */
+	int area;                    /* its components' */
 };
 
 struct atom {
@@ -193,7 +194,7 @@ static int make_groups(struct reader *r, const int *lab, int *parent)
 
 		if (c->group < 0 || parent[i] != i)
 			continue;
-		r->group[k] = (struct group){c->x0, c->y0, c->x1, c->y1, 0, {0}, {0}};
+		r->group[k] = (struct group){c->x0, c->y0, c->x1, c->y1, 0, {0}, {0}, 0};
 		c->group = k++;
 	}
 	for (int i = 0; i < r->ncomp; i++) {
@@ -208,7 +209,17 @@ static int make_groups(struct reader *r, const int *lab, int *parent)
 		g->x1 = c->x1 > g->x1 ? c->x1 : g->x1;
 		g->y0 = c->y0 < g->y0 ? c->y0 : g->y0;
 		g->y1 = c->y1 > g->y1 ? c->y1 : g->y1;
+		g->area += c->area;
 	}
+	/* The height again, of groups: a 5 drawn in two is as tall as the
+	 * two pieces together, not as its body. */
+	maxarea = 0;
+	for (int g = 0; g < k; g++)
+		maxarea = r->group[g].area > maxarea ? r->group[g].area : maxarea;
+	for (int g = 0; g < k; g++)
+		if (r->group[g].area >= TALL_AREA * maxarea &&
+		    r->group[g].y1 - r->group[g].y0 + 1 > r->height)
+			r->height = r->group[g].y1 - r->group[g].y0 + 1;
 	return r->ngroup = k;
 }
 

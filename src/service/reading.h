@@ -23,7 +23,7 @@
  * reads that network's hidden layer.  reading_whole.c holds the fitted
  * ones; a model without one keeps the not-a-digit head's score.
  */
-#define READING_MAX_FEATURES (NOT_A_DIGIT_MAX_FEATURES + IMAGE_READ_SHAPE + 36)
+#define READING_MAX_FEATURES (NOT_A_DIGIT_MAX_FEATURES + IMAGE_READ_SHAPE + 48)
 
 struct reading_whole {
 	const char *version; /* registry_model_info.version of the model file */
