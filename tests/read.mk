@@ -35,3 +35,6 @@ noinst_PROGRAMS += tests/read_fit
 tests_read_fit_SOURCES = tests/read_fit.c $(NUMBER_SOURCES)
 tests_read_fit_LDADD = $(READ_LDADD)
 tests_read_fit_CPPFLAGS = $(READ_CPPFLAGS)
+# Pictures of misreads the README shows (read_eval --dump, seed 2026).
+EXTRA_DIST += tests/read_failures/193-11-as-0.png tests/read_failures/286-317-as-37.png \
+	tests/read_failures/237-909-as-5109.png tests/read_failures/565-312328-as-212328.png
