@@ -44,6 +44,7 @@ struct recorder {
 	struct registry *reg;
 	struct rows *rows;
 	int n_classes, first; /* the current number's first row */
+	int no_head;          /* the model's features cannot be read */
 	struct dg_error err;
 };
 
@@ -62,8 +63,10 @@ static int record(void *ctx, const float *pixels, const struct image_read_piece 
 		int nf = reading_piece_features(rc->reg, 0, k, p + (size_t)k * rc->n_classes,
 		                                pixels + (size_t)k * IMAGE_PIXELS, &piece[k], f);
 
-		if (nf < 0)
+		if (nf < 0) {
+			rc->no_head = 1;
 			return dg_fail(err, DG_ERR_INVALID, "the model has no not-a-digit head");
+		}
 		if (r->n == r->cap) {
 			int cap = r->cap ? 2 * r->cap : 4096;
 			double *x = realloc(r->x, (size_t)cap * nf * sizeof(double));
@@ -285,8 +288,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "read_fit: cannot render a number\n");
 				return 1;
 			}
-			if (image_read(nb.bytes, nb.len, NULL, &rd, rr, NULL, &err) < 0 &&
-			    err.code != DG_ERR_EMPTY && err.code != DG_ERR_INVALID) {
+			if ((image_read(nb.bytes, nb.len, NULL, &rd, rr, NULL, &err) < 0 &&
+			     err.code != DG_ERR_EMPTY && err.code != DG_ERR_INVALID) ||
+			    rc.no_head) {
 				fprintf(stderr, "read_fit: %s\n", err.msg);
 				return 1;
 			}
