@@ -8,10 +8,13 @@
  * segmentation chosen is the run of atoms per digit whose pieces the
  * classifier reads most confidently: dynamic programming over the cut
  * points maximising the summed log-probability of each piece's best digit
- * plus a prior on its width and height.  Each piece is normalised exactly
- * as a single upload is (image_box_to_mnist: longer side 20, centre of
- * mass in 28x28), and all candidate pieces go through the classifier in
- * batches.
+ * plus the classifier's score that the piece is one whole digit (or,
+ * without one, hand-set priors on its width, height and cuts).  A piece is
+ * a run of up to 8 atoms, or a whole group however wide; it keeps only its
+ * own ink, less a neighbour's scraps at its cut sides, and is normalised
+ * exactly as a single upload is (image_box_to_mnist: longer side 20,
+ * centre of mass in 28x28); all candidate pieces go through the
+ * classifier in batches.
  *
  * The image module knows no model: the caller hands in a classifier.
  */
