@@ -191,9 +191,12 @@ int number_render_digits(const uint8_t *images, const uint8_t *labels, const int
 	paper = o->clean ? 1.0 : range(&r, 0.75, 0.97);
 	grad = o->clean ? 0.0 : range(&r, -0.25, 0.25);
 	grain = o->clean ? 0.0 : range(&r, 0.0, 0.04);
+	for (int i = 0; i < nd; i++)
+		out->box[i][0] = W, out->box[i][1] = H, out->box[i][2] = -1, out->box[i][3] = -1;
 	for (int y = 0; y < H; y++) {
 		for (int X = 0; X < W; X++) {
 			double u = X - slant * (base - y), ink = 0, lum;
+			int owner = -1;
 
 			for (int i = 0; i < nd; i++) {
 				const struct placed *p = &pl[i];
@@ -206,7 +209,16 @@ int number_render_digits(const uint8_t *images, const uint8_t *labels, const int
 					continue;
 				s = sample(p, mu, mv);
 				s = s < 0.15 ? 0 : s > 0.6 ? 1 : (s - 0.15) / 0.45;
-				ink = s > ink ? s : ink;
+				if (s > ink)
+					ink = s, owner = i;
+			}
+			if (owner >= 0 && ink >= 0.5) { /* the darker half: what a reader sees */
+				int *b = out->box[owner];
+
+				b[0] = X < b[0] ? X : b[0];
+				b[1] = y < b[1] ? y : b[1];
+				b[2] = X > b[2] ? X : b[2];
+				b[3] = y > b[3] ? y : b[3];
 			}
 			lum = paper * (1 + grad * ((double)X / W - 0.5)) * (1 - ink * ink_dark);
 			lum += grain * (range(&r, -1, 1) + range(&r, -1, 1));
@@ -216,15 +228,11 @@ int number_render_digits(const uint8_t *images, const uint8_t *labels, const int
 			grey[(size_t)y * W + X] = (uint8_t)(lum * 255 + 0.5);
 		}
 	}
-	for (int i = 0; i < nd; i++) { /* the slanted box of each digit */
-		const struct placed *p = &pl[i];
-		double t = p->top, b = p->top + (p->by1 - p->by0 + 1) * p->scale;
-		double l = p->left, rr = p->left + (p->bx1 - p->bx0 + 1) * p->scale;
-		double xa = fmin(l + slant * (base - t), l + slant * (base - b));
-		double xb = fmax(rr + slant * (base - t), rr + slant * (base - b));
+	for (int i = 0; i < nd; i++) { /* x0, y0, x1, y1 to x, y, w, h */
+		int *b = out->box[i];
 
-		out->box[i][0] = (int)xa, out->box[i][1] = (int)t;
-		out->box[i][2] = (int)(xb - xa), out->box[i][3] = (int)(b - t);
+		b[2] = b[2] < b[0] ? 0 : b[2] - b[0] + 1;
+		b[3] = b[3] < b[1] ? 0 : b[3] - b[1] + 1;
 	}
 	out->width = W, out->height = H;
 	if (!o->clean && range(&r, 0, 1) < 0.4)

@@ -38,7 +38,7 @@ struct number {
 	int width, height, jpeg, inverted;
 	char text[NUMBER_MAX + 1];
 	enum number_gap gap[NUMBER_MAX]; /* gap[i]: between digit i and i + 1 */
-	int box[NUMBER_MAX][4];          /* x, y, w, h of each digit's ink */
+	int box[NUMBER_MAX][4]; /* x, y, w, h of the pixels each digit inks most, at least half */
 };
 
 /* Render a number of MNIST test digits (images[n][784], labels[n]) chosen

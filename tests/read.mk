@@ -28,3 +28,13 @@ tests_mknumber_LDADD = $(TRAIN_LDADD)
 tests_mknumber_CPPFLAGS = $(TRAIN_CPPFLAGS)
 TESTS += tests/test_read_http.sh
 EXTRA_DIST += tests/test_read_http.sh
+
+# Fits the reader's "one whole digit" head for a model file on numbers of
+# MNIST training digits (src/service/reading_whole.c holds what it wrote).
+noinst_PROGRAMS += tests/read_fit
+tests_read_fit_SOURCES = tests/read_fit.c $(NUMBER_SOURCES)
+tests_read_fit_LDADD = $(READ_LDADD)
+tests_read_fit_CPPFLAGS = $(READ_CPPFLAGS)
+# Pictures of misreads the README shows (read_eval --dump, seed 2026).
+EXTRA_DIST += tests/read_failures/193-11-as-0.png tests/read_failures/286-317-as-37.png \
+	tests/read_failures/237-909-as-5109.png tests/read_failures/565-312328-as-212328.png

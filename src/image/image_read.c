@@ -22,27 +22,27 @@
 #include "image_priv.h"
 #include "image_read.h"
 
-#define SPECK_AREA       0.04 /* of the largest component's area: smaller is dirt */
-#define TALL_AREA        0.30 /* components this share of the largest set the height */
-#define OVERLAP          0.60 /* of the narrower width: overlapping components group */
-#define CUT_WIDE         0.60 /* of H: a group at least this wide gets candidate cuts */
-#define CUT_MARGIN       0.15 /* of H: no cut this close to a group's side */
-#define CUT_APART        0.12 /* of H: two cuts at least this far apart */
-#define CUT_MINIMA       6    /* profile minima kept per group */
-#define CUT_STEP         0.50 /* of H: evenly spaced cuts about this far apart */
-#define MAX_CUTS         12   /* per group */
-#define MAX_RUN          4    /* atoms per piece */
-#define MAX_WIDTH        1.60 /* of H: widest piece */
-#define JOIN_GAP         0.30 /* of H: groups further apart are never one digit */
-#define WIDE_FROM        1.10 /* of H: wider pieces pay WIDE_COST per H beyond */
-#define WIDE_COST        6.0
-#define LOW_BELOW        0.50 /* of H: lower pieces pay LOW_COST per H below */
-#define LOW_COST         8.0
-#define NARROW_BELOW     0.50 /* width over height: narrower pieces but a 1 pay NARROW_COST */
-#define NARROW_COST      4.0
-#define CUT_COST         1.00  /* per stroke width of ink a cut goes through */
-#define DIGITNESS_WEIGHT 1.0   /* times log P(a digit at all), when the classifier says */
-#define BOX_LEVEL        0.05f /* as image_normalise: ink that counts for a box */
+#define SPECK_AREA   0.04 /* of the largest component's area: smaller is dirt */
+#define TALL_AREA    0.30 /* components this share of the largest set the height */
+#define OVERLAP      0.50 /* of the narrower width: overlapping components group */
+#define CUT_WIDE     0.60 /* of H: a group at least this wide gets candidate cuts */
+#define CUT_MARGIN   0.15 /* of H: no cut this close to a group's side */
+#define CUT_APART    0.12 /* of H: two cuts at least this far apart */
+#define CUT_MINIMA   6    /* profile minima kept per group */
+#define CUT_STEP     0.50 /* of H: evenly spaced cuts about this far apart */
+#define MAX_CUTS     12   /* per group */
+#define MAX_RUN      8    /* atoms per piece, but for a whole group */
+#define MAX_WIDTH    1.60 /* of H: widest piece */
+#define JOIN_GAP     0.30 /* of H: groups further apart are never one digit */
+#define WIDE_FROM    1.10 /* of H: wider pieces pay WIDE_COST per H beyond */
+#define WIDE_COST    6.0
+#define LOW_BELOW    0.50 /* of H: lower pieces pay LOW_COST per H below */
+#define LOW_COST     8.0
+#define NARROW_BELOW 0.50 /* width over height: narrower pieces but a 1 pay NARROW_COST */
+#define NARROW_COST  4.0
+#define CUT_COST     1.00  /* per stroke width of ink a cut goes through */
+#define BOX_LEVEL    0.05f /* as image_normalise: ink that counts for a box */
+#define SLIVER       0.15  /* of a piece's ink: less, at a cut side, is a neighbour's */
 
 struct comp {
 	int x0, y0, x1, y1, area;
@@ -53,11 +53,12 @@ struct group {
 	int x0, y0, x1, y1;
 	int ncut, cut[MAX_CUTS + 2]; /* sorted, cut[0] = x0, cut[ncut - 1] = x1 + 1 */
 	float ink[MAX_CUTS + 2];     /* ink pixels in the column of each cut */
+	int area;                    /* its components' */
 };
 
 struct atom {
 	int group, lo, hi; /* columns [lo, hi) */
-	double cut_cost;   /* of cutting at lo: 0 at the group's edge */
+	double cut_ink; /* stroke widths of ink the cut at lo goes through: 0 at the group's edge */
 };
 
 struct piece {
@@ -80,6 +81,8 @@ struct reader {
 	int natom;
 	double height;
 	double stroke; /* mean vertical run of ink: a stroke's width */
+	double middle; /* the line's: mean middle row of the tall groups */
+	double sx, sy; /* work picture to uploaded picture */
 };
 
 /* Connected components of v >= INK_LEVEL into r->comp, labels in lab
@@ -191,7 +194,7 @@ static int make_groups(struct reader *r, const int *lab, int *parent)
 
 		if (c->group < 0 || parent[i] != i)
 			continue;
-		r->group[k] = (struct group){c->x0, c->y0, c->x1, c->y1, 0, {0}, {0}};
+		r->group[k] = (struct group){c->x0, c->y0, c->x1, c->y1, 0, {0}, {0}, 0};
 		c->group = k++;
 	}
 	for (int i = 0; i < r->ncomp; i++) {
@@ -206,7 +209,17 @@ static int make_groups(struct reader *r, const int *lab, int *parent)
 		g->x1 = c->x1 > g->x1 ? c->x1 : g->x1;
 		g->y0 = c->y0 < g->y0 ? c->y0 : g->y0;
 		g->y1 = c->y1 > g->y1 ? c->y1 : g->y1;
+		g->area += c->area;
 	}
+	/* The height again, of groups: a 5 drawn in two is as tall as the
+	 * two pieces together, not as its body. */
+	maxarea = 0;
+	for (int g = 0; g < k; g++)
+		maxarea = r->group[g].area > maxarea ? r->group[g].area : maxarea;
+	for (int g = 0; g < k; g++)
+		if (r->group[g].area >= TALL_AREA * maxarea &&
+		    r->group[g].y1 - r->group[g].y0 + 1 > r->height)
+			r->height = r->group[g].y1 - r->group[g].y0 + 1;
 	return r->ngroup = k;
 }
 
@@ -334,6 +347,22 @@ static double stroke_width(const struct reader *r)
 	return runs ? (double)ink / runs : 1;
 }
 
+/* The middle row of the line: the mean of the groups' middles, those at
+ * least half the text height tall (a 1's or a 7's, not a stray mark's). */
+static double line_middle(const struct reader *r)
+{
+	double sum = 0;
+	int n = 0;
+
+	for (int g = 0; g < r->ngroup; g++) {
+		const struct group *k = &r->group[g];
+
+		if (k->y1 - k->y0 + 1 >= 0.5 * r->height)
+			sum += 0.5 * (k->y0 + k->y1), n++;
+	}
+	return n ? sum / n : 0.5 * r->h;
+}
+
 /* Whether pixel (x, y) of group gi belongs to piece p's atoms. */
 static int in_piece(const struct reader *r, const struct piece *p, int gi, int x)
 {
@@ -349,15 +378,84 @@ static int in_piece(const struct reader *r, const struct piece *p, int gi, int x
 }
 
 /*
- * Piece p's ink box (BOX_LEVEL, as image_normalise crops) and its picture
- * in buf[bh][bw] (only its own groups' ink), then normalised into out.
- * Returns 1 when it has ink, 0 when not, -1 on failure.
+ * Drop from buf[bh][bw] (a piece's ink, cut at its left side if cut_left
+ * and at its right if cut_right) the bits of a neighbour that a straight
+ * cut leaves in it: connected ink that touches a cut side and holds less
+ * than SLIVER of the piece's ink.  Where two digits overlap, the column
+ * cut between them goes through both, and the scraps it leaves make a
+ * whole digit look like no digit.  lab and stack hold bw x bh ints.
  */
-static int piece_pixels(const struct reader *r, struct piece *p, float *buf, float *tmp,
+static void drop_slivers(float *buf, int bw, int bh, int cut_left, int cut_right, int *lab,
+                         int *stack)
+{
+	const int n = bw * bh;
+	int total = 0, nlab = 0;
+
+	if (!cut_left && !cut_right)
+		return;
+	memset(lab, 0, (size_t)n * sizeof(*lab));
+	for (int s = 0; s < n; s++)
+		total += buf[s] >= INK_LEVEL;
+	for (int s0 = 0; s0 < n; s0++) {
+		int top = 0, area = 0, edge = 0;
+
+		if (lab[s0] || buf[s0] < INK_LEVEL)
+			continue;
+		lab[s0] = ++nlab;
+		stack[top++] = s0;
+		while (top) {
+			int q = stack[--top], x = q % bw, y = q / bw;
+
+			area++;
+			edge |= (cut_left && x == 0) || (cut_right && x == bw - 1);
+			for (int dy = -1; dy <= 1; dy++)
+				for (int dx = -1; dx <= 1; dx++) {
+					int xx = x + dx, yy = y + dy, t = yy * bw + xx;
+
+					if (xx < 0 || yy < 0 || xx >= bw || yy >= bh || lab[t] ||
+					    buf[t] < INK_LEVEL)
+						continue;
+					lab[t] = nlab;
+					stack[top++] = t;
+				}
+		}
+		if (edge && area < SLIVER * total) /* a negative label: dropped */
+			for (int t = 0; t < n; t++)
+				if (lab[t] == nlab)
+					lab[t] = -nlab;
+	}
+	for (int y = 0; y < bh; y++) { /* faint pixels go with the ink they touch */
+		for (int x = 0; x < bw; x++) {
+			int s = y * bw + x, drop = lab[s] < 0;
+
+			for (int dy = -1; dy <= 1 && !lab[s] && !drop; dy++)
+				for (int dx = -1; dx <= 1; dx++) {
+					int xx = x + dx, yy = y + dy;
+
+					if (xx >= 0 && yy >= 0 && xx < bw && yy < bh &&
+					    lab[yy * bw + xx] < 0)
+						drop = 1;
+				}
+			if (drop)
+				buf[s] = 0;
+		}
+	}
+}
+
+/*
+ * Piece p's picture: its own groups' ink in its columns, less the slivers
+ * of neighbours, its box (BOX_LEVEL, as image_normalise crops) into
+ * p->box, normalised into out.  Returns 1 when it has ink, 0 when not, -1
+ * on failure.
+ */
+static int piece_pixels(const struct reader *r, struct piece *p, float *buf, float *tmp, int *lab,
                         float out[IMAGE_PIXELS], struct dg_error *err)
 {
 	int x0 = r->w, y0 = r->h, x1 = -1, y1 = -1, gy0 = r->h, gy1 = -1, bw, bh;
 	int lo = r->atom[p->a].lo, hi = r->atom[p->a].hi;
+	const struct atom *first = &r->atom[p->a], *last = &r->atom[p->b - 1];
+	int cut_left = p->a > 0 && r->atom[p->a - 1].group == first->group;
+	int cut_right = p->b < r->natom && r->atom[p->b].group == last->group;
 
 	for (int a = p->a; a < p->b; a++) {
 		const struct group *g = &r->group[r->atom[a].group];
@@ -367,11 +465,20 @@ static int piece_pixels(const struct reader *r, struct piece *p, float *buf, flo
 		gy0 = g->y0 < gy0 ? g->y0 : gy0;
 		gy1 = g->y1 > gy1 ? g->y1 : gy1;
 	}
-	for (int y = gy0; y <= gy1; y++) {
-		for (int x = lo; x < hi; x++) {
-			size_t s = (size_t)y * r->w + x;
+	bw = hi - lo;
+	bh = gy1 - gy0 + 1;
+	for (int y = 0; y < bh; y++) {
+		for (int x = 0; x < bw; x++) {
+			size_t s = (size_t)(y + gy0) * r->w + x + lo;
 
-			if (r->gid[s] < 0 || r->v[s] < BOX_LEVEL || !in_piece(r, p, r->gid[s], x))
+			buf[y * bw + x] =
+			    r->gid[s] >= 0 && in_piece(r, p, r->gid[s], x + lo) ? r->v[s] : 0.0f;
+		}
+	}
+	drop_slivers(buf, bw, bh, cut_left, cut_right, lab, lab + (size_t)bw * bh);
+	for (int y = 0; y < bh; y++) {
+		for (int x = 0; x < bw; x++) {
+			if (buf[y * bw + x] < BOX_LEVEL)
 				continue;
 			x0 = x < x0 ? x : x0;
 			x1 = x > x1 ? x : x1;
@@ -381,18 +488,8 @@ static int piece_pixels(const struct reader *r, struct piece *p, float *buf, flo
 	}
 	if (x1 < 0)
 		return 0;
-	p->box[0] = x0, p->box[1] = y0, p->box[2] = x1, p->box[3] = y1;
-	bw = x1 - x0 + 1;
-	bh = y1 - y0 + 1;
-	for (int y = 0; y < bh; y++) {
-		for (int x = 0; x < bw; x++) {
-			size_t s = (size_t)(y + y0) * r->w + x + x0;
-
-			buf[y * bw + x] =
-			    r->gid[s] >= 0 && in_piece(r, p, r->gid[s], x + x0) ? r->v[s] : 0.0f;
-		}
-	}
-	if (image_box_to_mnist(buf, bw, (int[4]){0, 0, bw - 1, bh - 1}, tmp, out, err) < 0)
+	p->box[0] = x0 + lo, p->box[1] = y0 + gy0, p->box[2] = x1 + lo, p->box[3] = y1 + gy0;
+	if (image_box_to_mnist(buf, bw, (int[4]){x0, y0, x1, y1}, tmp, out, err) < 0)
 		return err->code == DG_ERR_EMPTY ? 0 : -1;
 	return 1;
 }
@@ -408,7 +505,37 @@ static double piece_prior(const struct reader *r, const struct piece *p)
 		prior -= WIDE_COST * (wr - WIDE_FROM);
 	if (hr < LOW_BELOW)
 		prior -= LOW_COST * (LOW_BELOW - hr);
-	return prior - r->atom[p->a].cut_cost;
+	return prior - CUT_COST * r->atom[p->a].cut_ink;
+}
+
+/* What image_read_piece says of piece p besides its box (see
+ * image_read.h for the list). */
+static void piece_shape(const struct reader *r, const struct piece *p, float *f)
+{
+	const double H = r->height;
+	const double w = p->box[2] - p->box[0] + 1, h = p->box[3] - p->box[1] + 1;
+	const struct atom *first = &r->atom[p->a], *last = &r->atom[p->b - 1];
+	int right_cut = p->b < r->natom && r->atom[p->b].group == last->group;
+	double widest = 0;
+
+	for (int a = p->a + 1; a < p->b; a++) {
+		int g = r->atom[a].group, k = r->atom[a - 1].group;
+
+		if (g != k && r->group[g].x0 - r->group[k].x1 > widest)
+			widest = r->group[g].x0 - r->group[k].x1;
+	}
+	f[0] = (float)(w / H);
+	f[1] = (float)(h / H);
+	f[2] = (float)(w / h);
+	f[3] = f[0] * f[0];
+	f[4] = (float)first->cut_ink;
+	f[5] = right_cut ? (float)r->atom[p->b].cut_ink : 0.0f;
+	f[6] = first->cut_ink > 0 || (p->a > 0 && r->atom[p->a - 1].group == first->group);
+	f[7] = (float)right_cut;
+	f[8] = (float)(p->b - p->a);
+	f[9] = (float)(last->group - first->group);
+	f[10] = (float)(widest / H);
+	f[11] = (float)((r->middle - 0.5 * (p->box[1] + p->box[3])) / H);
 }
 
 /* Whether atoms [a, b) may be one digit: not too wide, no wide gap. */
@@ -442,11 +569,11 @@ static double best_digit(const float *probs, int n_classes, int *digit)
 
 /* Classify every piece (batches of rd->max_batch), then the dynamic
  * programme over atom boundaries, then the answer. */
-static int choose(const struct reader *r, struct piece *pc, int npc, const float *pixels, int nrows,
-                  const struct image_reader *rd, double sx, double sy,
+static int choose(const struct reader *r, struct piece *pc, int npc, const float *pixels,
+                  const struct image_read_piece *info, int nrows, const struct image_reader *rd,
                   struct image_read_result *res, struct dg_error *err)
 {
-	const int nc = rd->n_classes + (rd->with_digitness != 0); /* per row */
+	const int nc = rd->n_classes + (rd->with_piece_score != 0); /* per row */
 	float *probs = malloc((size_t)(nrows ? nrows : 1) * nc * sizeof(float));
 	double best[IMAGE_READ_MAX_ATOMS + 1];
 	int from[IMAGE_READ_MAX_ATOMS + 1], digit;
@@ -456,7 +583,7 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
 	for (int i = 0; i < nrows; i += rd->max_batch) {
 		int n = nrows - i < rd->max_batch ? nrows - i : rd->max_batch;
 
-		if (rd->classify(rd->ctx, pixels + (size_t)i * IMAGE_PIXELS, n,
+		if (rd->classify(rd->ctx, pixels + (size_t)i * IMAGE_PIXELS, info + i, n,
 		                 probs + (size_t)i * nc, err) < 0) {
 			free(probs);
 			return -1;
@@ -472,12 +599,12 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
 		if (p->row >= 0) {
 			const float *pr = probs + (size_t)p->row * nc;
 
-			s = best_digit(pr, rd->n_classes, &digit) + p->prior;
-			if (rd->with_digitness)
-				s += DIGITNESS_WEIGHT * log(pr[nc - 1] > 1e-6f ? pr[nc - 1] : 1e-6);
+			s = best_digit(pr, rd->n_classes, &digit) + (rd->no_priors ? 0 : p->prior);
+			if (rd->with_piece_score)
+				s += pr[nc - 1];
 			/* Only a 1 is much narrower than tall: a narrow "7" is
 			 * more likely a slice of a wider digit. */
-			if (digit != 1 && p->aspect < NARROW_BELOW)
+			if (!rd->no_priors && digit != 1 && p->aspect < NARROW_BELOW)
 				s -= NARROW_COST * (NARROW_BELOW - p->aspect) / NARROW_BELOW;
 		}
 
@@ -499,7 +626,6 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
 	for (int j = r->natom, k = res->n; j > 0; j = pc[from[j]].a) {
 		const struct piece *p = &pc[from[j]];
 		struct image_read_digit *d;
-		int x0, y0;
 
 		if (p->row < 0)
 			continue;
@@ -508,24 +634,23 @@ static int choose(const struct reader *r, struct piece *pc, int npc, const float
 		memcpy(d->probs, probs + (size_t)p->row * nc,
 		       (size_t)(rd->n_classes < 16 ? rd->n_classes : 16) * sizeof(float));
 		memcpy(d->pixels, pixels + (size_t)p->row * IMAGE_PIXELS, sizeof(d->pixels));
-		x0 = (int)floor(p->box[0] * sx);
-		y0 = (int)floor(p->box[1] * sy);
-		d->x = x0, d->y = y0;
-		d->w = (int)ceil((p->box[2] + 1) * sx) - x0;
-		d->h = (int)ceil((p->box[3] + 1) * sy) - y0;
+		d->x = info[p->row].x, d->y = info[p->row].y;
+		d->w = info[p->row].w, d->h = info[p->row].h;
 	}
 	free(probs);
 	return 0;
 }
 
 /* Over-segment r's ink into atoms and every allowed piece into pc; their
- * normalised pictures into *pixels (malloc'ed). */
-static int make_pieces(struct reader *r, struct piece **pcp, int *npc, float **pixelsp, int *nrows,
-                       struct dg_error *err)
+ * normalised pictures into *pixels and what else is known of them into
+ * *info (both malloc'ed, one per row). */
+static int make_pieces(struct reader *r, struct piece **pcp, int *npc, float **pixelsp,
+                       struct image_read_piece **infop, int *nrows, struct dg_error *err)
 {
 	struct piece *pc;
+	struct image_read_piece *info;
 	float *pixels, *buf, *tmp;
-	int n = 0, rows = 0;
+	int n = 0, rows = 0, *lab;
 
 	r->natom = 0;
 	for (int g = 0; g < r->ngroup; g++) {
@@ -536,49 +661,70 @@ static int make_pieces(struct reader *r, struct piece **pcp, int *npc, float **p
 				               IMAGE_READ_MAX_ATOMS);
 			r->atom[r->natom++] =
 			    (struct atom){g, r->group[g].cut[c], r->group[g].cut[c + 1],
-			                  CUT_COST * r->group[g].ink[c] / r->stroke};
+			                  r->group[g].ink[c] / r->stroke};
 		}
 	}
-	pc = malloc((size_t)r->natom * MAX_RUN * sizeof(*pc));
-	pixels = malloc((size_t)r->natom * MAX_RUN * IMAGE_PIXELS * sizeof(float));
-	buf = malloc(((size_t)r->w * r->h + (size_t)r->h * 20) * sizeof(float));
-	if (!pc || !pixels || !buf) {
-		free(pc), free(pixels), free(buf);
+	pc = malloc((size_t)r->natom * (MAX_RUN + 1) * sizeof(*pc));
+	pixels = malloc((size_t)r->natom * (MAX_RUN + 1) * IMAGE_PIXELS * sizeof(float));
+	info = malloc((size_t)r->natom * (MAX_RUN + 1) * sizeof(*info));
+	buf = malloc(((size_t)r->w * r->h + (size_t)r->h * 20) * sizeof(float) +
+	             (size_t)r->w * r->h * 2 * sizeof(int));
+	if (!pc || !pixels || !info || !buf) {
+		free(pc), free(pixels), free(info), free(buf);
 		return dg_fail(err, DG_ERR_NOMEM, "no memory for %d atoms' pieces", r->natom);
 	}
 	tmp = buf + (size_t)r->w * r->h;
+	lab = (int *)(tmp + (size_t)r->h * 20);
 	for (int a = 0; a < r->natom; a++) {
-		for (int b = a + 1; b <= r->natom && b - a <= MAX_RUN; b++) {
+		/* A whole group is always a candidate, however wide or cut
+		 * up: one wide digit is one piece of ink. */
+		int first = a == 0 || r->atom[a - 1].group != r->atom[a].group, end = a + 1;
+
+		while (end < r->natom && r->atom[end].group == r->atom[a].group)
+			end++;
+		for (int b = a + 1; b <= r->natom; b++) {
 			struct piece *p = &pc[n];
 			int got;
 
-			if (!run_allowed(r, a, b))
+			if (!(first && b == end) && (b - a > MAX_RUN || !run_allowed(r, a, b))) {
+				if (first && b < end)
+					continue;
 				break;
+			}
 			*p = (struct piece){a, b, {0}, -1, 0, 0};
-			got =
-			    piece_pixels(r, p, buf, tmp, pixels + (size_t)rows * IMAGE_PIXELS, err);
+			got = piece_pixels(r, p, buf, tmp, lab,
+			                   pixels + (size_t)rows * IMAGE_PIXELS, err);
 			if (got < 0) {
-				free(pc), free(pixels), free(buf);
+				free(pc), free(pixels), free(info), free(buf);
 				return -1;
 			}
 			if (got) {
+				struct image_read_piece *pi = &info[rows];
+				int x0 = (int)floor(p->box[0] * r->sx);
+				int y0 = (int)floor(p->box[1] * r->sy);
+
 				p->row = rows++;
 				p->prior = piece_prior(r, p);
 				p->aspect = (double)(p->box[2] - p->box[0] + 1) /
 				            (p->box[3] - p->box[1] + 1);
+				pi->x = x0, pi->y = y0;
+				pi->w = (int)ceil((p->box[2] + 1) * r->sx) - x0;
+				pi->h = (int)ceil((p->box[3] + 1) * r->sy) - y0;
+				piece_shape(r, p, pi->shape);
 			}
 			n++;
 		}
 	}
 	free(buf);
-	*pcp = pc, *npc = n, *pixelsp = pixels, *nrows = rows;
+	*pcp = pc, *npc = n, *pixelsp = pixels, *infop = info, *nrows = rows;
 	return 0;
 }
 
-static int segment(struct reader *r, int *lab, int *stack, const struct image_reader *rd, double sx,
-                   double sy, struct image_read_result *res, struct dg_error *err)
+static int segment(struct reader *r, int *lab, int *stack, const struct image_reader *rd,
+                   struct image_read_result *res, struct dg_error *err)
 {
 	struct piece *pc = NULL;
+	struct image_read_piece *info = NULL;
 	float *pixels = NULL;
 	int npc = 0, nrows = 0, *order, rc;
 
@@ -600,15 +746,17 @@ static int segment(struct reader *r, int *lab, int *stack, const struct image_re
 		order[r->group[g].ncut] = g;
 	label_pixels(r, lab, order);
 	r->stroke = stroke_width(r);
+	r->middle = line_middle(r);
 	for (int g = 0; g < r->ngroup; g++)
 		cut_group(r, g, (float *)lab); /* lab is done with: w floats of profile */
-	if (make_pieces(r, &pc, &npc, &pixels, &nrows, err) < 0)
+	if (make_pieces(r, &pc, &npc, &pixels, &info, &nrows, err) < 0)
 		return -1;
 	res->atoms = r->natom;
 	res->pieces = nrows;
-	rc = choose(r, pc, npc, pixels, nrows, rd, sx, sy, res, err);
+	rc = choose(r, pc, npc, pixels, info, nrows, rd, res, err);
 	free(pc);
 	free(pixels);
+	free(info);
 	return rc;
 }
 
@@ -618,7 +766,7 @@ int image_read_luminance(const float *lum, int w, int h, double sx, double sy,
 {
 	const size_t n = (size_t)w * h;
 	const int longer = w > h ? w : h;
-	struct reader r = {.w = w, .h = h};
+	struct reader r = {.w = w, .h = h, .sx = sx, .sy = sy};
 	float *v, *scratch;
 	int *lab, *stack, inv = 0, rc = -1;
 	uint8_t *mark;
@@ -650,7 +798,7 @@ int image_read_luminance(const float *lum, int w, int h, double sx, double sy,
 		dg_fail(err, DG_ERR_NOMEM, "no memory to analyse a %dx%d picture", w, h);
 		goto out;
 	}
-	rc = segment(&r, lab, stack, rd, sx, sy, res, err);
+	rc = segment(&r, lab, stack, rd, res, err);
 out:
 	free(r.comp);
 	free(r.group);

@@ -8,10 +8,13 @@
  * segmentation chosen is the run of atoms per digit whose pieces the
  * classifier reads most confidently: dynamic programming over the cut
  * points maximising the summed log-probability of each piece's best digit
- * plus a prior on its width and height.  Each piece is normalised exactly
- * as a single upload is (image_box_to_mnist: longer side 20, centre of
- * mass in 28x28), and all candidate pieces go through the classifier in
- * batches.
+ * plus the classifier's score that the piece is one whole digit (or,
+ * without one, hand-set priors on its width, height and cuts).  A piece is
+ * a run of up to 8 atoms, or a whole group however wide; it keeps only its
+ * own ink, less a neighbour's scraps at its cut sides, and is normalised
+ * exactly as a single upload is (image_box_to_mnist: longer side 20,
+ * centre of mass in 28x28); all candidate pieces go through the
+ * classifier in batches.
  *
  * The image module knows no model: the caller hands in a classifier.
  */
@@ -24,9 +27,29 @@
 #define IMAGE_READ_MAX_DIGITS 32
 #define IMAGE_READ_MAX_ATOMS  96
 
-/* Classify n 28x28 pictures (n <= max_batch): probs gets n x n_classes.
- * Returns 0 or -1 with err filled. */
-typedef int (*image_classify_fn)(void *ctx, const float *pixels, int n, float *probs,
+/*
+ * What the reader knows of a candidate piece besides its picture, for a
+ * learned "this piece is one whole digit" score: its ink box in the
+ * picture's pixels, and its shape in units of the text height H:
+ *   0 width / H, 1 height / H, 2 width / height, 3 (width / H)^2,
+ *   4, 5 ink the cut on its left, right goes through, in stroke widths
+ *        (0 at a gap), 6, 7 whether its left, right side is a cut,
+ *   8 atoms in it, 9 groups of ink in it less one, 10 the widest gap
+ *   between its groups / H, 11 its middle's height over the line's middle
+ *   / H.
+ */
+#define IMAGE_READ_SHAPE 12
+
+struct image_read_piece {
+	int x, y, w, h;
+	float shape[IMAGE_READ_SHAPE];
+};
+
+/* Classify n 28x28 pictures (n <= max_batch) of the pieces described by
+ * piece[n]: out gets n x n_classes probabilities, or n x (n_classes + 1)
+ * values with_piece_score.  Returns 0 or -1 with err filled. */
+typedef int (*image_classify_fn)(void *ctx, const float *pixels,
+                                 const struct image_read_piece *piece, int n, float *out,
                                  struct dg_error *err);
 
 struct image_reader {
@@ -34,11 +57,16 @@ struct image_reader {
 	void *ctx;
 	int n_classes; /* 10, or more: digits are the first 10 */
 	int max_batch;
-	/* When set, classify fills n_classes + 1 values per picture: the
-	 * probabilities, then how likely the picture is a digit at all (a
-	 * not-a-digit score); the slice of a digit is not one, which is what
-	 * the probabilities alone cannot say. */
-	int with_digitness;
+	/* When set, classify fills n_classes + 1 values per piece: the
+	 * probabilities, then a log-probability that the piece is one whole
+	 * digit (0 when it cannot say), added to the piece's score: the
+	 * slice of a wide digit and two digits together are not one, which
+	 * is what the probabilities alone cannot say. */
+	int with_piece_score;
+	/* When set, the reader leaves out its own hand-set priors (pieces
+	 * too wide, too low, narrow but no 1, cutting through ink): for a
+	 * piece score that has learnt them. */
+	int no_priors;
 };
 
 struct image_read_digit {
