@@ -207,8 +207,8 @@ export async function benchForward(model, runs) {
   return mod._dw_bench_forward(m.handle, runs);
 }
 
-// The "Run on: server / this browser" switch, added after the model
-// chooser when the WebAssembly module is served. onChange(where) runs when
+// The "Run on: server / this browser" switch, added to the footer when
+// the WebAssembly module is served. onChange(where) runs when
 // the visitor switches.
 export async function runOnSwitch({ onChange = () => {} } = {}) {
   // engine.json is always built (make writes {"built": false} without
@@ -221,7 +221,7 @@ export async function runOnSwitch({ onChange = () => {} } = {}) {
     return;
   }
   const box = document.createElement('fieldset');
-  box.className = 'model-picker run-on';
+  box.className = 'run-on';
   box.id = 'run-on';
   const legend = document.createElement('legend');
   legend.textContent = 'Run on';
@@ -244,9 +244,11 @@ export async function runOnSwitch({ onChange = () => {} } = {}) {
     label.append(input, ` ${text}`);
     box.append(label);
   }
-  const picker = document.querySelector('.model-picker');
-  if (picker) picker.after(box);
-  else document.body.prepend(box);
+  // In the footer: a setting for the curious, and the header stays short
+  // enough that a drawing's answer is in view on a phone.
+  const foot = document.querySelector('.foot');
+  if (foot) foot.prepend(box);
+  else document.body.append(box);
   document.body.dataset.runOn = where;
   if (where === 'browser') loadEngine().catch(() => {});
 }
