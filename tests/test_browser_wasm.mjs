@@ -5,7 +5,9 @@
 // What it proves:
 // - the browser and the server give the same digit, and probabilities
 //   within 1e-5, on the same pictures (a phone photo, a form, a scan, a
-//   drawing, a generated PNG) for every model the server offers;
+//   drawing, a generated PNG) for every model the server offers, and the
+//   same "uncertain" judgement and calibrated confidence (a letter K is
+//   "not a digit" in the browser as on the server);
 // - the model file is fetched once per page, with ETag and
 //   Cache-Control: no-cache, and a reload revalidates it (304, no body);
 //   lighttpd serves nothing else under /models/ and /wasm/;
@@ -19,8 +21,9 @@
 // build (emcc) is missing, unless DIGITS_REQUIRE_ALL=1 (CI), where that
 // fails.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -149,6 +152,17 @@ function sevenVideo(file) {
 
 // The gallery's pictures (made by our tools from MNIST test digits) and the
 // generated 7: name, media type, bytes, the digit they show.
+// The server's "uncertain" judgement and calibrated confidence, made again
+// in the browser: the same verdict, the confidence within TOLERANCE.
+function sameJudgement(server, browser) {
+  const same =
+    server.uncertain === browser.uncertain &&
+    server.uncertain_reason === browser.uncertain_reason &&
+    (server.confidence === undefined ? browser.confidence === undefined : Math.abs(server.confidence - browser.confidence) <= TOLERANCE);
+  if (!same) diag(`judgement: server ${JSON.stringify([server.uncertain, server.uncertain_reason, server.confidence])}, browser ${JSON.stringify([browser.uncertain, browser.uncertain_reason, browser.confidence])}`);
+  return same;
+}
+
 function pictures() {
   const ex = (f) => fs.readFileSync(path.join(srcdir, 'www', 'examples', f));
   return [
@@ -324,10 +338,26 @@ async function run(browser, service) {
           diag(`browser ${b.prediction.digit} [${b.prediction.probabilities}] max difference ${d}`);
           return false;
         }
-        return true;
+        return sameJudgement(s.body, b.prediction);
       });
     }
   }
+  // --- "not a digit" in the browser too: a letter K, as the server judges it
+  await check('a letter K: the browser says "not a digit" as the server does, for every model with a judgement', async () => {
+    const k = path.join(os.tmpdir(), `digits-wasm-k-${process.pid}.png`);
+    execFileSync(path.join(builddir, 'tests', 'mknondigit'), ['letter', 'K', k]);
+    const pic = { name: 'k.png', type: 'image/png', bytes: fs.readFileSync(k), label: -1 };
+    fs.unlinkSync(k);
+    let flagged = 0;
+    for (const model of models) {
+      const s = await serverPredict(base, pic, model);
+      const b = await browserPredict(page, pic, model);
+      if (s.status !== 200 || !b.ok || !sameJudgement(s.body, b.prediction)) return false;
+      flagged += s.body.uncertain_reason === 'not_a_digit';
+    }
+    diag(`the K is "not a digit" for ${flagged} of ${models.length} models, in the browser as on the server`);
+    return flagged >= 3;
+  });
   await check('cnn: the browser reads each picture as the digit it shows', async () => {
     const got = [];
     for (const pic of pics) got.push((await browserPredict(page, pic, 'cnn')).prediction.digit);

@@ -26,6 +26,7 @@
 
 #include "digits.h"
 #include "digits_wasm.h"
+#include "engine/confidence.h"
 #include "engine/model.h"
 #include "engine/nn.h"
 #include "image/image.h"
@@ -44,7 +45,9 @@
 struct dw_model {
 	struct model *model;
 	struct nn_workspace *ws;
-	float last[IMAGE_PIXELS]; /* the last picture seen, for dw_bench_forward */
+	struct confidence_params confidence; /* the file's; .fitted false if none */
+	struct confidence_judgement judged;  /* of the last dw_predict */
+	float last[IMAGE_PIXELS];            /* the last picture seen, for dw_bench_forward */
 };
 
 static struct dg_error last_error;
@@ -112,7 +115,10 @@ EMSCRIPTEN_KEEPALIVE struct dw_model *dw_model_load(const char *name, const unsi
 	 * memory holds each model once. */
 	rc = model_load(&m->model, path, &last_error);
 	unlink(path);
-	if (rc || nn_workspace_create(&m->ws, m->model->graph, 1, false, &last_error)) {
+	if (rc ||
+	    confidence_from_training(m->model->training, m->model->graph, &m->confidence,
+	                             &last_error) ||
+	    nn_workspace_create(&m->ws, m->model->graph, 1, false, &last_error)) {
 		model_free(m->model);
 		free(m);
 		return NULL;
@@ -262,6 +268,14 @@ EMSCRIPTEN_KEEPALIVE int dw_predict(struct dw_model *m, const uint8_t *rgba, int
 	}
 	n = m->model->graph->n_classes;
 	memcpy(probs, p, (size_t)n * sizeof(float));
+	/* As the server's answer_confidence: the not-a-digit head reads the
+	 * activations this forward pass left. */
+	if (m->confidence.fitted)
+		confidence_judge_input(&m->confidence, p, n,
+		                       m->confidence.head.fitted
+		                           ? nn_activation(m->ws, m->confidence.head.node)
+		                           : NULL,
+		                       seen, &m->judged);
 	for (int i = 1; i < n; i++)
 		if (p[i] > p[best])
 			best = i;
@@ -269,6 +283,14 @@ EMSCRIPTEN_KEEPALIVE int dw_predict(struct dw_model *m, const uint8_t *rgba, int
 	ms[0] = (t1 - t0) * 1e3;
 	ms[1] = (dg_seconds() - t1) * 1e3;
 	return best;
+}
+
+EMSCRIPTEN_KEEPALIVE int dw_judgement(const struct dw_model *m, double *confidence)
+{
+	if (!m->confidence.fitted)
+		return -1;
+	*confidence = m->judged.confidence;
+	return (int)m->judged.verdict;
 }
 
 /* The browser's clock is coarse (0.1 ms in Chromium without cross-origin

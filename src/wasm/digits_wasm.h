@@ -32,6 +32,13 @@ int dw_model_classes(const struct dw_model *m);
 int dw_predict(struct dw_model *m, const uint8_t *rgba, int W, int H, float *seen, float *probs,
                double *ms, int *inverted);
 
+/* The last dw_predict judged as the server judges its answers (the
+ * model's temperature, margin and not-a-digit head): 0 sure, 1 not a
+ * digit, 2 ambiguous (enum confidence_verdict), *confidence the calibrated
+ * probability of the digit; -1 when the model file has no confidence
+ * block. */
+int dw_judgement(const struct dw_model *m, double *confidence);
+
 /* For benchmarks: the forward pass alone, runs times on the picture of
  * the last dw_predict; milliseconds per picture (-1 on failure). */
 double dw_bench_forward(struct dw_model *m, int runs);

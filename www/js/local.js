@@ -138,6 +138,8 @@ function previewUrl(seen) {
   return canvas.toDataURL('image/png');
 }
 
+// dw_judgement's verdicts, as the API names them (engine/confidence.h).
+const VERDICTS = ['', 'not_a_digit', 'ambiguous'];
 const DG_ERR_TOO_LARGE = 5;
 const DG_ERR_EMPTY = 7;
 
@@ -183,10 +185,15 @@ export async function predictLocal(blob, name, { model, onProgress } = {}) {
     }
     const probabilities = Array.from(mod.HEAPF32.subarray(probs / 4, probs / 4 + m.classes));
     const [normalise, forward] = mod.HEAPF64.subarray(ms / 8, ms / 8 + 2);
+    // The server's "uncertain" judgement, made here with the same model file.
+    const verdict = mod._dw_judgement(m.handle, ms);
+    const judged = verdict < 0 ? {} : { confidence: mod.HEAPF64[ms / 8], uncertain: verdict !== 0 };
+    if (verdict > 0) judged.uncertain_reason = VERDICTS[verdict];
     const prediction = {
       digit,
       probability: probabilities[digit],
       probabilities,
+      ...judged,
       model: { name: modelName, precision: m.precision },
       preview: previewUrl(mod.HEAPF32.subarray(seen / 4, seen / 4 + 784)),
       inverted: mod.HEAP32[inverted / 4] === 1,
