@@ -7,7 +7,8 @@
 //   within 1e-5, on the same pictures (a phone photo, a form, a scan, a
 //   drawing, a generated PNG) for every model the server offers, and the
 //   same "uncertain" judgement and calibrated confidence (a letter K is
-//   "not a digit" in the browser as on the server);
+//   "not a digit" in the browser as on the server), and the same
+//   explanation map for the float models;
 // - the model file is fetched once per page, with ETag and
 //   Cache-Control: no-cache, and a reload revalidates it (304, no body);
 //   lighttpd serves nothing else under /models/ and /wasm/;
@@ -163,6 +164,21 @@ function sameJudgement(server, browser) {
   return same;
 }
 
+// explain=1's map made again in the browser (float models; int8 ones
+// have none on either side): the same method and class, every value
+// within 1e-3 (the server prints them with three decimals), and a PNG.
+function sameExplanation(server, browser) {
+  if (!server || !browser) {
+    if (server || browser) diag(`explanation: server ${!!server}, browser ${!!browser}`);
+    return !server && !browser;
+  }
+  const flat = (rows) => [].concat(...rows);
+  const d = maxDiff(flat(browser.map), flat(server.map));
+  const same = server.method === browser.method && server.class === browser.class && d <= 1e-3 && /^data:image\/png;base64,/.test(browser.png);
+  if (!same) diag(`explanation: server ${server.method} ${server.class}, browser ${browser.method} ${browser.class}, map max difference ${d}`);
+  return same;
+}
+
 function pictures() {
   const ex = (f) => fs.readFileSync(path.join(srcdir, 'www', 'examples', f));
   return [
@@ -236,11 +252,17 @@ async function startService() {
   return { base: `${value('BASE_URL')}/`, log: value('SERVER_LOG'), stop };
 }
 
+// The server's answer with explain=1 where the model can explain (the
+// int8 ones answer 400 explain_unsupported: then without).
 async function serverPredict(base, pic, model) {
-  const form = new FormData();
-  form.append('image', new Blob([pic.bytes], { type: pic.type }), pic.name);
-  const res = await fetch(`${base}api/v1/predict?model=${encodeURIComponent(model)}`, { method: 'POST', body: form });
-  return { status: res.status, body: await res.json() };
+  const ask = async (explain) => {
+    const form = new FormData();
+    form.append('image', new Blob([pic.bytes], { type: pic.type }), pic.name);
+    const res = await fetch(`${base}api/v1/predict?model=${encodeURIComponent(model)}${explain ? '&explain=1' : ''}`, { method: 'POST', body: form });
+    return { status: res.status, body: await res.json() };
+  };
+  const r = await ask(true);
+  return r.status === 400 && r.body.error && r.body.error.code === 'explain_unsupported' ? ask(false) : r;
 }
 
 // predictLocal in the page (the page's own module instance, so its engine
@@ -323,6 +345,7 @@ async function run(browser, service) {
   const models = (await (await fetch(`${base}api/v1/models`)).json()).models.map((m) => m.name);
   ok(models.includes('cnn') && models.length >= 3, 'the server lists its models', `got: ${models}`);
   const pics = pictures();
+  let explained = 0;
   for (const model of models) {
     for (const pic of pics) {
       await check(`${model}, ${pic.name}: the browser gives the server's digit and probabilities within ${TOLERANCE}`, async () => {
@@ -338,10 +361,14 @@ async function run(browser, service) {
           diag(`browser ${b.prediction.digit} [${b.prediction.probabilities}] max difference ${d}`);
           return false;
         }
-        return sameJudgement(s.body, b.prediction);
+        explained += !!(s.body.explanation && b.prediction.explanation);
+        return sameJudgement(s.body, b.prediction) && sameExplanation(s.body.explanation, b.prediction.explanation);
       });
     }
   }
+  const floats = (await (await fetch(`${base}api/v1/models`)).json()).models.filter((m) => m.precision === 'float32').length;
+  is(explained, floats * pics.length, `explain=1's map compared for every float model (${floats}) and picture`);
+
   // --- "not a digit" in the browser too: a letter K, as the server judges it
   await check('a letter K: the browser says "not a digit" as the server does, for every model with a judgement', async () => {
     const k = path.join(os.tmpdir(), `digits-wasm-k-${process.pid}.png`);

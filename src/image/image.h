@@ -92,6 +92,10 @@ int image_format_supported(enum image_format f);
 #define IMAGE_HEATMAP_MAX_SCALE 32
 int image_heatmap_png(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXELS], int scale,
                       unsigned char **png, size_t *size, struct dg_error *err);
+/* The same picture's pixels: (28 scale)^2 RGB triples into rgb (scale 1 to
+ * IMAGE_HEATMAP_MAX_SCALE, not checked). */
+void image_heatmap_rgb(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXELS], int scale,
+                       unsigned char *rgb);
 
 /* Decode data and normalise it into out[IMAGE_PIXELS].  info may be NULL. */
 int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,

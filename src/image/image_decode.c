@@ -497,3 +497,42 @@ int image_preview_png(const float pixels[IMAGE_PIXELS], unsigned char **png, siz
 	*len = size;
 	return 0;
 }
+
+/* The heat map (image_heatmap.c) as a PNG, written by libpng from memory
+ * to memory; nothing touches the disk. */
+int image_heatmap_png(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXELS], int scale,
+                      unsigned char **png, size_t *size, struct dg_error *err)
+{
+	const int side = IMAGE_SIDE * scale;
+	png_image img;
+	png_alloc_size_t n = 0;
+	unsigned char *rgb, *out = NULL;
+
+	*png = NULL, *size = 0;
+	if (scale < 1 || scale > IMAGE_HEATMAP_MAX_SCALE)
+		return dg_fail(err, DG_ERR_INVALID, "heat map scale %d, want 1..%d", scale,
+		               IMAGE_HEATMAP_MAX_SCALE);
+	rgb = malloc((size_t)side * side * 3);
+	if (!rgb)
+		return dg_fail(err, DG_ERR_NOMEM, "no memory for a %dx%d heat map", side, side);
+	image_heatmap_rgb(seen, map, scale, rgb);
+	memset(&img, 0, sizeof(img));
+	img.version = PNG_IMAGE_VERSION;
+	img.width = (png_uint_32)side;
+	img.height = (png_uint_32)side;
+	img.format = PNG_FORMAT_RGB;
+	/* First call sizes the PNG, second writes it. */
+	if (!png_image_write_to_memory(&img, NULL, &n, 0, rgb, 0, NULL) || !(out = malloc(n)) ||
+	    !png_image_write_to_memory(&img, out, &n, 0, rgb, 0, NULL)) {
+		dg_fail(err, DG_ERR_NOMEM, "cannot encode a %dx%d heat map: %s", side, side,
+		        img.message[0] ? img.message : "out of memory");
+		png_image_free(&img);
+		free(out);
+		free(rgb);
+		return -1;
+	}
+	free(rgb);
+	*png = out;
+	*size = n;
+	return 0;
+}

@@ -6,13 +6,10 @@
  * picture's grey base, so the colours sit on the strokes they explain.
  * The colour scale is viridis (van der Walt and Smith, matplotlib): its
  * lightness rises evenly from dark violet to yellow, so brighter always
- * means more, also in grey print and for colour-blind readers.  libpng
- * encodes, from memory to memory; nothing touches the disk.
+ * means more, also in grey print and for colour-blind readers.  The
+ * pixels only: image_heatmap_png (image_decode.c) encodes them, and the
+ * browser's build (src/wasm/) hands them to a canvas.
  */
-#include <png.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "image.h"
 
 /* viridis at 0, 1/8, ..., 1 (sRGB), interpolated linearly between. */
@@ -33,21 +30,11 @@ static void colour(float v, float rgb[3])
 		rgb[k] = viridis[i][k] * (1 - f) + viridis[i + 1][k] * f;
 }
 
-int image_heatmap_png(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXELS], int scale,
-                      unsigned char **png, size_t *size, struct dg_error *err)
+void image_heatmap_rgb(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXELS], int scale,
+                       unsigned char *rgb)
 {
 	const int side = IMAGE_SIDE * scale;
-	png_image img;
-	png_alloc_size_t n = 0;
-	unsigned char *rgb, *out = NULL;
 
-	*png = NULL, *size = 0;
-	if (scale < 1 || scale > IMAGE_HEATMAP_MAX_SCALE)
-		return dg_fail(err, DG_ERR_INVALID, "heat map scale %d, want 1..%d", scale,
-		               IMAGE_HEATMAP_MAX_SCALE);
-	rgb = malloc((size_t)side * side * 3);
-	if (!rgb)
-		return dg_fail(err, DG_ERR_NOMEM, "no memory for a %dx%d heat map", side, side);
 	for (int y = 0; y < side; y++)
 		for (int x = 0; x < side; x++) {
 			int i = (y / scale) * IMAGE_SIDE + x / scale;
@@ -59,23 +46,4 @@ int image_heatmap_png(const float seen[IMAGE_PIXELS], const float map[IMAGE_PIXE
 				o[k] = (unsigned char)(grey * (1 - MAP_OPACITY) +
 				                       c[k] * MAP_OPACITY + 0.5f);
 		}
-	memset(&img, 0, sizeof(img));
-	img.version = PNG_IMAGE_VERSION;
-	img.width = (png_uint_32)side;
-	img.height = (png_uint_32)side;
-	img.format = PNG_FORMAT_RGB;
-	/* First call sizes the PNG, second writes it. */
-	if (!png_image_write_to_memory(&img, NULL, &n, 0, rgb, 0, NULL) || !(out = malloc(n)) ||
-	    !png_image_write_to_memory(&img, out, &n, 0, rgb, 0, NULL)) {
-		dg_fail(err, DG_ERR_NOMEM, "cannot encode a %dx%d heat map: %s", side, side,
-		        img.message[0] ? img.message : "out of memory");
-		png_image_free(&img);
-		free(out);
-		free(rgb);
-		return -1;
-	}
-	free(rgb);
-	*png = out;
-	*size = n;
-	return 0;
 }

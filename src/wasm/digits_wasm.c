@@ -47,6 +47,7 @@ struct dw_model {
 	struct nn_workspace *ws;
 	struct confidence_params confidence; /* the file's; .fitted false if none */
 	struct confidence_judgement judged;  /* of the last dw_predict */
+	struct nn_workspace *explain_ws;     /* made on the first dw_explain */
 	float last[IMAGE_PIXELS];            /* the last picture seen, for dw_bench_forward */
 };
 
@@ -131,6 +132,7 @@ EMSCRIPTEN_KEEPALIVE void dw_model_free(struct dw_model *m)
 	if (!m)
 		return;
 	nn_workspace_free(m->ws);
+	nn_workspace_free(m->explain_ws);
 	model_free(m->model);
 	free(m);
 }
@@ -283,6 +285,42 @@ EMSCRIPTEN_KEEPALIVE int dw_predict(struct dw_model *m, const uint8_t *rgba, int
 	ms[0] = (t1 - t0) * 1e3;
 	ms[1] = (dg_seconds() - t1) * 1e3;
 	return best;
+}
+
+EMSCRIPTEN_KEEPALIVE int dw_explain(struct dw_model *m, int cls, int scale, float *map,
+                                    unsigned char *rgb)
+{
+	const struct nn_graph *g = m->model->graph;
+	int best = 0;
+
+	if (strcmp(nn_graph_precision(g), "float32") != 0)
+		return dg_fail(&last_error, DG_ERR_UNSUPPORTED,
+		               "model \"%s\" is %s and cannot be explained", model_name(m->model),
+		               nn_graph_precision(g));
+	if (scale < 1 || scale > IMAGE_HEATMAP_MAX_SCALE)
+		return dg_fail(&last_error, DG_ERR_INVALID, "heat map scale %d, want 1..%d", scale,
+		               IMAGE_HEATMAP_MAX_SCALE);
+	if (!m->explain_ws && nn_workspace_create_explain(&m->explain_ws, g, &last_error))
+		return -1;
+	if (cls < 0) {
+		const float *p = nn_forward(g, m->model->params, m->explain_ws, m->last, 1);
+
+		for (int c = 1; p && c < g->n_classes; c++)
+			best = p[c] > p[best] ? c : best;
+		cls = best;
+	}
+	if (nn_explain(g, m->model->params, m->explain_ws, m->last, cls, map, NULL, &last_error))
+		return -1;
+	image_heatmap_rgb(m->last, map, scale, rgb);
+	return cls;
+}
+
+EMSCRIPTEN_KEEPALIVE const char *dw_explain_method(const struct dw_model *m)
+{
+	struct nn_explain_info info;
+
+	nn_explain_info(m->model->graph, &info);
+	return nn_explain_method_name(info.method);
 }
 
 EMSCRIPTEN_KEEPALIVE int dw_judgement(const struct dw_model *m, double *confidence)

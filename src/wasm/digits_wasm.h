@@ -39,6 +39,14 @@ int dw_predict(struct dw_model *m, const uint8_t *rgba, int W, int H, float *see
  * block. */
 int dw_judgement(const struct dw_model *m, double *confidence);
 
+/* Explain the last dw_predict as the server's explain=1 does (float
+ * models only): class cls (-1: the predicted one), the map (784 floats in
+ * 0..1) into map and the heat map over what the model saw, (28 scale)^2
+ * RGB triples, into rgb.  Returns the class explained, or -1.  The
+ * method's name ("grad-cam", "saliency"): dw_explain_method. */
+int dw_explain(struct dw_model *m, int cls, int scale, float *map, unsigned char *rgb);
+const char *dw_explain_method(const struct dw_model *m);
+
 /* For benchmarks: the forward pass alone, runs times on the picture of
  * the last dw_predict; milliseconds per picture (-1 on failure). */
 double dw_bench_forward(struct dw_model *m, int runs);

@@ -16,7 +16,7 @@ WASM_C_FILES = \
 	$(srcdir)/src/engine/confidence.c $(srcdir)/src/engine/not_a_digit.c \
 	$(srcdir)/src/image/image_normalise.c $(srcdir)/src/image/image_ink.c \
 	$(srcdir)/src/image/image_lines.c $(srcdir)/src/image/image_select.c \
-	$(srcdir)/src/image/image_frame.c \
+	$(srcdir)/src/image/image_frame.c $(srcdir)/src/image/image_heatmap.c \
 	$(srcdir)/src/wasm/json_subset.c $(srcdir)/src/wasm/json_parse.c \
 	$(srcdir)/src/wasm/crc32.c $(srcdir)/src/wasm/digits_wasm.c
 WASM_H_FILES = \
@@ -31,7 +31,7 @@ EMCC_FLAGS = -O3 -D_GNU_SOURCE -I$(srcdir)/src/wasm -I$(srcdir)/src $(WARN_CFLAG
 	-Wno-unused-variable
 EMCC_LINK_FLAGS = -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createDigits \
 	-sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=1 -sDYNAMIC_EXECUTION=0 \
-	-sEXPORTED_FUNCTIONS=_malloc,_free,_dw_error,_dw_model_load,_dw_model_free,_dw_model_name,_dw_model_precision,_dw_model_classes,_dw_predict,_dw_judgement,_dw_bench_forward \
+	-sEXPORTED_FUNCTIONS=_malloc,_free,_dw_error,_dw_model_load,_dw_model_free,_dw_model_name,_dw_model_precision,_dw_model_classes,_dw_predict,_dw_judgement,_dw_explain,_dw_explain_method,_dw_bench_forward \
 	-sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 
 # www/wasm/engine.json tells the page whether the module is there (so it

@@ -147,7 +147,7 @@ const DG_ERR_EMPTY = 7;
 // (the status is the one the server would answer: 422 for no digit, 413
 // for too large, 415 for what the browser cannot decode, 500 when the
 // engine or the model cannot be loaded).
-export async function predictLocal(blob, name, { model, onProgress } = {}) {
+export async function predictLocal(blob, name, { model, onProgress, details = true } = {}) {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const failure = (status, code, message) => ({ ok: false, status, body: null, ms: elapsed(), prediction: null, error: { code, message } });
@@ -201,9 +201,41 @@ export async function predictLocal(blob, name, { model, onProgress } = {}) {
       simd,
       timing_ms: { decode: t1 - t0, normalise, forward, total: t2 - t0 },
     };
+    // explain=1 as the server answers it, for the float models (details:
+    // false, the live camera, asks for neither preview nor map).
+    if (details && m.precision === 'float32') prediction.explanation = explainLast(mod, m);
     return { ok: true, status: 200, body: prediction, ms: elapsed(), prediction, error: null };
   } finally {
     for (const p of [rgba, seen, probs, ms, inverted]) mod._free(p);
+  }
+}
+
+// The server's EXPLAIN_PNG_SCALE: each of the 28x28 map's pixels 8x8.
+const EXPLAIN_SCALE = 8;
+
+// The explanation of the picture model `m` last saw, in the server's shape
+// ({method, class, map: 28 rows of 28, png: a data: URL}), or undefined.
+function explainLast(mod, m) {
+  const side = 28 * EXPLAIN_SCALE;
+  const map = mod._malloc(784 * 4);
+  const rgb = mod._malloc(side * side * 3);
+  try {
+    const cls = mod._dw_explain(m.handle, -1, EXPLAIN_SCALE, map, rgb);
+    if (cls < 0) return undefined;
+    const values = mod.HEAPF32.subarray(map / 4, map / 4 + 784);
+    const rows = [];
+    for (let y = 0; y < 28; y++) rows.push(Array.from(values.subarray(y * 28, y * 28 + 28)));
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = side;
+    const ctx = canvas.getContext('2d');
+    const img = ctx.createImageData(side, side);
+    const src = mod.HEAPU8.subarray(rgb, rgb + side * side * 3);
+    for (let i = 0; i < side * side; i++) img.data.set([src[i * 3], src[i * 3 + 1], src[i * 3 + 2], 255], i * 4);
+    ctx.putImageData(img, 0, 0);
+    return { method: mod.UTF8ToString(mod._dw_explain_method(m.handle)), class: cls, map: rows, png: canvas.toDataURL('image/png') };
+  } finally {
+    mod._free(map);
+    mod._free(rgb);
   }
 }
 
