@@ -270,7 +270,8 @@ out:
 		model_free(f[m]), model_free(q[m]);
 }
 
-int main(void)
+/* `bench_engine int8`: only the float vs int8 tables. */
+int main(int argc, char **argv)
 {
 	const int batch = 256;
 	float *x = malloc(sizeof(float) * batch * 784);
@@ -278,6 +279,11 @@ int main(void)
 	for (int i = 0; i < batch * 784; i++)
 		x[i] = (float)((i * 2654435761u >> 16) % 256) / 255.0f;
 	print_machine();
+	if (argc > 1 && strcmp(argv[1], "int8") == 0) {
+		int8_table(x, batch);
+		free(x);
+		return 0;
+	}
 	printf(
 	    "limit: ~80 G multiply-adds/s per core (AVX-512 FMA); cnn needs 6.38 M per image\n\n");
 	printf("%-7s %9s %9s | %9s %9s | %9s %9s | %11s %11s %9s\n", "model", "1t med", "1t p99",
