@@ -370,52 +370,85 @@ static void pad_image(uint8_t *dst, const uint8_t *img, int C, int H, int W, int
 	memset(dst + row * (H + 2 * pad), 0, bytes - row * (H + 2 * pad));
 }
 
+/* One conv2d_q8 forward, as its work items see it. */
+struct conv_run {
+	const struct nn_node *n, *in;
+	struct q8_params q;
+	int row, wp, blocks, toff[NN_MAX_KERNEL];
+	size_t pbytes;
+	const uint8_t *x;
+	uint8_t *y, *padded;
+	char *threads_area; /* conv_thread_bytes each */
+};
+
+/* Output positions [p0, p0 + Q8_BLOCK) of image b (item it), on the
+ * thread whose area is number tid. */
+static void conv_item(const struct conv_run *r, int it, int tid)
+{
+	const struct nn_node *n = r->n;
+	const int C = r->in->c, S = n->stride, OW = n->w, P = n->h * n->w, NP = npad(n->units);
+	char *mine = r->threads_area + (size_t)tid * conv_thread_bytes(n);
+	const uint8_t **rows = (const uint8_t **)(void *)mine;
+	int32_t *sums = (int32_t *)(void *)(mine + sizeof(uint8_t *) * Q8_BLOCK);
+	const int b = it / r->blocks, p0 = it % r->blocks * Q8_BLOCK;
+	const int np = P - p0 < Q8_BLOCK ? P - p0 : Q8_BLOCK;
+	const uint8_t *img = r->pbytes ? r->padded + b * r->pbytes : r->x + b * nn_node_size(r->in);
+
+	for (int i = 0; i < np; i++) {
+		const int oy = (p0 + i) / OW, ox = (p0 + i) % OW;
+
+		rows[i] = img + ((size_t)oy * S * r->wp + (size_t)ox * S) * C;
+	}
+	nn_q8_gemm_rows(np, NP, n->kernel, r->toff, r->row / 4, rows, r->q.weight, sums, NP);
+	nn_q8_requantise(np, n->units, sums, NP, r->q.bias, r->q.multiplier, r->q.shift,
+	                 r->y + b * nn_node_size(n) + (size_t)p0 * n->units, n->units);
+}
+
+static void conv_pad(const struct conv_run *r, int b)
+{
+	if (r->pbytes)
+		pad_image(r->padded + b * r->pbytes, r->x + b * nn_node_size(r->in), r->in->c,
+		          r->in->h, r->in->w, r->n->pad, (uint8_t)r->n->zero, r->pbytes);
+}
+
 static void conv2d_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
-	const struct q8_params q = q8_view(n, a->params);
-	const int C = in->c, K = n->kernel, S = n->stride, OC = n->units, NP = npad(OC);
-	const int P = n->h * n->w, OW = n->w, row = conv_row(a->g, n);
-	const int blocks = (P + Q8_BLOCK - 1) / Q8_BLOCK, items = a->n * blocks;
-	const size_t in_size = nn_node_size(in), out_size = nn_node_size(n);
-	const size_t pbytes = padded_bytes(a->g, n), per_thread = conv_thread_bytes(n);
-	const int wp = pbytes ? in->w + 2 * n->pad : in->w;
-	const uint8_t *x = (const uint8_t *)a->x[0];
-	uint8_t *y = (uint8_t *)a->y, *padded = (uint8_t *)a->scratch;
-	char *threads_area =
-	    (char *)(((uintptr_t)(padded + (size_t)a->n * pbytes) + 63) & ~(uintptr_t)63);
-	int toff[NN_MAX_KERNEL];
+	const int blocks = (n->h * n->w + Q8_BLOCK - 1) / Q8_BLOCK, items = a->n * blocks;
+	struct conv_run r = {.n = n,
+	                     .in = in,
+	                     .q = q8_view(n, a->params),
+	                     .row = conv_row(a->g, n),
+	                     .blocks = blocks,
+	                     .pbytes = padded_bytes(a->g, n),
+	                     .x = (const uint8_t *)a->x[0],
+	                     .y = (uint8_t *)a->y,
+	                     .padded = (uint8_t *)a->scratch};
 
-	for (int ky = 0; ky < K; ky++)
-		toff[ky] = ky * wp * C;
-		/* Work items are (image, block of output positions): every output is
-		 * an exact integer, so any split gives the same bytes. */
-#pragma omp parallel num_threads(a->threads) if (items > 1)
+	r.wp = r.pbytes ? in->w + 2 * n->pad : in->w;
+	r.threads_area =
+	    (char *)(((uintptr_t)(r.padded + (size_t)a->n * r.pbytes) + 63) & ~(uintptr_t)63);
+	for (int ky = 0; ky < n->kernel; ky++)
+		r.toff[ky] = ky * r.wp * in->c;
+	/* One thread: no parallel region, whose set-up costs as much as a
+	 * small layer. */
+	if (a->threads < 2 || items < 2) {
+		for (int b = 0; b < a->n; b++)
+			conv_pad(&r, b);
+		for (int it = 0; it < items; it++)
+			conv_item(&r, it, 0);
+		return;
+	}
+	/* Work items are (image, block of output positions): every output is
+	 * an exact integer, so any split gives the same bytes. */
+#pragma omp parallel num_threads(a->threads)
 	{
-		if (pbytes) {
 #pragma omp for schedule(static)
-			for (int b = 0; b < a->n; b++)
-				pad_image(padded + b * pbytes, x + b * in_size, C, in->h, in->w,
-				          n->pad, (uint8_t)n->zero, pbytes);
-		}
+		for (int b = 0; b < a->n; b++)
+			conv_pad(&r, b);
 #pragma omp for schedule(static)
-		for (int it = 0; it < items; it++) {
-			char *mine = threads_area + (size_t)thread_id() * per_thread;
-			const uint8_t **rows = (const uint8_t **)(void *)mine;
-			int32_t *sums = (int32_t *)(void *)(mine + sizeof(uint8_t *) * Q8_BLOCK);
-			const int b = it / blocks, p0 = it % blocks * Q8_BLOCK;
-			const int np = P - p0 < Q8_BLOCK ? P - p0 : Q8_BLOCK;
-			const uint8_t *img = pbytes ? padded + b * pbytes : x + b * in_size;
-
-			for (int i = 0; i < np; i++) {
-				const int oy = (p0 + i) / OW, ox = (p0 + i) % OW;
-
-				rows[i] = img + ((size_t)oy * S * wp + (size_t)ox * S) * C;
-			}
-			nn_q8_gemm_rows(np, NP, K, toff, row / 4, rows, q.weight, sums, NP);
-			nn_q8_requantise(np, OC, sums, NP, q.bias, q.multiplier, q.shift,
-			                 y + b * out_size + (size_t)p0 * OC, OC);
-		}
+		for (int it = 0; it < items; it++)
+			conv_item(&r, it, thread_id());
 	}
 }
 
@@ -509,22 +542,23 @@ static size_t dense_q8_scratch(const struct nn_graph *g, const struct nn_node *n
 
 #define DENSE_ROWS 12 /* images per work item: whole tiles of the kernel */
 
-static void dense_q8_forward(const struct nn_op_args *a)
+/* Images [r0, r0 + nr): the kernel wants whole Kp rows in the weights'
+ * (channels first) order, so an input that is not that already is
+ * gathered into the scratch rows; the bytes past the inputs are 0, as are
+ * the weights there. */
+static void dense_block(const struct nn_op_args *a, int r0, int nr)
 {
 	const struct nn_node *n = a->node, *src = nn_input(a->g, n, 0);
 	const struct q8_params q = q8_view(n, a->params);
 	const int in = dense_in(a->g, n), kp = kpad((size_t)in), N = n->units, NP = npad(N);
-	const int rb = (a->n + DENSE_ROWS - 1) / DENSE_ROWS;
-	const uint8_t *x = (const uint8_t *)a->x[0];
-	uint8_t *rows = (uint8_t *)a->scratch;
-	int32_t *sums = (int32_t *)(rows + (size_t)a->n * kp);
+	const int C = src->c, HW = src->h * src->w;
+	const uint8_t *x = (const uint8_t *)a->x[0] + (size_t)r0 * in;
+	uint8_t *rows = (uint8_t *)a->scratch + (size_t)r0 * kp;
+	int32_t *sums =
+	    (int32_t *)(void *)((uint8_t *)a->scratch + (size_t)a->n * kp) + (size_t)r0 * NP;
 
-	/* The kernel wants whole Kp rows in the weights' (channels first)
-	 * order; the bytes past the inputs are 0, as are the weights there. */
-	if (kp != in || (src->c > 1 && src->h * src->w > 1)) {
-		const int C = src->c, HW = src->h * src->w;
-
-		for (int b = 0; b < a->n; b++) {
+	if (kp != in || (C > 1 && HW > 1)) {
+		for (int b = 0; b < nr; b++) {
 			uint8_t *r = rows + (size_t)b * kp;
 			const uint8_t *img = x + (size_t)b * in;
 
@@ -539,23 +573,33 @@ static void dense_q8_forward(const struct nn_op_args *a)
 		}
 		x = rows;
 	}
-	/* By blocks of images: a single image's dense layers are a few
-	 * microseconds, not worth a fork. */
-#pragma omp parallel for num_threads(a->threads) schedule(static) if (rb > 1)
+	nn_q8_gemm(nr, NP, kp, x, q.weight, sums, NP);
+	if (n->out_u8) {
+		nn_q8_requantise(nr, N, sums, NP, q.bias, q.multiplier, q.shift,
+		                 (uint8_t *)a->y + (size_t)r0 * N, N);
+		return;
+	}
+	for (int i = 0; i < nr; i++)
+		for (int j = 0; j < N; j++)
+			a->y[(size_t)(r0 + i) * N + j] =
+			    (float)(sums[(size_t)i * NP + j] + q.bias[j]) * q.scale[j];
+}
+
+static void dense_q8_forward(const struct nn_op_args *a)
+{
+	const int rb = (a->n + DENSE_ROWS - 1) / DENSE_ROWS;
+
+	/* A single image's dense layers are a few microseconds, not worth a
+	 * parallel region. */
+	if (rb < 2 || a->threads < 2) {
+		dense_block(a, 0, a->n);
+		return;
+	}
+#pragma omp parallel for num_threads(a->threads) schedule(static)
 	for (int it = 0; it < rb; it++) {
 		const int r0 = it * DENSE_ROWS;
-		const int nr = a->n - r0 < DENSE_ROWS ? a->n - r0 : DENSE_ROWS;
 
-		nn_q8_gemm(nr, NP, kp, x + (size_t)r0 * kp, q.weight, sums + (size_t)r0 * NP, NP);
-		if (n->out_u8) {
-			nn_q8_requantise(nr, N, sums + (size_t)r0 * NP, NP, q.bias, q.multiplier,
-			                 q.shift, (uint8_t *)a->y + (size_t)r0 * N, N);
-			continue;
-		}
-		for (int i = r0; i < r0 + nr; i++)
-			for (int j = 0; j < N; j++)
-				a->y[(size_t)i * N + j] =
-				    (float)(sums[(size_t)i * NP + j] + q.bias[j]) * q.scale[j];
+		dense_block(a, r0, a->n - r0 < DENSE_ROWS ? a->n - r0 : DENSE_ROWS);
 	}
 }
 
@@ -599,18 +643,17 @@ static void max_bytes(uint8_t *dst, const uint8_t *src, int n)
 
 /* Channels last: each output pixel is the byte-wise max of the window's
  * pixels, whole channel runs at a time. */
-static void maxpool_q8_forward(const struct nn_op_args *a)
+/* Output rows [r0, r1) of all images (row r: image r / h, y r % h). */
+static void maxpool_rows(const struct nn_op_args *a, int r0, int r1)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
-	const int rows = a->n * n->h, K = n->kernel, S = n->stride, C = n->c;
+	const int K = n->kernel, S = n->stride, C = n->c;
 	const uint8_t *x = (const uint8_t *)a->x[0];
-	uint8_t *y = (uint8_t *)a->y;
 
-#pragma omp parallel for num_threads(a->threads) schedule(static) if (rows > 64)
-	for (int r = 0; r < rows; r++) {
+	for (int r = r0; r < r1; r++) {
 		const int b = r / n->h, oy = r % n->h;
 		const uint8_t *src = x + (size_t)b * nn_node_size(in);
-		uint8_t *dst = y + ((size_t)b * n->h + oy) * n->w * C;
+		uint8_t *dst = (uint8_t *)a->y + (size_t)r * n->w * C;
 
 		for (int ox = 0; ox < n->w; ox++, dst += C) {
 			const uint8_t *win = src + ((size_t)oy * S * in->w + (size_t)ox * S) * C;
@@ -621,6 +664,21 @@ static void maxpool_q8_forward(const struct nn_op_args *a)
 					max_bytes(dst, win + ((size_t)ky * in->w + kx) * C, C);
 		}
 	}
+}
+
+/* Channels last: each output pixel is the byte-wise max of the window's
+ * pixels, whole channel runs at a time. */
+static void maxpool_q8_forward(const struct nn_op_args *a)
+{
+	const int rows = a->n * a->node->h, chunk = 16;
+
+	if (a->threads < 2 || rows <= chunk) {
+		maxpool_rows(a, 0, rows);
+		return;
+	}
+#pragma omp parallel for num_threads(a->threads) schedule(static)
+	for (int r = 0; r < rows; r += chunk)
+		maxpool_rows(a, r, r + chunk < rows ? r + chunk : rows);
 }
 
 static void maxpool_q8_to_json(const struct nn_node *n, struct json_object *o)
