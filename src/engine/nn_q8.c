@@ -202,22 +202,48 @@ static int same_shape(const struct nn_graph *g, struct nn_node *n, struct dg_err
 }
 
 /* From the input's NCHW floats to channels-last bytes. */
-static void quantize_forward(const struct nn_op_args *a)
+/* lrintf(v) + zero, clamped to a level: v first bounded (so the result
+ * is the same) to where the SSE conversion, which rounds as lrintf does
+ * (to nearest even, the default mode), needs no call. */
+static inline uint8_t quantize_one(float v, int zero)
+{
+	v = v < -1024.0f ? -1024.0f : v > 1024.0f ? 1024.0f : v;
+#ifdef __SSE2__
+	return clamp_q8((int64_t)_mm_cvtss_si32(_mm_set_ss(v)) + zero);
+#else
+	return clamp_q8((int64_t)lrintf(v) + zero);
+#endif
+}
+
+/* Images [b0, b1), from the input's NCHW floats to channels-last bytes. */
+static void quantize_images(const struct nn_op_args *a, int b0, int b1)
 {
 	const struct nn_node *n = a->node;
 	const size_t size = nn_node_size(n), HW = (size_t)n->h * n->w;
 	const int C = n->c, zero = n->zero;
 	const float scale = n->scale;
 
-	for (int b = 0; b < a->n; b++) {
+	for (int b = b0; b < b1; b++) {
 		const float *x = a->x[0] + b * size;
 		uint8_t *y = (uint8_t *)a->y + b * size;
 
 		for (int c = 0; c < C; c++)
 			for (size_t p = 0; p < HW; p++)
-				y[p * C + c] =
-				    clamp_q8((int64_t)lrintf(x[c * HW + p] / scale) + zero);
+				y[p * C + c] = quantize_one(x[c * HW + p] / scale, zero);
 	}
+}
+
+static void quantize_forward(const struct nn_op_args *a)
+{
+	const int chunk = 16;
+
+	if (a->threads < 2 || a->n <= chunk) {
+		quantize_images(a, 0, a->n);
+		return;
+	}
+#pragma omp parallel for num_threads(a->threads) schedule(static)
+	for (int b = 0; b < a->n; b += chunk)
+		quantize_images(a, b, b + chunk < a->n ? b + chunk : a->n);
 }
 
 static void quantize_to_json(const struct nn_node *n, struct json_object *o)
@@ -394,10 +420,10 @@ static void conv_item(const struct conv_run *r, int it, int tid)
 	const int np = P - p0 < Q8_BLOCK ? P - p0 : Q8_BLOCK;
 	const uint8_t *img = r->pbytes ? r->padded + b * r->pbytes : r->x + b * nn_node_size(r->in);
 
-	for (int i = 0; i < np; i++) {
-		const int oy = (p0 + i) / OW, ox = (p0 + i) % OW;
-
+	for (int i = 0, oy = p0 / OW, ox = p0 % OW; i < np; i++) {
 		rows[i] = img + ((size_t)oy * S * r->wp + (size_t)ox * S) * C;
+		if (++ox == OW)
+			ox = 0, oy++;
 	}
 	nn_q8_gemm_rows(np, NP, n->kernel, r->toff, r->row / 4, rows, r->q.weight, sums, NP);
 	nn_q8_requantise(np, n->units, sums, NP, r->q.bias, r->q.multiplier, r->q.shift,
@@ -431,16 +457,28 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 	for (int ky = 0; ky < n->kernel; ky++)
 		r.toff[ky] = ky * r.wp * in->c;
 	/* One thread: no parallel region, whose set-up costs as much as a
-	 * small layer. */
+	 * small layer.  Each image padded just before its blocks, while that
+	 * stays in cache. */
 	if (a->threads < 2 || items < 2) {
-		for (int b = 0; b < a->n; b++)
+		for (int b = 0; b < a->n; b++) {
 			conv_pad(&r, b);
-		for (int it = 0; it < items; it++)
-			conv_item(&r, it, 0);
+			for (int it = b * blocks; it < (b + 1) * blocks; it++)
+				conv_item(&r, it, 0);
+		}
 		return;
 	}
-	/* Work items are (image, block of output positions): every output is
-	 * an exact integer, so any split gives the same bytes. */
+	/* Every output is an exact integer, so any split gives the same
+	 * bytes.  Images enough for every thread: an image a work item. */
+	if (a->n >= a->threads) {
+#pragma omp parallel for num_threads(a->threads) schedule(static)
+		for (int b = 0; b < a->n; b++) {
+			conv_pad(&r, b);
+			for (int it = b * blocks; it < (b + 1) * blocks; it++)
+				conv_item(&r, it, thread_id());
+		}
+		return;
+	}
+	/* Else blocks of output positions, once all images are padded. */
 #pragma omp parallel num_threads(a->threads)
 	{
 #pragma omp for schedule(static)
@@ -623,6 +661,13 @@ const struct nn_op_def nn_op_dense_q8 = {
 
 /* ---- maxpool_q8, concat_q8 ------------------------------------------------ */
 
+#ifdef __SSE2__
+static inline __m128i load16(const uint8_t *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+#endif
+
 /* dst = max(dst, src), n bytes: 16 at a time where SSE2 is (every
  * x86-64). */
 static void max_bytes(uint8_t *dst, const uint8_t *src, int n)
@@ -658,6 +703,19 @@ static void maxpool_rows(const struct nn_op_args *a, int r0, int r1)
 		for (int ox = 0; ox < n->w; ox++, dst += C) {
 			const uint8_t *win = src + ((size_t)oy * S * in->w + (size_t)ox * S) * C;
 
+#ifdef __SSE2__
+			if (K == 2 && C % 16 == 0) { /* the usual window, inline */
+				const uint8_t *w1 = win + (size_t)in->w * C;
+
+				for (int c = 0; c < C; c += 16)
+					_mm_storeu_si128(
+					    (__m128i *)(void *)(dst + c),
+					    _mm_max_epu8(
+					        _mm_max_epu8(load16(win + c), load16(win + C + c)),
+					        _mm_max_epu8(load16(w1 + c), load16(w1 + C + c))));
+				continue;
+			}
+#endif
 			memcpy(dst, win, (size_t)C);
 			for (int ky = 0; ky < K; ky++)
 				for (int kx = ky ? 0 : 1; kx < K; kx++)
