@@ -425,9 +425,11 @@ static void conv_item(const struct conv_run *r, int it, int tid)
 		if (++ox == OW)
 			ox = 0, oy++;
 	}
-	nn_q8_gemm_rows(np, NP, n->kernel, r->toff, r->row / 4, rows, r->q.weight, sums, NP);
-	nn_q8_requantise(np, n->units, sums, NP, r->q.bias, r->q.multiplier, r->q.shift,
-	                 r->y + b * nn_node_size(n) + (size_t)p0 * n->units, n->units);
+	const struct nn_q8_out out = {r->q.bias, r->q.multiplier, r->q.shift, n->units};
+
+	nn_q8_gemm_rows_requantise(np, NP, n->kernel, r->toff, r->row / 4, rows, r->q.weight, &out,
+	                           r->y + b * nn_node_size(n) + (size_t)p0 * n->units, n->units,
+	                           sums);
 }
 
 static void conv_pad(const struct conv_run *r, int b)

@@ -91,13 +91,22 @@ static void requant_portable(int M, int N, const int32_t *C, int ldc, const int3
 #define LOAD512(p)     _mm512_loadu_si512((const void *)(p))
 #define STORE512(p, v) _mm512_storeu_si512((void *)(p), v)
 
+/* What the AVX-512 epilogue needs of 16 outputs to requantise them in
+ * registers (requant_avx512 explains the lanes). */
+struct rq512 {
+	__m512i bias, m, m_odd, s_even, s_odd, r_even, r_odd;
+	__mmask16 k; /* the outputs that exist */
+};
+
 /* One tile: rows rows[0..R), outputs [0, NT*LANES) of B (already offset
  * to the tile's first output).  R and NT are constants where it is
- * inlined, so acc[][] lives in registers. */
-#define TILE_FN(NAME, TARGET, VEC, LANES, MAXR, ZERO, BCAST, LOAD, STORE, DOT)                     \
+ * inlined, so acc[][] lives in registers.  The sums go to C as int32, or
+ * with rq (AVX-512 only) requantised to bytes in out. */
+#define TILE_FN(NAME, TARGET, VEC, LANES, MAXR, ZERO, BCAST, LOAD, STORE, DOT, RQ)                 \
 	TARGET static INLINE void NAME(const int R, const int NT, int taps, const int *toff,       \
 	                               int gpt, const uint8_t *const *rows, const int8_t *B,       \
-	                               int N, int32_t *C, int ldc)                                 \
+	                               int N, int32_t *C, int ldc, const struct rq512 *rq,         \
+	                               uint8_t *out, int ldo)                                      \
 	{                                                                                          \
 		VEC acc[MAXR][4];                                                                  \
 		_Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                               \
@@ -121,6 +130,12 @@ static void requant_portable(int M, int N, const int32_t *C, int ldc, const int3
 				}                                                                  \
 			}                                                                          \
 		}                                                                                  \
+		if (rq) {                                                                          \
+			_Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                       \
+			    _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                   \
+			        RQ(out + (size_t)r * ldo + t * (LANES), acc[r][t], rq + t);        \
+			return;                                                                    \
+		}                                                                                  \
 		_Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                               \
 		    _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                           \
 		        STORE(C + (size_t)r * ldc + t * (LANES), acc[r][t]);                       \
@@ -128,27 +143,35 @@ static void requant_portable(int M, int N, const int32_t *C, int ldc, const int3
 
 /* All M rows for NT vectors of outputs: tiles of the most rows the
  * registers hold, the rest by 4, 2 and 1. */
+#define TILE_AT(TILE, R, NT)                                                                       \
+	TILE(R, NT, taps, toff, gpt, rows + i, b, N, c + (size_t)i * ldc, ldc, rq,                 \
+	     o ? o + (size_t)i * ldo : NULL, ldo)
 #define ROWS_NT(TILE, NT, RMAX)                                                                    \
 	do {                                                                                       \
 		int i = 0;                                                                         \
 		for (; i + (RMAX) <= M; i += (RMAX))                                               \
-			TILE(RMAX, NT, taps, toff, gpt, rows + i, b, N, c + (size_t)i * ldc, ldc); \
+			TILE_AT(TILE, RMAX, NT);                                                   \
 		for (; i + 4 <= M; i += 4)                                                         \
-			TILE(4, NT, taps, toff, gpt, rows + i, b, N, c + (size_t)i * ldc, ldc);    \
+			TILE_AT(TILE, 4, NT);                                                      \
 		for (; i + 2 <= M; i += 2)                                                         \
-			TILE(2, NT, taps, toff, gpt, rows + i, b, N, c + (size_t)i * ldc, ldc);    \
+			TILE_AT(TILE, 2, NT);                                                      \
 		for (; i < M; i++)                                                                 \
-			TILE(1, NT, taps, toff, gpt, rows + i, b, N, c + (size_t)i * ldc, ldc);    \
+			TILE_AT(TILE, 1, NT);                                                      \
 	} while (0)
 
-/* Outputs by blocks of 4 vectors, the last block 1 to 3. */
-#define ROWS_FN(NAME, TARGET, TILE, LANES, R1, R2, R3, R4)                                         \
+/* Outputs by blocks of 4 vectors, the last block 1 to 3.  With out (the
+ * AVX-512 variant only), PREP readies the block's requantisation. */
+#define ROWS_FN(NAME, TARGET, TILE, LANES, R1, R2, R3, R4, PREP)                                   \
 	TARGET static void NAME(int M, int N, int taps, const int *toff, int gpt,                  \
-	                        const uint8_t *const *rows, const int8_t *B, int32_t *C, int ldc)  \
+	                        const uint8_t *const *rows, const int8_t *B, int32_t *C, int ldc,  \
+	                        const struct nn_q8_out *q, uint8_t *out, int ldo)                  \
 	{                                                                                          \
+		struct rq512 prep[4];                                                              \
 		for (int j0 = 0; j0 < N; j0 += 4 * (LANES)) {                                      \
 			const int8_t *b = B + (size_t)j0 * 4;                                      \
 			int32_t *c = C + j0;                                                       \
+			const struct rq512 *rq = out ? PREP(prep, q, j0) : NULL;                   \
+			uint8_t *o = out ? out + j0 : NULL;                                        \
 			switch ((N - j0) / (LANES)) {                                              \
 			case 1:                                                                    \
 				ROWS_NT(TILE, 1, R1);                                              \
@@ -174,52 +197,108 @@ T_AVX2 static INLINE __m256i dot_avx2(__m256i acc, __m256i a, __m256i b)
 	return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
+/* 16 outputs (lanes) of one row requantised, exactly requantise_one:
+ * the even and odd 32-bit lanes apart, in 64-bit lanes. */
+T_512 static INLINE void rq_store512(uint8_t *out, __m512i acc, const struct rq512 *q)
+{
+	const __m512i top = _mm512_set1_epi64(Q8_MAX), zero = _mm512_setzero_si512();
+	const __m512i v = _mm512_add_epi32(acc, q->bias);
+	__m512i e = _mm512_add_epi64(_mm512_mul_epi32(v, q->m), q->r_even);
+	__m512i o =
+	    _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), q->m_odd), q->r_odd);
+
+	e = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(e, q->s_even), zero), top);
+	o = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(o, q->s_odd), zero), top);
+	_mm512_mask_cvtepi32_storeu_epi8(out, q->k, _mm512_or_si512(e, _mm512_slli_epi64(o, 32)));
+}
+
+/* The vectors rq_store512 needs for outputs j .. j+15 (those < units). */
+T_512 static INLINE void rq_prep512(struct rq512 *r, const struct nn_q8_out *q, int j)
+{
+	const __m512i low = _mm512_set1_epi64(0xffffffff), one = _mm512_set1_epi64(1);
+	const int left = q->units - j;
+	const __mmask16 k = left >= 16 ? 0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+	const __m512i s = _mm512_maskz_loadu_epi32(k, q->shift + j);
+
+	r->k = k;
+	r->bias = _mm512_maskz_loadu_epi32(k, q->bias + j);
+	r->m = _mm512_maskz_loadu_epi32(k, q->multiplier + j);
+	r->m_odd = _mm512_srli_epi64(r->m, 32);
+	r->s_even = _mm512_and_si512(s, low);
+	r->s_odd = _mm512_srli_epi64(s, 32);
+	/* 1 << (shift - 1); lanes past units shift by -1: any value. */
+	r->r_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(r->s_even, one));
+	r->r_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(r->s_odd, one));
+}
+
+T_512 static INLINE const struct rq512 *prep512(struct rq512 *r, const struct nn_q8_out *q, int j0)
+{
+	for (int t = 0; t < 4; t++)
+		rq_prep512(r + t, q, j0 + 16 * t);
+	return r;
+}
+
+/* The 256-bit variants requantise apart (rows_requant), never here. */
+static INLINE const struct rq512 *prep_none(struct rq512 *r, const struct nn_q8_out *q, int j0)
+{
+	(void)r, (void)q, (void)j0;
+	return NULL;
+}
+#define RQ_NONE(out, acc, rq) ((void)(out), (void)(acc), (void)(rq))
+
 /* 32 vector registers with AVX-512, 16 with AVX2: the tiles fill them. */
 TILE_FN(tile_512, T_512, __m512i, 16, 12, _mm512_setzero_si512(), _mm512_set1_epi32, LOAD512,
-        STORE512, _mm512_dpbusd_epi32)
-ROWS_FN(rows_avx512_vnni, T_512, tile_512, 16, 12, 12, 8, 6)
+        STORE512, _mm512_dpbusd_epi32, rq_store512)
+ROWS_FN(gemm_avx512_vnni, T_512, tile_512, 16, 12, 12, 8, 6, prep512)
 TILE_FN(tile_vnni, T_VNNI, __m256i, 8, 6, _mm256_setzero_si256(), _mm256_set1_epi32, LOAD256,
-        STORE256, _mm256_dpbusd_avx_epi32)
-ROWS_FN(rows_avx_vnni, T_VNNI, tile_vnni, 8, 6, 6, 3, 2)
+        STORE256, _mm256_dpbusd_avx_epi32, RQ_NONE)
+ROWS_FN(gemm_avx_vnni, T_VNNI, tile_vnni, 8, 6, 6, 3, 2, prep_none)
 TILE_FN(tile_avx2, T_AVX2, __m256i, 8, 6, _mm256_setzero_si256(), _mm256_set1_epi32, LOAD256,
-        STORE256, dot_avx2)
-ROWS_FN(rows_avx2, T_AVX2, tile_avx2, 8, 6, 4, 3, 2)
+        STORE256, dot_avx2, RQ_NONE)
+ROWS_FN(gemm_avx2, T_AVX2, tile_avx2, 8, 6, 4, 3, 2, prep_none)
 
-/* The requantisation of 16 outputs in 64-bit lanes (even and odd 32-bit
- * lanes apart), exactly requantise_one. */
+T_512 static void rows_avx512_vnni(int M, int N, int taps, const int *toff, int gpt,
+                                   const uint8_t *const *rows, const int8_t *B, int32_t *C, int ldc)
+{
+	gemm_avx512_vnni(M, N, taps, toff, gpt, rows, B, C, ldc, NULL, NULL, 0);
+}
+
+/* Requantised in the tile's registers: no int32 sums stored. */
+T_512 static void rows_rq_avx512_vnni(int M, int N, int taps, const int *toff, int gpt,
+                                      const uint8_t *const *rows, const int8_t *B,
+                                      const struct nn_q8_out *q, uint8_t *out, int ldo,
+                                      int32_t *sums)
+{
+	/* sums with ldc 0: a pointer never written, never NULL + offset. */
+	gemm_avx512_vnni(M, N, taps, toff, gpt, rows, B, sums, 0, q, out, ldo);
+}
+
+T_VNNI static void rows_avx_vnni(int M, int N, int taps, const int *toff, int gpt,
+                                 const uint8_t *const *rows, const int8_t *B, int32_t *C, int ldc)
+{
+	gemm_avx_vnni(M, N, taps, toff, gpt, rows, B, C, ldc, NULL, NULL, 0);
+}
+
+T_AVX2 static void rows_avx2(int M, int N, int taps, const int *toff, int gpt,
+                             const uint8_t *const *rows, const int8_t *B, int32_t *C, int ldc)
+{
+	gemm_avx2(M, N, taps, toff, gpt, rows, B, C, ldc, NULL, NULL, 0);
+}
+
+/* The requantisation apart, with the epilogue's steps. */
 T_512 static void requant_avx512(int M, int N, const int32_t *C, int ldc, const int32_t *bias,
                                  const int32_t *multiplier, const int32_t *shift, uint8_t *out,
                                  int ldo)
 {
-	const __m512i low = _mm512_set1_epi64(0xffffffff), one = _mm512_set1_epi64(1);
-	const __m512i top = _mm512_set1_epi64(Q8_MAX), zero = _mm512_setzero_si512();
+	const struct nn_q8_out q = {bias, multiplier, shift, N};
 
 	for (int j = 0; j < N; j += 16) {
-		const __mmask16 k = N - j >= 16 ? 0xffff : (__mmask16)((1u << (N - j)) - 1);
-		const __m512i b = _mm512_maskz_loadu_epi32(k, bias + j);
-		const __m512i m = _mm512_maskz_loadu_epi32(k, multiplier + j);
-		const __m512i s = _mm512_maskz_loadu_epi32(k, shift + j);
-		const __m512i m_odd = _mm512_srli_epi64(m, 32);
-		const __m512i s_even = _mm512_and_si512(s, low), s_odd = _mm512_srli_epi64(s, 32);
-		/* 1 << (shift - 1); masked-off lanes shift by -1: any value. */
-		const __m512i r_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(s_even, one));
-		const __m512i r_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(s_odd, one));
+		struct rq512 r;
 
-		for (int i = 0; i < M; i++) {
-			const __m512i v = _mm512_add_epi32(
-			    _mm512_maskz_loadu_epi32(k, C + (size_t)i * ldc + j), b);
-			__m512i e = _mm512_add_epi64(_mm512_mul_epi32(v, m), r_even);
-			__m512i o = _mm512_add_epi64(
-			    _mm512_mul_epi32(_mm512_srli_epi64(v, 32), m_odd), r_odd);
-
-			e = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(e, s_even), zero),
-			                     top);
-			o = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(o, s_odd), zero),
-			                     top);
-			_mm512_mask_cvtepi32_storeu_epi8(
-			    out + (size_t)i * ldo + j, k,
-			    _mm512_or_si512(e, _mm512_slli_epi64(o, 32)));
-		}
+		rq_prep512(&r, &q, j);
+		for (int i = 0; i < M; i++)
+			rq_store512(out + (size_t)i * ldo + j,
+			            _mm512_maskz_loadu_epi32(r.k, C + (size_t)i * ldc + j), &r);
 	}
 }
 
@@ -254,22 +333,26 @@ typedef void rows_fn(int M, int N, int taps, const int *toff, int gpt, const uin
                      const int8_t *B, int32_t *C, int ldc);
 typedef void requant_fn(int M, int N, const int32_t *C, int ldc, const int32_t *bias,
                         const int32_t *multiplier, const int32_t *shift, uint8_t *out, int ldo);
+typedef void rows_rq_fn(int M, int N, int taps, const int *toff, int gpt,
+                        const uint8_t *const *rows, const int8_t *B, const struct nn_q8_out *q,
+                        uint8_t *out, int ldo, int32_t *sums);
 
 struct variant {
 	const char *name;
 	rows_fn *rows;
 	requant_fn *requant;
+	rows_rq_fn *rows_rq; /* NULL: rows, then requant */
 	bool (*runs)(void);
 };
 
 /* Best first: start-up takes the first one the CPU runs. */
 static const struct variant variants[] = {
 #ifdef Q8_X86
-    {"avx512-vnni", rows_avx512_vnni, requant_avx512, has_avx512_vnni},
-    {"avx-vnni", rows_avx_vnni, requant_portable, has_avx_vnni},
-    {"avx2", rows_avx2, requant_portable, has_avx2},
+    {"avx512-vnni", rows_avx512_vnni, requant_avx512, rows_rq_avx512_vnni, has_avx512_vnni},
+    {"avx-vnni", rows_avx_vnni, requant_portable, NULL, has_avx_vnni},
+    {"avx2", rows_avx2, requant_portable, NULL, has_avx2},
 #endif
-    {"portable", rows_portable, requant_portable, always},
+    {"portable", rows_portable, requant_portable, NULL, always},
 };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -336,4 +419,16 @@ void nn_q8_requantise(int M, int N, const int32_t *C, int ldc, const int32_t *bi
                       const int32_t *multiplier, const int32_t *shift, uint8_t *out, int ldo)
 {
 	chosen->requant(M, N, C, ldc, bias, multiplier, shift, out, ldo);
+}
+
+void nn_q8_gemm_rows_requantise(int M, int N, int taps, const int *toff, int gpt,
+                                const uint8_t *const *rows, const int8_t *B,
+                                const struct nn_q8_out *q, uint8_t *out, int ldo, int32_t *sums)
+{
+	if (chosen->rows_rq) {
+		chosen->rows_rq(M, N, taps, toff, gpt, rows, B, q, out, ldo, sums);
+		return;
+	}
+	chosen->rows(M, N, taps, toff, gpt, rows, B, sums, N);
+	chosen->requant(M, q->units, sums, N, q->bias, q->multiplier, q->shift, out, ldo);
 }
