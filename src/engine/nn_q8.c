@@ -54,7 +54,7 @@
 #include "nn_q8.h"
 
 #define Q8_MAX      127
-#define Q8_BLOCK    64 /* output positions of a convolution per work item */
+#define Q8_BLOCK    64 /* output positions of a convolution per kernel call */
 #define Q8_MAX_BIAS (1 << 30)
 
 static int kpad(size_t k)
@@ -376,9 +376,10 @@ static size_t conv2d_q8_scratch(const struct nn_graph *g, const struct nn_node *
                                 int threads, bool training)
 {
 	(void)training;
-	/* + 64: the per-thread areas start on a cache line. */
-	return ((size_t)B * padded_bytes(g, n) + (size_t)threads * conv_thread_bytes(n) + 64) /
-	       sizeof(float);
+	/* A padded image a thread (conv2d_q8_forward), then the per-thread
+	 * areas from a cache line (+ 64). */
+	(void)B;
+	return ((size_t)threads * (padded_bytes(g, n) + conv_thread_bytes(n)) + 64) / sizeof(float);
 }
 
 static void pad_image(uint8_t *dst, const uint8_t *img, int C, int H, int W, int pad, uint8_t zero,
@@ -403,13 +404,13 @@ struct conv_run {
 	int row, wp, blocks, toff[NN_MAX_KERNEL];
 	size_t pbytes;
 	const uint8_t *x;
-	uint8_t *y, *padded;
-	char *threads_area; /* conv_thread_bytes each */
+	uint8_t *y, *padded; /* pbytes a slot, one slot a thread */
+	char *threads_area;  /* conv_thread_bytes each */
 };
 
-/* Output positions [p0, p0 + Q8_BLOCK) of image b (item it), on the
- * thread whose area is number tid. */
-static void conv_item(const struct conv_run *r, int it, int tid)
+/* Output positions [p0, p0 + Q8_BLOCK) of image b (item it), padded in
+ * slot, on the thread whose area is number tid. */
+static void conv_item(const struct conv_run *r, int it, int tid, int slot)
 {
 	const struct nn_node *n = r->n;
 	const int C = r->in->c, S = n->stride, OW = n->w, P = n->h * n->w, NP = npad(n->units);
@@ -418,7 +419,8 @@ static void conv_item(const struct conv_run *r, int it, int tid)
 	int32_t *sums = (int32_t *)(void *)(mine + sizeof(uint8_t *) * Q8_BLOCK);
 	const int b = it / r->blocks, p0 = it % r->blocks * Q8_BLOCK;
 	const int np = P - p0 < Q8_BLOCK ? P - p0 : Q8_BLOCK;
-	const uint8_t *img = r->pbytes ? r->padded + b * r->pbytes : r->x + b * nn_node_size(r->in);
+	const uint8_t *img =
+	    r->pbytes ? r->padded + slot * r->pbytes : r->x + b * nn_node_size(r->in);
 
 	for (int i = 0, oy = p0 / OW, ox = p0 % OW; i < np; i++) {
 		rows[i] = img + ((size_t)oy * S * r->wp + (size_t)ox * S) * C;
@@ -432,10 +434,10 @@ static void conv_item(const struct conv_run *r, int it, int tid)
 	                           sums);
 }
 
-static void conv_pad(const struct conv_run *r, int b)
+static void conv_pad(const struct conv_run *r, int b, int slot)
 {
 	if (r->pbytes)
-		pad_image(r->padded + b * r->pbytes, r->x + b * nn_node_size(r->in), r->in->c,
+		pad_image(r->padded + slot * r->pbytes, r->x + b * nn_node_size(r->in), r->in->c,
 		          r->in->h, r->in->w, r->n->pad, (uint8_t)r->n->zero, r->pbytes);
 }
 
@@ -455,7 +457,7 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 
 	r.wp = r.pbytes ? in->w + 2 * n->pad : in->w;
 	r.threads_area =
-	    (char *)(((uintptr_t)(r.padded + (size_t)a->n * r.pbytes) + 63) & ~(uintptr_t)63);
+	    (char *)(((uintptr_t)(r.padded + (size_t)a->threads * r.pbytes) + 63) & ~(uintptr_t)63);
 	for (int ky = 0; ky < n->kernel; ky++)
 		r.toff[ky] = ky * r.wp * in->c;
 	/* One thread: no parallel region, whose set-up costs as much as a
@@ -463,9 +465,9 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 	 * stays in cache. */
 	if (a->threads < 2 || items < 2) {
 		for (int b = 0; b < a->n; b++) {
-			conv_pad(&r, b);
+			conv_pad(&r, b, 0);
 			for (int it = b * blocks; it < (b + 1) * blocks; it++)
-				conv_item(&r, it, 0);
+				conv_item(&r, it, 0, 0);
 		}
 		return;
 	}
@@ -474,21 +476,24 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 	if (a->n >= a->threads) {
 #pragma omp parallel for num_threads(a->threads) schedule(static)
 		for (int b = 0; b < a->n; b++) {
-			conv_pad(&r, b);
+			const int tid = thread_id();
+
+			conv_pad(&r, b, tid);
 			for (int it = b * blocks; it < (b + 1) * blocks; it++)
-				conv_item(&r, it, thread_id());
+				conv_item(&r, it, tid, tid);
 		}
 		return;
 	}
-	/* Else blocks of output positions, once all images are padded. */
+	/* Else blocks of output positions, once all images (fewer than the
+	 * threads, so a slot each) are padded. */
 #pragma omp parallel num_threads(a->threads)
 	{
 #pragma omp for schedule(static)
 		for (int b = 0; b < a->n; b++)
-			conv_pad(&r, b);
+			conv_pad(&r, b, b);
 #pragma omp for schedule(static)
 		for (int it = 0; it < items; it++)
-			conv_item(&r, it, thread_id());
+			conv_item(&r, it, thread_id(), it / blocks);
 	}
 }
 
