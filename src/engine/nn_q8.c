@@ -444,7 +444,7 @@ static void conv_pad(const struct conv_run *r, int b, int slot)
 static void conv2d_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
-	const int blocks = (n->h * n->w + Q8_BLOCK - 1) / Q8_BLOCK, items = a->n * blocks;
+	const int blocks = (n->h * n->w + Q8_BLOCK - 1) / Q8_BLOCK;
 	struct conv_run r = {.n = n,
 	                     .in = in,
 	                     .q = q8_view(n, a->params),
@@ -460,10 +460,12 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 	    (char *)(((uintptr_t)(r.padded + (size_t)a->threads * r.pbytes) + 63) & ~(uintptr_t)63);
 	for (int ky = 0; ky < n->kernel; ky++)
 		r.toff[ky] = ky * r.wp * in->c;
-	/* One thread: no parallel region, whose set-up costs as much as a
-	 * small layer.  Each image padded just before its blocks, while that
-	 * stays in cache. */
-	if (a->threads < 2 || items < 2) {
+	/* One thread, or fewer images than threads: no parallel region.  Its
+	 * set-up costs as much as a small layer, and one image's layer split
+	 * in two was measured slower than whole on one thread (conv1 of cnn:
+	 * 10 us on two, 5 on one).  Each image padded just before its blocks,
+	 * while that stays in cache. */
+	if (a->threads < 2 || a->n < a->threads) {
 		for (int b = 0; b < a->n; b++) {
 			conv_pad(&r, b, 0);
 			for (int it = b * blocks; it < (b + 1) * blocks; it++)
@@ -471,29 +473,15 @@ static void conv2d_q8_forward(const struct nn_op_args *a)
 		}
 		return;
 	}
-	/* Every output is an exact integer, so any split gives the same
-	 * bytes.  Images enough for every thread: an image a work item. */
-	if (a->n >= a->threads) {
+	/* An image a work item: every output is an exact integer, so any
+	 * split gives the same bytes. */
 #pragma omp parallel for num_threads(a->threads) schedule(static)
-		for (int b = 0; b < a->n; b++) {
-			const int tid = thread_id();
+	for (int b = 0; b < a->n; b++) {
+		const int tid = thread_id();
 
-			conv_pad(&r, b, tid);
-			for (int it = b * blocks; it < (b + 1) * blocks; it++)
-				conv_item(&r, it, tid, tid);
-		}
-		return;
-	}
-	/* Else blocks of output positions, once all images (fewer than the
-	 * threads, so a slot each) are padded. */
-#pragma omp parallel num_threads(a->threads)
-	{
-#pragma omp for schedule(static)
-		for (int b = 0; b < a->n; b++)
-			conv_pad(&r, b, b);
-#pragma omp for schedule(static)
-		for (int it = 0; it < items; it++)
-			conv_item(&r, it, thread_id(), it / blocks);
+		conv_pad(&r, b, tid);
+		for (int it = b * blocks; it < (b + 1) * blocks; it++)
+			conv_item(&r, it, tid, tid);
 	}
 }
 
