@@ -74,6 +74,98 @@ static void test_kernels(void)
 	}
 }
 
+/* The convolution form: rows where they lie, several taps, a row read
+ * at uneven offsets (as a channels-last input is), against the naive sum;
+ * then the requantisation against the formula in 64-bit integers, with
+ * sums and biases at the extremes and every shift from 1 to 62. */
+static void test_rows_and_requant(void)
+{
+	enum { M = 29, N = 48, TAPS = 3, GPT = 5, BUF = 4096 };
+	static uint8_t buf[BUF];
+	static int8_t B[TAPS * GPT * N * 4];
+	static int32_t want[M * N], got[M * N];
+	const int toff[TAPS] = {0, 211, 977};
+	const uint8_t *rows[M];
+	uint32_t r = 777;
+
+	for (int i = 0; i < BUF; i++)
+		buf[i] = (uint8_t)((r = r * 1103515245 + 12345) >> 16) % 128;
+	for (size_t i = 0; i < sizeof(B); i++)
+		B[i] = (int8_t)((int)((r = r * 1103515245 + 12345) >> 16) % 255 - 127);
+	for (int i = 0; i < M; i++)
+		rows[i] = buf + 37 * i + (i % 3);
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			int32_t sum = 0;
+
+			for (int t = 0; t < TAPS; t++)
+				for (int k = 0; k < 4 * GPT; k++)
+					sum += rows[i][toff[t] + k] *
+					       B[((t * GPT + k / 4) * N + j) * 4 + k % 4];
+			want[i * N + j] = sum;
+		}
+
+	enum { RM = 37, RN = 62 };
+	static int32_t sums[RM * RN], bias[RN], mult[RN], shift[RN];
+	static uint8_t rq_want[RM * RN], rq_got[RM * RN];
+	for (int j = 0; j < RN; j++) {
+		shift[j] = j + 1;
+		mult[j] = (int32_t)((1u << 30) + ((r = r * 1103515245 + 12345) >> 2) % (1u << 30));
+		bias[j] = (int32_t)((r = r * 1103515245 + 12345) >> 2) - (1 << 29);
+		bias[j] = j % 5 == 0 ? (1 << 30) : j % 5 == 1 ? -(1 << 30) : bias[j] >> (j % 20);
+	}
+	/* Random sums, the extremes, and sums that land on every level
+	 * (those whose level q over the multiplier fits). */
+	for (int i = 0; i < RM * RN; i++) {
+		const int j = i % RN;
+		const int64_t v = (int32_t)(r = r * 1103515245 + 12345) >> (i % 31 + 1);
+		const int64_t at =
+		    (int64_t)((double)(i % 131) * ldexp(1.0, shift[j]) / mult[j]) - bias[j];
+
+		sums[i] = i % 7 == 0   ? 127 * 127 * (NN_Q8_MAX_K / 2)
+		          : i % 7 == 1 ? -(1 << 30)
+		          : i % 7 < 5 && at > -(1 << 30) && at < (1 << 30) ? (int32_t)at
+		                                                           : (int32_t)v;
+	}
+	for (int i = 0; i < RM; i++)
+		for (int j = 0; j < RN; j++) {
+			int64_t p = (int64_t)(sums[i * RN + j] + bias[j]) * mult[j] +
+			            ((int64_t)1 << (shift[j] - 1));
+
+			p >>= shift[j];
+			rq_want[i * RN + j] = (uint8_t)(p < 0 ? 0 : p > 127 ? 127 : p);
+		}
+	int spread[128] = {0}, levels = 0;
+	for (int i = 0; i < RM * RN; i++)
+		levels += !spread[rq_want[i]]++;
+
+	for (const char *const *v = nn_q8_kernel_names; *v; v++) {
+		if (nn_q8_kernel_use(*v) < 0) {
+			skip(2, "this CPU cannot run this int8 kernel");
+			continue;
+		}
+		memset(got, 0xa5, sizeof(got));
+		nn_q8_gemm_rows(M, N, TAPS, toff, GPT, rows, B, got, N);
+		ok(memcmp(got, want, sizeof(want)) == 0,
+		   "int8 kernel %s: %d rows x %d outputs x %d taps read in place equal the naive "
+		   "sum",
+		   *v, M, N, TAPS);
+		memset(rq_got, 0xa5, sizeof(rq_got));
+		nn_q8_requantise(RM, RN - 3, sums, RN, bias, mult, shift, rq_got, RN);
+		int same = 1;
+		for (int i = 0; i < RM; i++)
+			same &= memcmp(rq_got + i * RN, rq_want + i * RN, RN - 3) == 0 &&
+			        rq_got[i * RN + RN - 3] == 0xa5;
+		ok(same && spread[0] && spread[127] && levels > 20,
+		   "int8 kernel %s: requantisation of %dx%d sums equals the 64-bit formula (%d "
+		   "levels, 0 and 127 among them), nothing written past the outputs",
+		   *v, RM, RN - 3, levels);
+	}
+	for (const char *const *v = nn_q8_kernel_names; *v; v++)
+		if (nn_q8_kernel_use(*v) == 0)
+			break;
+}
+
 /* ---- one model: variants, threads, float ------------------------------------ */
 
 /* The logits of n images (the node before the softmax), copied to out. */
@@ -268,6 +360,21 @@ static void test_damage(const char *src)
 	buf[value_at(m, data, "conv2_2", "weight", 40)] = 0x80;
 	write_fixed(bad, buf, len);
 	refused(bad, "tensor conv2_2.weight holds -128 at index 40", "an int8 weight of -128");
+	/* conv1 reads 5 of each kernel row's 8 bytes (K*C = 5*1): input 5 of
+	 * output 0 is group 1, lane 0, byte 1 ([Kp/4][32][4]). */
+	memcpy(buf, file, len);
+	buf[value_at(m, data, "conv1", "weight", (1 * 32 + 0) * 4 + 1)] = 3;
+	write_fixed(bad, buf, len);
+	refused(bad, "tensor conv1.weight holds 3 at index 129, a padding position",
+	        "a weight where a kernel row is padded");
+	memcpy(buf, file, len);
+	char *layout = memmem(buf + 16, hlen, "\"layout\":\"hwc\"", 14);
+	if (ok(layout != NULL, "the header gives the convolutions' weight layout")) {
+		memcpy(layout, "\"layout\":\"chw\"", 14);
+		write_fixed(bad, buf, len);
+		refused(bad, "int8 convolution weights must be in \"layout\": \"hwc\"",
+		        "a convolution in the first int8 files' weight order");
+	}
 
 	memcpy(buf, file, len);
 	put32(buf + 8, 1);
@@ -321,6 +428,7 @@ int main(void)
 		snprintf(dir, sizeof(dir), "%s", env);
 	diag("int8 kernel chosen at start-up: %s", nn_q8_kernel());
 	test_kernels();
+	test_rows_and_requant();
 	snprintf(path, sizeof(path), "%s/models/cnn-int8.model", src);
 	if (access(path, F_OK) != 0) {
 		skip(1, "models/cnn-int8.model not shipped");

@@ -16,6 +16,7 @@
 
 #include "engine/model.h"
 #include "engine/nn.h"
+#include "engine/nn_q8.h"
 #include "idx.h"
 #include "train.h"
 
@@ -193,6 +194,7 @@ static struct json_object *describe(const struct qstate *q, const char *name)
 			add_int(o, "stride", n->stride);
 			add_int(o, "pad", n->pad);
 			add_int(o, "zero", q->src[n->inputs[0]] == 0 ? q->zero : 0);
+			json_object_object_add(o, "layout", json_object_new_string("hwc"));
 			break;
 		case NN_DENSE:
 			op = "dense_q8";
@@ -255,7 +257,7 @@ static int fill_layer(const struct qstate *q, const struct nn_graph *g8, int j, 
 {
 	const struct nn_node *n = &q->g->nodes[i], *n8 = &g8->nodes[j];
 	struct nn_tensor t[NN_MAX_TENSORS];
-	const int count = nn_node_tensors(g8, j, t), np = t[0].dims[1];
+	const int count = nn_node_tensors(g8, j, t);
 	const int kd = (int)(n->n_weight / n->units), OC = n->units;
 	const float *w = q->params + n->weight, *bias = q->params + n->bias;
 	const double s_in = q->scale[q->src[n->inputs[0]]];
@@ -276,8 +278,7 @@ static int fill_layer(const struct qstate *q, const struct nn_graph *g8, int j, 
 			long v = lrint(W(o, k) / s_w);
 
 			v = v > Q_LEVELS ? Q_LEVELS : v < -Q_LEVELS ? -Q_LEVELS : v;
-			/* nn_q8_gemm's layout: [kp/4][np][4] */
-			w8[((size_t)(k / 4) * np + o) * 4 + k % 4] = (int8_t)v;
+			w8[nn_q8_weight_at(g8, n8, k, o)] = (int8_t)v;
 			sum += v;
 		}
 #undef W

@@ -7,7 +7,7 @@ src_libdigits_a_SOURCES = \
 	src/engine/nn_layers.h src/engine/nn_layers.c \
 	src/engine/nn_conv.c src/engine/nn_dense.c \
 	src/engine/nn_kernels.c src/engine/nn_kernels.h \
-	src/engine/nn_q8.c src/engine/nn_q8_kernels.c \
+	src/engine/nn_q8.c src/engine/nn_q8.h src/engine/nn_q8_kernels.c \
 	src/engine/model.c src/engine/model.h \
 	src/engine/confidence.c src/engine/confidence.h \
 	src/engine/not_a_digit.c src/engine/not_a_digit.h

@@ -56,6 +56,27 @@ const char *nn_kernels_isa(void);
 #define NN_Q8_LANES 16
 #define NN_Q8_MAX_K 65536 /* 127 * 127 * 65536 + a bias of 2^30 < 2^31 */
 void nn_q8_gemm(int M, int N, int Kp, const uint8_t *A, const int8_t *B, int32_t *C, int ldc);
+/* The same product with rows where they lie: C[i*ldc + j] = sum over
+ * t < taps, g < gpt, b < 4 of rows[i][toff[t] + 4*g + b] *
+ * B[((t*gpt + g)*N + j)*4 + b] (a convolution reads a channels-last input
+ * in place, one tap per kernel row). */
+void nn_q8_gemm_rows(int M, int N, int taps, const int *toff, int gpt, const uint8_t *const *rows,
+                     const int8_t *B, int32_t *C, int ldc);
+/* A requantising layer's outputs: units of them (the first of N). */
+struct nn_q8_out {
+	const int32_t *bias, *multiplier, *shift;
+	int units;
+};
+/* nn_q8_gemm_rows, then nn_q8_requantise of outputs j < q->units into
+ * out: in the product's registers where the variant can (AVX-512), else
+ * through sums (M x N int32, scratch). */
+void nn_q8_gemm_rows_requantise(int M, int N, int taps, const int *toff, int gpt,
+                                const uint8_t *const *rows, const int8_t *B,
+                                const struct nn_q8_out *q, uint8_t *out, int ldo, int32_t *sums);
+/* out[i*ldo + j] = clamp((C[i*ldc + j] + bias[j]) * multiplier[j] +
+ * 2^(shift[j]-1) >> shift[j], 0, 127) in 64-bit integers, i < M, j < N. */
+void nn_q8_requantise(int M, int N, const int32_t *C, int ldc, const int32_t *bias,
+                      const int32_t *multiplier, const int32_t *shift, uint8_t *out, int ldo);
 /* The variant chosen at start-up: "avx512-vnni", "avx-vnni", "avx2" or
  * "portable". */
 const char *nn_q8_kernel(void);

@@ -18,9 +18,19 @@
  *
  * Storage.  Bytes live in the workspace's float activations (a node's
  * c*h*w floats per image hold its c*h*w bytes; image b starts at byte
- * b*c*h*w).  Weights are int8 [Kp/4][Np][4] (nn_q8_gemm's layout): Kp the
- * inputs (C*K*K for a convolution, in im2col order) rounded up to 4, Np
- * the outputs rounded up to NN_Q8_LANES, zeros in the padding.
+ * b*c*h*w), channels last: pixel (y, x) of a node's output is the run of
+ * its c bytes at (y*w + x)*c.  So a convolution reads the K*C bytes of one
+ * kernel row of one output pixel as one run, in place (nn_q8_gemm_rows),
+ * with no im2col, and its outputs store as whole rows of channels.
+ * Weights are int8 [Kp/4][Np][4] (nn_q8_gemm's layout), Np the outputs
+ * rounded up to NN_Q8_LANES, zeros in the padding.  A dense layer's Kp
+ * inputs are its input flattened channels first (c*h*w order, as the
+ * float model's; it gathers them from the channels-last bytes) rounded up
+ * to 4.  A convolution's ("layout": "hwc") are by kernel row ky, each row
+ * its K*C inputs in (kx, c) order rounded up to 4 (so the row's groups of
+ * four never straddle two rows): Kp = K * ROUND4(K*C).  The weights past
+ * K*C in a row are 0, so the bytes the kernel reads there (the next
+ * pixel's) add nothing.
  * Tensors: weight (int8), bias (int32), scale (float32: the real multiplier
  * of each output), and for requantising layers multiplier and shift
  * (int32).  Inference only: these ops have no backward.
@@ -34,13 +44,17 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "nn.h"
 #include "nn_kernels.h"
 #include "nn_ops.h"
+#include "nn_q8.h"
 
 #define Q8_MAX      127
-#define Q8_BLOCK    64 /* output positions of a convolution per work item */
+#define Q8_BLOCK    64 /* output positions of a convolution per kernel call */
 #define Q8_MAX_BIAS (1 << 30)
 
 static int kpad(size_t k)
@@ -65,14 +79,6 @@ static int thread_id(void)
 static uint8_t clamp_q8(int64_t v)
 {
 	return (uint8_t)(v < 0 ? 0 : v > Q8_MAX ? Q8_MAX : v);
-}
-
-/* The fixed-point step of every requantising layer. */
-static inline uint8_t requantise(int32_t sum, int32_t multiplier, int shift)
-{
-	int64_t p = (int64_t)sum * multiplier + ((int64_t)1 << (shift - 1));
-
-	return clamp_q8(p >> shift);
 }
 
 /* Where a q8 node's tensors sit: weight at n->weight, then bias, scale,
@@ -117,17 +123,28 @@ static int q8_tensors(const struct nn_node *n, int kp, bool requant, struct nn_t
 }
 
 /* The values a file's q8 tensors may hold (see the top of the file). */
-static int q8_check(const struct nn_node *n, int kp, bool requant, const float *params,
-                    struct dg_error *err)
+static int q8_check(const struct nn_node *n, int kp, int row, int used, bool requant,
+                    const float *params, struct dg_error *err)
 {
 	struct q8_params q = q8_view(n, params);
+	const size_t np = (size_t)npad(n->units);
 
-	for (size_t i = 0; i < (size_t)npad(n->units) * kp; i++)
+	for (size_t i = 0; i < np * kp; i++) {
+		/* Input k of output o; the inputs are rows of `row`, `used` of
+		 * them real (the rest, and outputs past units, padding). */
+		const size_t o = i / 4 % np, k = i / 4 / np * 4 + i % 4;
+
 		if (q.weight[i] < -Q8_MAX)
 			return dg_fail(err, DG_ERR_FORMAT,
 			               "tensor %s.weight holds %d at index %zu, int8 weights are "
 			               "-127..127",
 			               n->name, q.weight[i], i);
+		if (q.weight[i] && (o >= (size_t)n->units || (int)(k % row) >= used))
+			return dg_fail(err, DG_ERR_FORMAT,
+			               "tensor %s.weight holds %d at index %zu, a padding "
+			               "position, which must hold 0",
+			               n->name, q.weight[i], i);
+	}
 	for (int o = 0; o < n->units; o++) {
 		if (q.bias[o] < -Q8_MAX_BIAS || q.bias[o] > Q8_MAX_BIAS)
 			return dg_fail(err, DG_ERR_FORMAT,
@@ -184,16 +201,49 @@ static int same_shape(const struct nn_graph *g, struct nn_node *n, struct dg_err
 	return 0;
 }
 
+/* From the input's NCHW floats to channels-last bytes. */
+/* lrintf(v) + zero, clamped to a level: v first bounded (so the result
+ * is the same) to where the SSE conversion, which rounds as lrintf does
+ * (to nearest even, the default mode), needs no call. */
+static inline uint8_t quantize_one(float v, int zero)
+{
+	v = v < -1024.0f ? -1024.0f : v > 1024.0f ? 1024.0f : v;
+#ifdef __SSE2__
+	return clamp_q8((int64_t)_mm_cvtss_si32(_mm_set_ss(v)) + zero);
+#else
+	return clamp_q8((int64_t)lrintf(v) + zero);
+#endif
+}
+
+/* Images [b0, b1), from the input's NCHW floats to channels-last bytes. */
+static void quantize_images(const struct nn_op_args *a, int b0, int b1)
+{
+	const struct nn_node *n = a->node;
+	const size_t size = nn_node_size(n), HW = (size_t)n->h * n->w;
+	const int C = n->c, zero = n->zero;
+	const float scale = n->scale;
+
+	for (int b = b0; b < b1; b++) {
+		const float *x = a->x[0] + b * size;
+		uint8_t *y = (uint8_t *)a->y + b * size;
+
+		for (int c = 0; c < C; c++)
+			for (size_t p = 0; p < HW; p++)
+				y[p * C + c] = quantize_one(x[c * HW + p] / scale, zero);
+	}
+}
+
 static void quantize_forward(const struct nn_op_args *a)
 {
-	const size_t count = (size_t)a->n * nn_node_size(a->node);
-	const float *x = a->x[0];
-	uint8_t *y = (uint8_t *)a->y;
-	const float scale = a->node->scale;
-	const int zero = a->node->zero;
+	const int chunk = 16;
 
-	for (size_t i = 0; i < count; i++)
-		y[i] = clamp_q8((int64_t)lrintf(x[i] / scale) + zero);
+	if (a->threads < 2 || a->n <= chunk) {
+		quantize_images(a, 0, a->n);
+		return;
+	}
+#pragma omp parallel for num_threads(a->threads) schedule(static)
+	for (int b = 0; b < a->n; b += chunk)
+		quantize_images(a, b, b + chunk < a->n ? b + chunk : a->n);
 }
 
 static void quantize_to_json(const struct nn_node *n, struct json_object *o)
@@ -212,13 +262,35 @@ const struct nn_op_def nn_op_quantize = {
 
 /* ---- conv2d_q8 ----------------------------------------------------------- */
 
-static int conv_kd(const struct nn_graph *g, const struct nn_node *n)
+/* Bytes of one kernel row of weights (K*C inputs, rounded up to 4). */
+static int conv_row(const struct nn_graph *g, const struct nn_node *n)
 {
-	return nn_input(g, n, 0)->c * n->kernel * n->kernel;
+	return kpad((size_t)nn_input(g, n, 0)->c * n->kernel);
+}
+
+static int conv_kp(const struct nn_graph *g, const struct nn_node *n)
+{
+	return n->kernel * conv_row(g, n);
+}
+
+size_t nn_q8_weight_at(const struct nn_graph *g, const struct nn_node *n, int k, int o)
+{
+	const int np = npad(n->units);
+
+	if (n->op == NN_CONV2D_Q8) {
+		/* From the float model's order, k = (c*K + ky)*K + kx. */
+		const int C = nn_input(g, n, 0)->c, K = n->kernel;
+		const int c = k / (K * K), ky = k / K % K, kx = k % K;
+
+		k = ky * conv_row(g, n) + kx * C + c;
+	}
+	return ((size_t)(k / 4) * np + o) * 4 + k % 4;
 }
 
 static int conv2d_q8_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
 {
+	struct json_object *v;
+
 	if (nn_expect_inputs(n, 1, err) ||
 	    nn_json_int(o, n->name, "filters", 0, 1, NN_MAX_DIM, &n->units, err) ||
 	    nn_json_int(o, n->name, "kernel", 0, 1, NN_MAX_KERNEL, &n->kernel, err) ||
@@ -226,48 +298,76 @@ static int conv2d_q8_parse(struct nn_node *n, struct json_object *o, struct dg_e
 	    nn_json_int(o, n->name, "pad", 0, 0, NN_MAX_KERNEL, &n->pad, err) ||
 	    parse_zero(n, o, err))
 		return -1;
+	/* The first int8 files (until 2026-12-03) held the weights in
+	 * im2col order: not worth a second, slow path; made again they load. */
+	if (!json_object_object_get_ex(o, "layout", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), "hwc") != 0)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "node \"%s\": int8 convolution weights must be in \"layout\": "
+		               "\"hwc\" (a model quantised before that layout: quantise it again "
+		               "with digits-train --quantize)",
+		               n->name);
 	return 0;
 }
 
 static int conv2d_q8_shape(const struct nn_graph *g, struct nn_node *n, struct dg_error *err)
 {
 	const struct nn_node *in = nn_input(g, n, 0);
-	const size_t kd = (size_t)in->c * n->kernel * n->kernel;
+	const size_t kp = (size_t)n->kernel * kpad((size_t)in->c * n->kernel);
 
 	if (in->h + 2 * n->pad < n->kernel || in->w + 2 * n->pad < n->kernel)
 		return dg_fail(err, DG_ERR_FORMAT,
 		               "node \"%s\": kernel %d larger than padded input %dx%d", n->name,
 		               n->kernel, in->h + 2 * n->pad, in->w + 2 * n->pad);
-	if (kd > NN_Q8_MAX_K)
+	if (kp > NN_Q8_MAX_K)
 		return dg_fail(err, DG_ERR_FORMAT,
 		               "node \"%s\": %zu inputs per output, int8 sums "
 		               "take at most %d",
-		               n->name, kd, NN_Q8_MAX_K);
+		               n->name, kp, NN_Q8_MAX_K);
 	n->c = n->units;
 	n->h = (in->h + 2 * n->pad - n->kernel) / n->stride + 1;
 	n->w = (in->w + 2 * n->pad - n->kernel) / n->stride + 1;
-	n->n_weight = (size_t)npad(n->units) * kpad(kd) / 4;
+	n->n_weight = (size_t)npad(n->units) * kp / 4;
 	n->n_bias = 4 * (size_t)n->units;
-	n->n_macs = kd * n->units * n->h * n->w;
+	n->n_macs = (size_t)in->c * n->kernel * n->kernel * n->units * n->h * n->w;
 	return 0;
 }
 
 static int conv2d_q8_tensors(const struct nn_graph *g, const struct nn_node *n, struct nn_tensor *t)
 {
-	return q8_tensors(n, kpad(conv_kd(g, n)), true, t);
+	return q8_tensors(n, conv_kp(g, n), true, t);
 }
 
 static int conv2d_q8_check(const struct nn_graph *g, const struct nn_node *n, const float *params,
                            struct dg_error *err)
 {
-	return q8_check(n, kpad(conv_kd(g, n)), true, params, err);
+	return q8_check(n, conv_kp(g, n), conv_row(g, n), nn_input(g, n, 0)->c * n->kernel, true,
+	                params, err);
 }
 
-/* Per thread: a block of im2col rows (bytes) and its int32 sums. */
-static size_t conv_thread_bytes(const struct nn_graph *g, const struct nn_node *n)
+/* Whether the kernel may read the input where it lies: no padding to
+ * add, and no row of weights that reads past its K*C bytes. */
+static bool conv_in_place(const struct nn_graph *g, const struct nn_node *n)
 {
-	size_t bytes =
-	    (size_t)Q8_BLOCK * kpad(conv_kd(g, n)) + sizeof(int32_t) * Q8_BLOCK * npad(n->units);
+	return n->pad == 0 && conv_row(g, n) == nn_input(g, n, 0)->c * n->kernel;
+}
+
+/* One image with its border of zero levels, channels last, and 4 bytes
+ * after it that the last pixel's last row may read (times weight 0). */
+static size_t padded_bytes(const struct nn_graph *g, const struct nn_node *n)
+{
+	const struct nn_node *in = nn_input(g, n, 0);
+
+	if (conv_in_place(g, n))
+		return 0;
+	return ((size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c + 4 + 63) / 64 * 64;
+}
+
+/* Per thread: a block's row pointers and its int32 sums. */
+static size_t conv_thread_bytes(const struct nn_node *n)
+{
+	size_t bytes = sizeof(uint8_t *) * Q8_BLOCK + sizeof(int32_t) * Q8_BLOCK * npad(n->units);
 
 	return (bytes + 63) / 64 * 64;
 }
@@ -275,80 +375,113 @@ static size_t conv_thread_bytes(const struct nn_graph *g, const struct nn_node *
 static size_t conv2d_q8_scratch(const struct nn_graph *g, const struct nn_node *n, int B,
                                 int threads, bool training)
 {
-	(void)B, (void)training;
-	return (size_t)threads * conv_thread_bytes(g, n) / sizeof(float);
+	(void)training;
+	/* A padded image a thread (conv2d_q8_forward), then the per-thread
+	 * areas from a cache line (+ 64). */
+	(void)B;
+	return ((size_t)threads * (padded_bytes(g, n) + conv_thread_bytes(n)) + 64) / sizeof(float);
 }
 
-/* Rows p0 .. p0+np-1 of one image's im2col matrix, Kp bytes each:
- * row[(c*K + ky)*K + kx] = img[c][oy*stride - pad + ky][ox*stride - pad +
- * kx], the zero level outside the image and 0 in the row's padding. */
-static void im2col_q8(uint8_t *rows, const uint8_t *img, int C, int H, int W, int K, int stride,
-                      int pad, int OW, int Kp, int p0, int np, uint8_t zero)
+static void pad_image(uint8_t *dst, const uint8_t *img, int C, int H, int W, int pad, uint8_t zero,
+                      size_t bytes)
 {
-	for (int i = 0; i < np; i++) {
-		uint8_t *r = rows + (size_t)i * Kp;
-		const int oy = (p0 + i) / OW, ox = (p0 + i) % OW;
-		const int x0 = ox * stride - pad;
-		/* The columns kx in [lo, hi) fall inside the image. */
-		const int lo = x0 < 0 ? -x0 : 0, hi = x0 + K > W ? W - x0 : K;
+	const size_t row = (size_t)(W + 2 * pad) * C, side = (size_t)pad * C;
 
-		for (int c = 0; c < C; c++)
-			for (int ky = 0; ky < K; ky++, r += K) {
-				const int iy = oy * stride - pad + ky;
+	memset(dst, zero, row * pad + side);
+	for (int y = 0; y < H; y++) {
+		uint8_t *d = dst + row * (pad + y) + side;
 
-				const uint8_t *src = img + ((size_t)c * H + iy) * W + x0;
-
-				/* Byte loops: K is 3 or 5, too short for a call. */
-				if (iy < 0 || iy >= H) {
-					for (int kx = 0; kx < K; kx++)
-						r[kx] = zero;
-					continue;
-				}
-				if (lo > 0 || hi < K) {
-					for (int kx = 0; kx < K; kx++)
-						r[kx] = kx >= lo && kx < hi ? src[kx] : zero;
-				} else if (K == 3) { /* the usual kernels, as fixed moves */
-					memcpy(r, src, 3);
-				} else if (K == 5) {
-					memcpy(r, src, 5);
-				} else {
-					memcpy(r, src, (size_t)K);
-				}
-			}
-		memset(r, 0, (size_t)(Kp - C * K * K));
+		memcpy(d, img + (size_t)y * W * C, (size_t)W * C);
+		memset(d + (size_t)W * C, zero, y + 1 < H ? 2 * side : side + row * pad);
 	}
+	memset(dst + row * (H + 2 * pad), 0, bytes - row * (H + 2 * pad));
+}
+
+/* One conv2d_q8 forward, as its work items see it. */
+struct conv_run {
+	const struct nn_node *n, *in;
+	struct q8_params q;
+	int row, wp, blocks, toff[NN_MAX_KERNEL];
+	size_t pbytes;
+	const uint8_t *x;
+	uint8_t *y, *padded; /* pbytes a slot, one slot a thread */
+	char *threads_area;  /* conv_thread_bytes each */
+};
+
+/* Output positions [p0, p0 + Q8_BLOCK) of image b (item it), padded in
+ * slot, on the thread whose area is number tid. */
+static void conv_item(const struct conv_run *r, int it, int tid, int slot)
+{
+	const struct nn_node *n = r->n;
+	const int C = r->in->c, S = n->stride, OW = n->w, P = n->h * n->w, NP = npad(n->units);
+	char *mine = r->threads_area + (size_t)tid * conv_thread_bytes(n);
+	const uint8_t **rows = (const uint8_t **)(void *)mine;
+	int32_t *sums = (int32_t *)(void *)(mine + sizeof(uint8_t *) * Q8_BLOCK);
+	const int b = it / r->blocks, p0 = it % r->blocks * Q8_BLOCK;
+	const int np = P - p0 < Q8_BLOCK ? P - p0 : Q8_BLOCK;
+	const uint8_t *img =
+	    r->pbytes ? r->padded + slot * r->pbytes : r->x + b * nn_node_size(r->in);
+
+	for (int i = 0, oy = p0 / OW, ox = p0 % OW; i < np; i++) {
+		rows[i] = img + ((size_t)oy * S * r->wp + (size_t)ox * S) * C;
+		if (++ox == OW)
+			ox = 0, oy++;
+	}
+	const struct nn_q8_out out = {r->q.bias, r->q.multiplier, r->q.shift, n->units};
+
+	nn_q8_gemm_rows_requantise(np, NP, n->kernel, r->toff, r->row / 4, rows, r->q.weight, &out,
+	                           r->y + b * nn_node_size(n) + (size_t)p0 * n->units, n->units,
+	                           sums);
+}
+
+static void conv_pad(const struct conv_run *r, int b, int slot)
+{
+	if (r->pbytes)
+		pad_image(r->padded + slot * r->pbytes, r->x + b * nn_node_size(r->in), r->in->c,
+		          r->in->h, r->in->w, r->n->pad, (uint8_t)r->n->zero, r->pbytes);
 }
 
 static void conv2d_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
-	const struct q8_params q = q8_view(n, a->params);
-	const int C = in->c, OC = n->units, NP = npad(OC), P = n->h * n->w;
-	const int kp = kpad(conv_kd(a->g, n));
-	const int blocks = (P + Q8_BLOCK - 1) / Q8_BLOCK, items = a->n * blocks;
-	const size_t in_size = nn_node_size(in), out_size = nn_node_size(n);
-	const size_t per_thread = conv_thread_bytes(a->g, n);
-	const uint8_t *x = (const uint8_t *)a->x[0];
-	uint8_t *y = (uint8_t *)a->y;
-	char *scratch = (char *)a->scratch;
+	const int blocks = (n->h * n->w + Q8_BLOCK - 1) / Q8_BLOCK;
+	struct conv_run r = {.n = n,
+	                     .in = in,
+	                     .q = q8_view(n, a->params),
+	                     .row = conv_row(a->g, n),
+	                     .blocks = blocks,
+	                     .pbytes = padded_bytes(a->g, n),
+	                     .x = (const uint8_t *)a->x[0],
+	                     .y = (uint8_t *)a->y,
+	                     .padded = (uint8_t *)a->scratch};
 
-	/* Work items are (image, block of output positions): every output is
-	 * an exact integer, so any split gives the same bytes. */
-#pragma omp parallel for num_threads(a->threads) schedule(static) if (items > 1)
-	for (int it = 0; it < items; it++) {
-		uint8_t *rows = (uint8_t *)(scratch + (size_t)thread_id() * per_thread);
-		int32_t *sums = (int32_t *)(rows + (size_t)Q8_BLOCK * kp);
-		const int b = it / blocks, p0 = it % blocks * Q8_BLOCK;
-		const int np = P - p0 < Q8_BLOCK ? P - p0 : Q8_BLOCK;
-		uint8_t *out = y + b * out_size + p0;
+	r.wp = r.pbytes ? in->w + 2 * n->pad : in->w;
+	r.threads_area =
+	    (char *)(((uintptr_t)(r.padded + (size_t)a->threads * r.pbytes) + 63) & ~(uintptr_t)63);
+	for (int ky = 0; ky < n->kernel; ky++)
+		r.toff[ky] = ky * r.wp * in->c;
+	/* One thread, or fewer images than threads: no parallel region.  Its
+	 * set-up costs as much as a small layer, and one image's layer split
+	 * in two was measured slower than whole on one thread (conv1 of cnn:
+	 * 10 us on two, 5 on one).  Each image padded just before its blocks,
+	 * while that stays in cache. */
+	if (a->threads < 2 || a->n < a->threads) {
+		for (int b = 0; b < a->n; b++) {
+			conv_pad(&r, b, 0);
+			for (int it = b * blocks; it < (b + 1) * blocks; it++)
+				conv_item(&r, it, 0, 0);
+		}
+		return;
+	}
+	/* An image a work item: every output is an exact integer, so any
+	 * split gives the same bytes. */
+#pragma omp parallel for num_threads(a->threads) schedule(static)
+	for (int b = 0; b < a->n; b++) {
+		const int tid = thread_id();
 
-		im2col_q8(rows, x + b * in_size, C, in->h, in->w, n->kernel, n->stride, n->pad,
-		          n->w, kp, p0, np, (uint8_t)n->zero);
-		nn_q8_gemm(np, NP, kp, rows, q.weight, sums, NP);
-		for (int o = 0; o < OC; o++)
-			for (int i = 0; i < np; i++)
-				out[(size_t)o * P + i] = requantise(sums[i * NP + o] + q.bias[o],
-				                                    q.multiplier[o], q.shift[o]);
+		conv_pad(&r, b, tid);
+		for (int it = b * blocks; it < (b + 1) * blocks; it++)
+			conv_item(&r, it, tid, tid);
 	}
 }
 
@@ -359,6 +492,7 @@ static void conv2d_q8_to_json(const struct nn_node *n, struct json_object *o)
 	json_object_object_add(o, "stride", json_object_new_int(n->stride));
 	json_object_object_add(o, "pad", json_object_new_int(n->pad));
 	json_object_object_add(o, "zero", json_object_new_int(n->zero));
+	json_object_object_add(o, "layout", json_object_new_string("hwc"));
 }
 
 const struct nn_op_def nn_op_conv2d_q8 = {
@@ -423,7 +557,9 @@ static int dense_q8_tensors(const struct nn_graph *g, const struct nn_node *n, s
 static int dense_q8_check(const struct nn_graph *g, const struct nn_node *n, const float *params,
                           struct dg_error *err)
 {
-	return q8_check(n, kpad((size_t)dense_in(g, n)), n->out_u8, params, err);
+	const int in = dense_in(g, n);
+
+	return q8_check(n, kpad((size_t)in), kpad((size_t)in), in, n->out_u8, params, err);
 }
 
 /* The inputs padded to Kp bytes a row, then the n x units sums. */
@@ -437,45 +573,66 @@ static size_t dense_q8_scratch(const struct nn_graph *g, const struct nn_node *n
 	return (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
-#define DENSE_ROWS 8 /* images per work item */
+#define DENSE_ROWS 12 /* images per work item: whole tiles of the kernel */
 
-static void dense_q8_forward(const struct nn_op_args *a)
+/* Images [r0, r0 + nr): the kernel wants whole Kp rows in the weights'
+ * (channels first) order, so an input that is not that already is
+ * gathered into the scratch rows; the bytes past the inputs are 0, as are
+ * the weights there. */
+static void dense_block(const struct nn_op_args *a, int r0, int nr)
 {
-	const struct nn_node *n = a->node;
+	const struct nn_node *n = a->node, *src = nn_input(a->g, n, 0);
 	const struct q8_params q = q8_view(n, a->params);
 	const int in = dense_in(a->g, n), kp = kpad((size_t)in), N = n->units, NP = npad(N);
-	const int rb = (a->n + DENSE_ROWS - 1) / DENSE_ROWS;
-	const uint8_t *x = (const uint8_t *)a->x[0];
-	uint8_t *rows = (uint8_t *)a->scratch;
-	int32_t *sums = (int32_t *)(rows + (size_t)a->n * kp);
+	const int C = src->c, HW = src->h * src->w;
+	const uint8_t *x = (const uint8_t *)a->x[0] + (size_t)r0 * in;
+	uint8_t *rows = (uint8_t *)a->scratch + (size_t)r0 * kp;
+	int32_t *sums =
+	    (int32_t *)(void *)((uint8_t *)a->scratch + (size_t)a->n * kp) + (size_t)r0 * NP;
 
-	/* The kernel wants whole Kp rows; the bytes past the inputs are 0, as
-	 * are the weights there. */
-	if (kp != in) {
-		for (int b = 0; b < a->n; b++) {
-			memcpy(rows + (size_t)b * kp, x + (size_t)b * in, (size_t)in);
-			memset(rows + (size_t)b * kp + in, 0, (size_t)(kp - in));
+	if (kp != in || (C > 1 && HW > 1)) {
+		for (int b = 0; b < nr; b++) {
+			uint8_t *r = rows + (size_t)b * kp;
+			const uint8_t *img = x + (size_t)b * in;
+
+			if (C > 1 && HW > 1) {
+				for (int p = 0; p < HW; p++)
+					for (int c = 0; c < C; c++)
+						r[c * HW + p] = img[p * C + c];
+			} else {
+				memcpy(r, img, (size_t)in);
+			}
+			memset(r + in, 0, (size_t)(kp - in));
 		}
 		x = rows;
 	}
-	/* By blocks of images: a single image's dense layers are a few
-	 * microseconds, not worth a fork. */
-#pragma omp parallel for num_threads(a->threads) schedule(static) if (rb > 1)
+	nn_q8_gemm(nr, NP, kp, x, q.weight, sums, NP);
+	if (n->out_u8) {
+		nn_q8_requantise(nr, N, sums, NP, q.bias, q.multiplier, q.shift,
+		                 (uint8_t *)a->y + (size_t)r0 * N, N);
+		return;
+	}
+	for (int i = 0; i < nr; i++)
+		for (int j = 0; j < N; j++)
+			a->y[(size_t)(r0 + i) * N + j] =
+			    (float)(sums[(size_t)i * NP + j] + q.bias[j]) * q.scale[j];
+}
+
+static void dense_q8_forward(const struct nn_op_args *a)
+{
+	const int rb = (a->n + DENSE_ROWS - 1) / DENSE_ROWS;
+
+	/* A single image's dense layers are a few microseconds, not worth a
+	 * parallel region. */
+	if (rb < 2 || a->threads < 2) {
+		dense_block(a, 0, a->n);
+		return;
+	}
+#pragma omp parallel for num_threads(a->threads) schedule(static)
 	for (int it = 0; it < rb; it++) {
 		const int r0 = it * DENSE_ROWS;
-		const int nr = a->n - r0 < DENSE_ROWS ? a->n - r0 : DENSE_ROWS;
 
-		nn_q8_gemm(nr, NP, kp, x + (size_t)r0 * kp, q.weight, sums + (size_t)r0 * NP, NP);
-		for (int i = r0; i < r0 + nr; i++)
-			for (int j = 0; j < N; j++) {
-				const int32_t s = sums[(size_t)i * NP + j] + q.bias[j];
-
-				if (n->out_u8)
-					((uint8_t *)a->y)[(size_t)i * N + j] =
-					    requantise(s, q.multiplier[j], q.shift[j]);
-				else
-					a->y[(size_t)i * N + j] = (float)s * q.scale[j];
-			}
+		dense_block(a, r0, a->n - r0 < DENSE_ROWS ? a->n - r0 : DENSE_ROWS);
 	}
 }
 
@@ -499,43 +656,82 @@ const struct nn_op_def nn_op_dense_q8 = {
 
 /* ---- maxpool_q8, concat_q8 ------------------------------------------------ */
 
-static void maxpool_q8_forward(const struct nn_op_args *a)
+#ifdef __SSE2__
+static inline __m128i load16(const uint8_t *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+#endif
+
+/* dst = max(dst, src), n bytes: 16 at a time where SSE2 is (every
+ * x86-64). */
+static void max_bytes(uint8_t *dst, const uint8_t *src, int n)
+{
+	int i = 0;
+
+#ifdef __SSE2__
+	for (; i + 16 <= n; i += 16) {
+		__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(dst + i));
+		__m128i s = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), _mm_max_epu8(d, s));
+	}
+#endif
+	for (; i < n; i++)
+		dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+}
+
+/* Channels last: each output pixel is the byte-wise max of the window's
+ * pixels, whole channel runs at a time. */
+/* Output rows [r0, r1) of all images (row r: image r / h, y r % h). */
+static void maxpool_rows(const struct nn_op_args *a, int r0, int r1)
 {
 	const struct nn_node *n = a->node, *in = nn_input(a->g, n, 0);
-	const int planes = a->n * n->c, K = n->kernel, S = n->stride;
+	const int K = n->kernel, S = n->stride, C = n->c;
 	const uint8_t *x = (const uint8_t *)a->x[0];
-	uint8_t *y = (uint8_t *)a->y;
 
-#pragma omp parallel for num_threads(a->threads) schedule(static) if (planes > 1)
-	for (int p = 0; p < planes; p++) {
-		const uint8_t *src = x + (size_t)p * in->h * in->w;
-		uint8_t *dst = y + (size_t)p * n->h * n->w;
+	for (int r = r0; r < r1; r++) {
+		const int b = r / n->h, oy = r % n->h;
+		const uint8_t *src = x + (size_t)b * nn_node_size(in);
+		uint8_t *dst = (uint8_t *)a->y + (size_t)r * n->w * C;
 
-		if (K == 2 && S == 2) { /* the usual window, without the inner loops */
-			for (int oy = 0; oy < n->h; oy++)
-				for (int ox = 0; ox < n->w; ox++) {
-					const uint8_t *r0 = src + 2 * oy * in->w + 2 * ox,
-					              *r1 = r0 + in->w;
-					uint8_t m0 = r0[0] > r0[1] ? r0[0] : r0[1];
-					uint8_t m1 = r1[0] > r1[1] ? r1[0] : r1[1];
+		for (int ox = 0; ox < n->w; ox++, dst += C) {
+			const uint8_t *win = src + ((size_t)oy * S * in->w + (size_t)ox * S) * C;
 
-					dst[oy * n->w + ox] = m0 > m1 ? m0 : m1;
-				}
-			continue;
-		}
-		for (int oy = 0; oy < n->h; oy++)
-			for (int ox = 0; ox < n->w; ox++) {
-				uint8_t m = 0;
+#ifdef __SSE2__
+			if (K == 2 && C % 16 == 0) { /* the usual window, inline */
+				const uint8_t *w1 = win + (size_t)in->w * C;
 
-				for (int ky = 0; ky < K; ky++)
-					for (int kx = 0; kx < K; kx++) {
-						uint8_t v =
-						    src[(oy * S + ky) * in->w + ox * S + kx];
-						m = v > m ? v : m;
-					}
-				dst[oy * n->w + ox] = m;
+				for (int c = 0; c < C; c += 16)
+					_mm_storeu_si128(
+					    (__m128i *)(void *)(dst + c),
+					    _mm_max_epu8(
+					        _mm_max_epu8(load16(win + c), load16(win + C + c)),
+					        _mm_max_epu8(load16(w1 + c), load16(w1 + C + c))));
+				continue;
 			}
+#endif
+			memcpy(dst, win, (size_t)C);
+			for (int ky = 0; ky < K; ky++)
+				for (int kx = ky ? 0 : 1; kx < K; kx++)
+					max_bytes(dst, win + ((size_t)ky * in->w + kx) * C, C);
+		}
 	}
+}
+
+/* Channels last: each output pixel is the byte-wise max of the window's
+ * pixels, whole channel runs at a time. */
+static void maxpool_q8_forward(const struct nn_op_args *a)
+{
+	const int rows = a->n * a->node->h, chunk = 16;
+
+	if (a->threads < 2 || rows <= chunk) {
+		maxpool_rows(a, 0, rows);
+		return;
+	}
+#pragma omp parallel for num_threads(a->threads) schedule(static)
+	for (int r = 0; r < rows; r += chunk)
+		maxpool_rows(a, r, r + chunk < rows ? r + chunk : rows);
 }
 
 static void maxpool_q8_to_json(const struct nn_node *n, struct json_object *o)
@@ -552,21 +748,21 @@ const struct nn_op_def nn_op_maxpool_q8 = {
     .to_json = maxpool_q8_to_json,
 };
 
+/* Channels last: each pixel's runs of channels one after another. */
 static void concat_q8_forward(const struct nn_op_args *a)
 {
 	const struct nn_node *n = a->node;
-	const size_t out_size = nn_node_size(n);
+	const size_t pixels = (size_t)a->n * n->h * n->w;
 	uint8_t *y = (uint8_t *)a->y;
+	int at = 0;
 
-	for (int b = 0; b < a->n; b++) {
-		size_t at = 0;
+	for (int k = 0; k < n->n_inputs; k++) {
+		const int c = nn_input(a->g, n, k)->c;
+		const uint8_t *x = (const uint8_t *)a->x[k];
 
-		for (int k = 0; k < n->n_inputs; k++) {
-			const size_t sz = nn_node_size(nn_input(a->g, n, k));
-
-			memcpy(y + b * out_size + at, (const uint8_t *)a->x[k] + b * sz, sz);
-			at += sz;
-		}
+		for (size_t p = 0; p < pixels; p++)
+			memcpy(y + p * n->c + at, x + p * c, (size_t)c);
+		at += c;
 	}
 }
 
