@@ -132,7 +132,9 @@ static void semantics(void)
 	   "null is kept as a NULL element");
 	is_str(json_object_get_string(json_object_array_get_idx(b, 5)), "\xc3\xa9\xf0\x9f\x98\x80",
 	       "\\u escapes and a surrogate pair become UTF-8");
-	is_str(json_object_to_json_string(json_object_new_double(0.25)), "0.25", "0.25 prints so");
+	json_object_put(b);
+	b = json_object_new_double(0.25);
+	is_str(json_object_to_json_string(b), "0.25", "0.25 prints so");
 	json_object_put(b);
 
 	static const char *const bad[] = {"{\"a\":1",     "[1,]",    "{\"a\" 1}", "01x", "\"\\x\"",
