@@ -513,6 +513,36 @@ async function run(browser, service) {
     }
   });
 
+  // --- on a phone, in dark mode: the switch is there and works, a card
+  // runs in the browser with its "why" map, nothing overflows
+  await check('390x844 dark: the switch, a card run in the browser with its map, nothing sideways, no console errors', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, colorScheme: 'dark', hasTouch: true, isMobile: true });
+    const errors = [];
+    const sent = [];
+    try {
+      const p = await phone.newPage();
+      p.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      p.on('pageerror', (e) => errors.push(String(e)));
+      p.on('request', (r) => r.url().includes('/api/v1/predict') && sent.push(r.url()));
+      await p.goto(base);
+      await p.waitForSelector('#run-on input[value="browser"]', { timeout: WAIT_MS });
+      await p.locator('#run-on').scrollIntoViewIfNeeded();
+      ok(await p.isVisible('#run-on'), 'the "Run on" switch is shown on the phone');
+      await p.check('#run-on input[value="browser"]');
+      await dropPicture(p, pics[1]);
+      const card = await settledCard(p);
+      is(`${card.state} ${card.digit} ${card.where}`, 'done 2 browser', 'the form reads 2, in the browser');
+      ok(await p.$eval('#cards .card', (c) => c.dataset.explained === 'grad-cam'), 'the card has its Grad-CAM map, made in the browser');
+      ok(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing overflows sideways');
+      await p.screenshot({ path: path.join(artifacts, 'wasm-phone-dark.png'), fullPage: true });
+      is(sent.length, 0, 'nothing was sent to the API');
+      ok(errors.length === 0, 'no console errors on the phone', ...errors);
+    } finally {
+      await phone.close();
+    }
+    return true;
+  });
+
   // --- the server gone: the browser path goes on
   await service.stop();
   await check('the service is stopped', async () => {
