@@ -199,6 +199,21 @@ check_api() {
 	is "$a_status $(grep -c secret "$d/body")" "404 0" "$2: dotfiles refused (404)"
 }
 
+# check_model_files URL WHAT DIR: the model files for the page's "run on:
+# this browser" (README "Server or browser") come through the front server
+# at URL as the backends' own files, revalidated (ETag, Cache-Control:
+# no-cache), and nothing else from the model directory.  DIR is scratch;
+# the headers stay in $model_headers for further checks.
+check_model_files() {
+	model_headers=$("$CURL" -s -o "$3/model" -D - "$1/models/cnn.model" | tr -d '\r')
+	ok_cmd "$2: /models/cnn.model is the model file the backends load" \
+		cmp -s "$3/model" "$top_srcdir/models/cnn.model"
+	is "$(printf '%s\n' "$model_headers" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ')" 2 \
+		"$2: ... with an ETag and Cache-Control: no-cache"
+	is "$("$CURL" -s -o /dev/null -w '%{http_code}' "$1/models/cnn.card.json")" 404 \
+		"$2: nothing else from the model directory (404)"
+}
+
 # check_failover URL WHAT [OTHER]: URL's front server balances over two backends
 # started with start_backend, A on $port_a (pid $pid_a, log $log_a) and B
 # (log $log_b).  Kills A with SIGKILL under load (4 connections): at most

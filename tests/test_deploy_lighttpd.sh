@@ -41,15 +41,7 @@ fi
 
 check_api "$URL" "lighttpd, two hosts"
 
-# The model files for the page's "run on: this browser" (README "Server or
-# browser"): the backends' own files, revalidated; nothing else from there.
-h=$("$CURL" -s -o "$l/model" -D - "$URL/models/cnn.model" | tr -d '\r')
-ok_cmd "lighttpd, two hosts: /models/cnn.model is the model file the backends load" \
-	cmp -s "$l/model" "$top_srcdir/models/cnn.model"
-is "$(printf '%s\n' "$h" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ')" 2 \
-	"lighttpd, two hosts: ... with an ETag and Cache-Control: no-cache"
-is "$("$CURL" -s -o /dev/null -w '%{http_code}' "$URL/models/cnn.card.json")" 404 \
-	"lighttpd, two hosts: nothing else from the model directory (404)"
+check_model_files "$URL" "lighttpd, two hosts" "$l"
 check_failover "$URL" "lighttpd, two hosts"
 
 # logrotate: the snippet as it is, paths substituted, forced; lighttpd

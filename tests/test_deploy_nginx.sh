@@ -64,15 +64,9 @@ URL=http://127.0.0.1:$port
 
 check_api "$URL" nginx
 
-# The model files for the page's "run on: this browser" (README "Server or
-# browser"): the backends' own files, revalidated; nothing else from there.
-h=$("$CURL" -s -o "$n/model" -D - "$URL/models/cnn.model" | tr -d '\r')
-ok_cmd "nginx: /models/cnn.model is the model file the backends load" \
-	cmp -s "$n/model" "$top_srcdir/models/cnn.model"
-is "$(printf '%s\n' "$h" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ' -e '^content-security-policy: .*wasm-unsafe-eval')" 3 \
-	"nginx: ... with an ETag, Cache-Control: no-cache and the security headers"
-is "$("$CURL" -s -o /dev/null -w '%{http_code}' "$URL/models/cnn.card.json")" 404 \
-	"nginx: nothing else from the model directory (404)"
+check_model_files "$URL" nginx "$n"
+is "$(printf '%s\n' "$model_headers" | grep -ci '^content-security-policy: .*wasm-unsafe-eval')" 1 \
+	"nginx: ... and the security headers on them"
 check_failover "$URL" nginx
 
 # Per-address limits (loopback is exempt, so the client is 127.0.0.2):
