@@ -114,6 +114,8 @@ mkdir f
 is "$?" 0 "--augment --artefacts 0.5: training exits 0"
 ok_cmd "the model records the artefacts' probability" \
 	grep -q '"artefacts_probability":0.5' f/m.model
+ok_cmd "and its command, which reproduces it, names --artefacts 0.5" \
+	grep -q '"command":"digits-train [^"]* --artefacts 0.5[ "]' f/m.model
 "$train" --artefacts 1.5 >/dev/null 2>err.txt
 is "$?" 2 "--artefacts 1.5: usage error"
 "$train" --eval a/m.model --epochs 3 >/dev/null 2>err.txt

@@ -230,6 +230,8 @@ void report_canonical_command(char *buf, size_t size, const struct train_config 
 		append(buf, size, &n, " --weight-decay %.17g", c->weight_decay);
 	append(buf, size, &n, "%s --seed %llu --threads %d --val %d",
 	       c->augment ? " --augment" : "", (unsigned long long)c->seed, c->threads, c->val);
+	if (c->augment && c->aug.artefacts > 0)
+		append(buf, size, &n, " --artefacts %.9g", c->aug.artefacts);
 	if (c->limit)
 		append(buf, size, &n, " --limit %d", c->limit);
 }
