@@ -30,6 +30,7 @@
 
 #include "image/image.h"
 #include "image/image_priv.h"
+#include "image/image_work.h"
 #include "tap.h"
 
 #include "image_fixtures.h"
@@ -1192,6 +1193,80 @@ static void test_avif_limits(void)
 	   "avif: %s refused by libavif (%s)", regress, n ? err.msg : "cannot read it");
 }
 
+/* Whether the browser's path (a canvas's RGBA, here libpng's simplified
+ * API's) and the server's (image_decode_luminance) make the same work
+ * picture of png, bit for bit, and the same 28x28 of it. */
+static int rgba_as_server(struct blob png, const char *what)
+{
+	png_image img = {.version = PNG_IMAGE_VERSION};
+	struct image_luminance srv, web;
+	struct image_info info;
+	struct dg_error e1 = {0}, e2 = {0};
+	float a[IMAGE_PIXELS], b[IMAGE_PIXELS];
+	uint8_t *rgba = NULL;
+	int same = 0, r1, r2, inv1 = -1, inv2 = -1;
+
+	if (!png_image_begin_read_from_memory(&img, png.p, (size_t)png.n))
+		return diag("%s: libpng cannot read it", what), 0;
+	img.format = PNG_FORMAT_RGBA;
+	rgba = malloc(PNG_IMAGE_SIZE(img));
+	if (!rgba || !png_image_finish_read(&img, NULL, rgba, 0, NULL) ||
+	    image_decode_luminance(png.p, (size_t)png.n, NULL, &srv, &info, &e1) < 0) {
+		free(rgba);
+		png_image_free(&img);
+		return diag("%s: cannot decode it", what), 0;
+	}
+	if (image_luminance_from_rgba(rgba, (int)img.width, (int)img.height, &web, &e2) == 0) {
+		size_t n = (size_t)srv.w * srv.h * sizeof(float);
+
+		same = web.w == srv.w && web.h == srv.h && web.any_alpha == srv.any_alpha &&
+		       !memcmp(web.lum, srv.lum, n) && !memcmp(web.clear, srv.clear, n);
+		r1 = image_luminance_to_mnist(&srv, a, &inv1, &e1);
+		r2 = image_luminance_to_mnist(&web, b, &inv2, &e2);
+		same = same && r1 == r2 && inv1 == inv2 && (r1 < 0 || !memcmp(a, b, sizeof(a)));
+		image_luminance_free(&web);
+	}
+	image_luminance_free(&srv);
+	free(rgba);
+	if (!same)
+		diag("%s: the browser's path differs from the server's", what);
+	return same;
+}
+
+/* The browser hands the normalisation what the server does (README
+ * "Server or browser"): one code path, image_work.c, checked here on
+ * pictures that take each of its branches. */
+static void test_rgba_path(void)
+{
+	int transparent = gdTrueColorAlpha(255, 255, 255, gdAlphaTransparent);
+	int half = gdTrueColorAlpha(40, 90, 160, 64);
+	struct {
+		gdImagePtr im;
+		const char *what;
+	} c[] = {
+	    {reference('7'), "280x280 black on white (k = 1)"},
+	    {digit_image('0', 1300, 700, 400, 100, 500, 40, BLACK, WHITE),
+	     "1300x700 (k = 3, partial last blocks)"},
+	    {digit_image('1', 280, 280, 90, 40, 200, 24, BLACK, transparent),
+	     "black on transparent"},
+	    {digit_image('7', 600, 520, 90, 40, 400, 30, WHITE, transparent),
+	     "white on transparent (the alpha is the ink)"},
+	    {digit_image('0', 515, 515, 90, 40, 400, 30, half, WHITE),
+	     "half-transparent colour ink (k = 2)"},
+	};
+	int n = sizeof(c) / sizeof(c[0]), same = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct blob b = encode(c[i].im, E_PNG);
+
+		same += rgba_as_server(b, c[i].what);
+		free(b.p);
+		gdImageDestroy(c[i].im);
+	}
+	is_int(same, n,
+	       "RGBA as the browser has it = the server's decode, bit for bit, %d pictures", n);
+}
+
 int main(void)
 {
 	static float refs[3][IMAGE_PIXELS];
@@ -1206,6 +1281,7 @@ int main(void)
 	test_avif_limits();
 	test_preview(refs[0]);
 	test_png_as_gd();
+	test_rgba_path();
 	test_png_warnings(refs[0]);
 	test_warn_bounds();
 	test_mnist();

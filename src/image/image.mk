@@ -7,7 +7,8 @@ src_libdigits_a_SOURCES += \
 	src/image/image_normalise.c src/image/image_ink.c \
 	src/image/image_lines.c src/image/image_select.c \
 	src/image/image_frame.c src/image/image_png.c src/image/image_avif.c src/image/gd_load.c \
-	src/image/image_heatmap.c src/image/image_read.h src/image/image_read.c
+	src/image/image_heatmap.c src/image/image_work.h src/image/image_work.c \
+	src/image/image_read.h src/image/image_read.c
 
 check_PROGRAMS += tests/test_image
 UNIT_TESTS += tests/test_image

@@ -33,12 +33,7 @@
 #include <jpeglib.h>
 
 #include "image_priv.h"
-
-/* Longest side of the picture handed to the normalisation.  A digit that
- * fills a tenth of a 4096-pixel photo still spans ~50 pixels here, 2.5
- * times the 20 it ends at; beyond that, resolution only costs time (the
- * normalisation's buffers are 16 bytes a pixel, touched on every call). */
-#define WORK_SIDE 512
+#include "image_work.h"
 
 int image_format_supported(enum image_format f)
 {
@@ -217,34 +212,16 @@ static int jpeg_decode_scaled(const void *data, size_t len, struct image_pixels 
 }
 
 /*
- * The decoded picture, composited over white, as luminance (Rec. 601) and
- * transparency, EXIF-oriented and shrunk by k x k block averages:
- * lum[h][w], clear[h][w], w = ceil(W / k), h = ceil(H / k) where W x H is
- * the oriented size.  Orientation is an integer affine map of source
- * coordinates (X = ax x + bx y + cx, Y = ay x + by y + cy), so rotating
- * costs nothing beyond the pass we make anyway.  This pass touches every
- * decoded pixel once, so it stays in integers until the one conversion.
+ * The decoded picture into the work picture (image_work.h), EXIF-oriented.
+ * Orientation is an integer affine map of source coordinates
+ * (X = ax x + bx y + cx, Y = ay x + by y + cy), so rotating costs nothing
+ * beyond the pass we make anyway.
+ * Returns whether any pixel was not fully opaque.
  */
-struct work {
-	int w, h, k;
-	float *lum, *clear;
-	int *div; /* div[i] = i / k for i < max(W, H): no division per pixel */
-};
-
-/* 16-bit fixed-point Rec. 601 weights (sum 65536) and their scale to [0,1]. */
-#define LUM_R     19595
-#define LUM_G     38470
-#define LUM_B     7471
-#define LUM_SCALE (1.0f / (255.0f * 65536.0f))
-/* libgd's 7-bit alpha: 0 opaque, 127 transparent. */
-#define ALPHA_MAX 127
-
-/* Returns whether any pixel was not fully opaque. */
-static int work_fill(const struct image_pixels *px, int orientation, struct work *wk)
+static int work_fill(const struct image_pixels *px, int orientation, struct image_work *wk)
 {
-	const int sw = px->w, sh = px->h, swap = orientation >= 5;
-	const int W = swap ? sh : sw, H = swap ? sw : sh;
-	int ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0, any_alpha = 0;
+	const int sw = px->w, sh = px->h;
+	int ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0;
 	float pal_lum[256], pal_clear[256];
 
 	switch (orientation) {
@@ -287,55 +264,27 @@ static int work_fill(const struct image_pixels *px, int orientation, struct work
 		const uint32_t *trow = px->argb ? px->argb + (size_t)y * sw : NULL;
 		const unsigned char *prow = trow ? NULL : px->index + (size_t)y * sw;
 		const int X0 = bx * y + cx, Y0 = by * y + cy;
-		/* Runs of k pixels fall in one bin: sum them in registers (opaque
-		 * truecolor in integers) and touch memory once per run. */
-		size_t cur = (size_t)wk->div[Y0] * wk->w + wk->div[X0];
-		uint64_t run_int = 0;
-		float run_lum = 0, run_clear = 0;
+		struct image_work_run run = {.bin = (size_t)wk->div[Y0] * wk->w + wk->div[X0]};
 
 		for (int x = 0; x < sw; x++) {
-			size_t bin = (size_t)wk->div[Y0 + ay * x] * wk->w + wk->div[X0 + ax * x];
-
-			if (bin != cur) {
-				wk->lum[cur] += (float)run_int * LUM_SCALE + run_lum;
-				wk->clear[cur] += run_clear;
-				cur = bin, run_int = 0, run_lum = run_clear = 0;
-			}
+			image_work_run_at(
+			    &run, wk, (size_t)wk->div[Y0 + ay * x] * wk->w + wk->div[X0 + ax * x]);
 			if (trow) {
-				uint32_t c = trow[x], a = c >> 24 & 0x7f;
-				unsigned l = LUM_R * (c >> 16 & 0xff) + LUM_G * (c >> 8 & 0xff) +
-				             LUM_B * (c & 0xff);
+				uint32_t c = trow[x];
 
-				if (!a) {
-					run_int += l;
-				} else {
-					float t = (float)a / ALPHA_MAX;
-
-					run_lum += (1.0f - t) * (float)l * LUM_SCALE + t;
-					run_clear += t;
-				}
+				image_work_run_pixel(&run,
+				                     LUM_R * (c >> 16 & 0xff) +
+				                         LUM_G * (c >> 8 & 0xff) +
+				                         LUM_B * (c & 0xff),
+				                     c >> 24 & 0x7f);
 			} else {
-				run_lum += pal_lum[prow[x]];
-				run_clear += pal_clear[prow[x]];
+				run.lum += pal_lum[prow[x]];
+				run.clear += pal_clear[prow[x]];
 			}
 		}
-		wk->lum[cur] += (float)run_int * LUM_SCALE + run_lum;
-		wk->clear[cur] += run_clear;
+		image_work_run_flush(&run, wk);
 	}
-	for (size_t i = 0; i < (size_t)wk->w * wk->h && !any_alpha; i++)
-		any_alpha = wk->clear[i] > 0;
-	for (int j = 0; j < wk->h; j++) {
-		int rows = H - j * wk->k < wk->k ? H - j * wk->k : wk->k;
-
-		for (int i = 0; i < wk->w; i++) {
-			int cols = W - i * wk->k < wk->k ? W - i * wk->k : wk->k;
-			float inv = 1.0f / (float)(rows * cols);
-
-			wk->lum[j * wk->w + i] *= inv;
-			wk->clear[j * wk->w + i] *= inv;
-		}
-	}
-	return any_alpha;
+	return image_work_finish(wk);
 }
 
 /* The picture, by the decoder for its format, into px. */
@@ -362,7 +311,7 @@ int image_decode_luminance(const void *data, size_t len, const struct image_limi
 	struct image_limits dflt;
 	struct image_header hdr;
 	struct image_pixels px;
-	struct work wk = {0};
+	struct image_work wk = {0};
 	struct dg_error e = {0};
 	int W, H;
 	const char *fmt;
@@ -402,18 +351,10 @@ int image_decode_luminance(const void *data, size_t len, const struct image_limi
 	}
 	W = hdr.orientation >= 5 ? px.h : px.w;
 	H = hdr.orientation >= 5 ? px.w : px.h;
-	wk.k = ((W > H ? W : H) + WORK_SIDE - 1) / WORK_SIDE;
-	wk.w = (W + wk.k - 1) / wk.k;
-	wk.h = (H + wk.k - 1) / wk.k;
-	wk.lum = calloc((size_t)wk.w * wk.h * 2 + (size_t)(W > H ? W : H), sizeof(float));
-	if (!wk.lum) {
+	if (image_work_alloc(&wk, W, H) < 0) {
 		image_pixels_free(&px);
 		return dg_fail(err, DG_ERR_NOMEM, "%s: no memory for a %dx%d picture", fmt, W, H);
 	}
-	wk.clear = wk.lum + (size_t)wk.w * wk.h;
-	wk.div = (int *)(wk.clear + (size_t)wk.w * wk.h);
-	for (int i = 0; i < (W > H ? W : H); i++)
-		wk.div[i] = i / wk.k;
 	out->any_alpha = work_fill(&px, hdr.orientation, &wk);
 	image_pixels_free(&px);
 	if (hdr.format == IMAGE_JPEG) { /* decoded smaller: report its own size */
@@ -427,12 +368,6 @@ int image_decode_luminance(const void *data, size_t len, const struct image_limi
 	out->lum = wk.lum;
 	out->clear = wk.clear;
 	return 0;
-}
-
-void image_luminance_free(struct image_luminance *l)
-{
-	free(l->lum); /* clear lives in the same block */
-	l->lum = l->clear = NULL;
 }
 
 int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
@@ -449,15 +384,7 @@ int image_to_mnist(const void *data, size_t len, const struct image_limits *lim,
 	if (image_decode_luminance(data, len, lim, &wk, info, err) < 0)
 		return -1;
 	fmt = image_format_name(info->format);
-	rc = image_normalise(wk.lum, wk.w, wk.h, out, &inverted, &e);
-	if (rc < 0 && e.code == DG_ERR_EMPTY && wk.any_alpha) {
-		/* Blank over white, yet the alpha channel varies: light strokes on a
-		 * transparent canvas.  The shape is the opacity: use it as dark ink
-		 * (transparency as luminance). */
-		memcpy(wk.lum, wk.clear, (size_t)wk.w * wk.h * sizeof(float));
-		rc = image_normalise(wk.lum, wk.w, wk.h, out, NULL, &e);
-		inverted = 0;
-	}
+	rc = image_luminance_to_mnist(&wk, out, &inverted, &e);
 	image_luminance_free(&wk);
 	if (rc < 0)
 		return dg_fail(err, e.code, "%s %dx%d: %s", fmt, info->width, info->height, e.msg);

@@ -8,9 +8,9 @@
  * sizes, tensor table, checksum, finite weights), and a picture goes
  * through image_normalise and nn_forward.  Only the decoding differs: the
  * browser decodes the file (canvas getImageData gives RGBA) and
- * dw_predict turns those pixels into luminance exactly as the server's
- * image_decode.c does with what libpng or libjpeg gave it (see
- * rgba_luminance), so the same pixels give the same answer.
+ * dw_predict turns those pixels into the work picture through the same
+ * code as the server's image_decode.c turns what libpng or libjpeg gave
+ * it (image_work.c), so the same pixels give the same answer.
  *
  * Errors: a function that fails returns a negative value or NULL, and
  * dw_error() says why, naming the model or the picture.
@@ -30,15 +30,8 @@
 #include "engine/model.h"
 #include "engine/nn.h"
 #include "image/image.h"
+#include "image/image_work.h"
 
-/* As image_decode.c: the longest side handed to the normalisation, and
- * Rec. 601 weights in 16-bit fixed point. */
-#define WORK_SIDE 512
-#define LUM_R     19595
-#define LUM_G     38470
-#define LUM_B     7471
-#define LUM_SCALE (1.0f / (255.0f * 65536.0f))
-#define ALPHA_MAX 127
 /* The server's default limit on a side (DIGITS_MAX_SIDE). */
 #define MAX_SIDE 4096
 
@@ -152,93 +145,22 @@ EMSCRIPTEN_KEEPALIVE int dw_model_classes(const struct dw_model *m)
 	return m->model->graph->n_classes;
 }
 
-/*
- * RGBA as canvas getImageData gives it (8-bit, straight alpha) to what
- * image_decode.c's work_fill makes of the same pixels decoded by libpng:
- * alpha as libgd's 7 bits (127 - a / 2), composited over white,
- * luminance in integers while opaque, and k x k block averages so the
- * longer side is at most WORK_SIDE.  The same sums in the same order, so
- * the server and the browser hand image_normalise the same floats.  lum
- * and clear hold w h floats each; returns whether any pixel was not opaque.
- */
-static int rgba_luminance(const uint8_t *rgba, int W, int H, int k, int w, int h, float *lum,
-                          float *clear)
-{
-	int any_alpha = 0;
-
-	for (int y = 0; y < H; y++) {
-		const uint8_t *row = rgba + (size_t)y * W * 4;
-		size_t cur = (size_t)(y / k) * w;
-		uint64_t run_int = 0;
-		float run_lum = 0, run_clear = 0;
-
-		for (int x = 0; x < W; x++) {
-			size_t bin = (size_t)(y / k) * w + (size_t)(x / k);
-			const uint8_t *p = row + 4 * (size_t)x;
-			uint32_t a = ALPHA_MAX - (p[3] >> 1u);
-			unsigned l = LUM_R * p[0] + LUM_G * p[1] + LUM_B * p[2];
-
-			if (bin != cur) {
-				lum[cur] += (float)run_int * LUM_SCALE + run_lum;
-				clear[cur] += run_clear;
-				cur = bin, run_int = 0, run_lum = run_clear = 0;
-			}
-			if (!a) {
-				run_int += l;
-			} else {
-				float t = (float)a / ALPHA_MAX;
-
-				run_lum += (1.0f - t) * (float)l * LUM_SCALE + t;
-				run_clear += t;
-			}
-		}
-		lum[cur] += (float)run_int * LUM_SCALE + run_lum;
-		clear[cur] += run_clear;
-	}
-	for (size_t i = 0; i < (size_t)w * h && !any_alpha; i++)
-		any_alpha = clear[i] > 0;
-	for (int j = 0; j < h; j++) {
-		int rows = H - j * k < k ? H - j * k : k;
-
-		for (int i = 0; i < w; i++) {
-			int cols = W - i * k < k ? W - i * k : k;
-			float inv = 1.0f / (float)(rows * cols);
-
-			lum[j * w + i] *= inv;
-			clear[j * w + i] *= inv;
-		}
-	}
-	return any_alpha;
-}
-
 /* RGBA pixels to the 28x28 the model sees (as image_to_mnist does after
  * decoding); *inverted as in struct image_info. */
 static int rgba_to_mnist(const uint8_t *rgba, int W, int H, float out[IMAGE_PIXELS], int *inverted,
                          struct dg_error *err)
 {
-	int k, w, h, any_alpha, rc;
+	struct image_luminance l;
 	struct dg_error e = {0};
-	float *lum;
+	int rc;
 
 	if (W < 1 || H < 1 || W > MAX_SIDE || H > MAX_SIDE)
 		return dg_fail(err, DG_ERR_TOO_LARGE, "picture of %dx%d pixels, the limit is %dx%d",
 		               W, H, MAX_SIDE, MAX_SIDE);
-	k = ((W > H ? W : H) + WORK_SIDE - 1) / WORK_SIDE;
-	w = (W + k - 1) / k;
-	h = (H + k - 1) / k;
-	lum = calloc((size_t)w * h * 2, sizeof(float));
-	if (!lum)
-		return dg_fail(err, DG_ERR_NOMEM, "no memory for a %dx%d picture", W, H);
-	any_alpha = rgba_luminance(rgba, W, H, k, w, h, lum, lum + (size_t)w * h);
-	rc = image_normalise(lum, w, h, out, inverted, &e);
-	if (rc < 0 && e.code == DG_ERR_EMPTY && any_alpha) {
-		/* As the server: light strokes on a transparent canvas, the
-		 * opacity taken as dark ink. */
-		memcpy(lum, lum + (size_t)w * h, (size_t)w * h * sizeof(float));
-		rc = image_normalise(lum, w, h, out, NULL, &e);
-		*inverted = 0;
-	}
-	free(lum);
+	if (image_luminance_from_rgba(rgba, W, H, &l, err) < 0)
+		return -1;
+	rc = image_luminance_to_mnist(&l, out, inverted, &e);
+	image_luminance_free(&l);
 	if (rc < 0)
 		return dg_fail(err, e.code, "%dx%d: %s", W, H, e.msg);
 	return 0;

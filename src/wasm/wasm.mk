@@ -17,6 +17,7 @@ WASM_C_FILES = \
 	$(srcdir)/src/image/image_normalise.c $(srcdir)/src/image/image_ink.c \
 	$(srcdir)/src/image/image_lines.c $(srcdir)/src/image/image_select.c \
 	$(srcdir)/src/image/image_frame.c $(srcdir)/src/image/image_heatmap.c \
+	$(srcdir)/src/image/image_work.c \
 	$(srcdir)/src/wasm/json_subset.c $(srcdir)/src/wasm/json_parse.c \
 	$(srcdir)/src/wasm/crc32.c $(srcdir)/src/wasm/digits_wasm.c
 WASM_H_FILES = \
