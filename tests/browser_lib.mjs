@@ -2,7 +2,8 @@
 // service started as the shell tests start it (tests/lib.sh), playwright-core
 // and Chromium found or the test skipped, and the ways a person uses the
 // page (a drop, a mouse stroke, a finger stroke) driven in real Chromium.
-// Used by tests/test_browser.mjs and tests/test_browser_number.mjs.
+// Used by tests/test_browser.mjs, tests/test_browser_number.mjs and
+// tests/test_browser_wasm.mjs.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -127,7 +128,8 @@ export async function loadPlaywright() {
 // lighttpd -D with the repository's lighttpd.conf and the FastCGI program
 // of the build tree, on a free 127.0.0.1 port, as www-data when it can).
 // The shell prints the URL, then waits on its stdin: closing that (or this
-// process dying) makes it stop lighttpd and remove its files.
+// process dying) makes it stop lighttpd and remove its files.  stop()
+// returns a promise that resolves once lighttpd is gone.
 export async function startService() {
   const script = [
     '. "$top_srcdir/tests/tap.sh"',
@@ -140,8 +142,10 @@ export async function startService() {
   ].join('\n');
   const env = { ...process.env, top_srcdir: srcdir, top_builddir: builddir };
   const child = spawn('sh', ['-c', script], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.stdin.end();
+    return exited;
   };
   process.on('exit', stop);
 
@@ -189,9 +193,9 @@ export async function dropFiles(page, files) {
 
 export const cardCount = (page) => page.$$eval('#cards .card', (c) => c.length);
 
-// Runs `action`, which adds k cards, and waits until those have settled;
-// returns every card's state and content, newest first.
-export async function settledCards(page, k, action) {
+// Runs `action`, which adds k cards, and waits (`timeout` ms at most) until
+// those have settled; returns every card's state and content, newest first.
+export async function settledCards(page, k, action, timeout = WAIT_MS) {
   const before = await cardCount(page);
   await action();
   await page.waitForFunction(
@@ -200,13 +204,14 @@ export async function settledCards(page, k, action) {
       return cards.length === total && cards.slice(0, newest).every((c) => c.dataset.state === 'done' || c.dataset.state === 'error');
     },
     [before + k, k],
-    { timeout: WAIT_MS },
+    { timeout },
   );
   return page.$$eval('#cards .card', (cards) =>
     cards.map((c) => ({
       name: c.querySelector('.card-name').textContent,
       state: c.dataset.state,
       digit: c.querySelector('.card-digit').textContent,
+      where: c.dataset.where || '',
       error: c.dataset.error || '',
       text: c.querySelector('.card-error-text').textContent,
       meta: c.querySelector('.card-meta').textContent,

@@ -107,10 +107,28 @@ wait_up() {
 
 # copy_page DIR: the whole of www/ into DIR, as an operator would copy it
 # (www.mk and the screenshots included: the configurations must refuse
-# them), plus a dotfile that must never be served either.
+# them), with the build tree's www/wasm/ (the engine for "run on: this
+# browser"), plus a dotfile and a script in wasm/ that must never be served.
 copy_page() {
-	mkdir -p "$1" && cp -R "$top_srcdir/www/." "$1/" && chmod -R u+w,a+rX "$1" &&
-		echo 'secret' >"$1/.env"
+	mkdir -p "$1/wasm" && cp -R "$top_srcdir/www/." "$1/" &&
+		cp "$top_builddir/www/wasm/"* "$1/wasm/" && chmod -R u+w,a+rX "$1" &&
+		echo 'secret' >"$1/.env" && echo 'secret' >"$1/wasm/secret.js"
+}
+
+# copy_models DIR: DIR/models as an operator fills a model directory (the
+# shipped *.model files and a model card), plus files beside them that must
+# never be served: a training checkpoint there, and DIR/configure.ac for
+# traversal out of it.  check_browser_files proves the refusals on these.
+copy_models() {
+	mkdir -p "$1/models" && cp "$DIGITS_MODEL_DIR"/*.model "$top_srcdir/models/cnn.card.json" "$1/models/" &&
+		echo 'secret' >"$1/models/cnn.model.ckpt" && echo 'secret' >"$1/configure.ac" &&
+		chmod -R a+rX "$1/models" "$1/configure.ac"
+}
+
+# digits_csp: lighttpd.conf's Content-Security-Policy, which every
+# deployment sends as it is.
+digits_csp() {
+	sed -n 's/^[[:space:]]*"Content-Security-Policy" => "\(.*\)",$/\1/p' "$top_srcdir/lighttpd.conf"
 }
 
 # start_backend PORT LOG: a `digits.fcgi --listen 127.0.0.1:PORT` backend as
@@ -134,6 +152,13 @@ start_backend() {
 	done
 	kill -KILL "$backend_pid"
 	return 1
+}
+
+# security_headers FILE: how many of the four security headers, exactly as
+# lighttpd.conf sends them, the response headers in FILE carry (4 is all).
+security_headers() {
+	tr -d '\r' <"$1" | grep -cixF -e "content-security-policy: $(digits_csp)" \
+		-e 'x-content-type-options: nosniff' -e 'x-frame-options: deny' -e 'referrer-policy: no-referrer'
 }
 
 # check_api BASE_URL WHAT [api-only]: the API's core answers through a
@@ -162,8 +187,7 @@ check_api() {
 	}
 	capi "$1/api/v1/health"
 	is "$a_status $a_ctype $(a_field status)" "200 application/json ok" "$2: health"
-	is "$(tr -d '\r' <"$d/h" | grep -ciE '^(content-security-policy: default-src|x-content-type-options: nosniff|x-frame-options: deny|referrer-policy: no-referrer)')" 4 \
-		"$2: security headers on the API"
+	is "$(security_headers "$d/h")" 4 "$2: security headers on the API (lighttpd.conf's CSP)"
 	capi "$1/api/v1/models"
 	is "$a_status $(printf '%s' "$a_body" | grep -c '"name":"cnn"')" "200 1" "$2: models lists cnn"
 	capi -H 'Content-Type: image/png' --data-binary "@$d/0.png" "$1/api/v1/predict"
@@ -199,19 +223,54 @@ check_api() {
 	is "$a_status $(grep -c secret "$d/body")" "404 0" "$2: dotfiles refused (404)"
 }
 
-# check_model_files URL WHAT DIR: the model files for the page's "run on:
-# this browser" (README "Server or browser") come through the front server
-# at URL as the backends' own files, revalidated (ETag, Cache-Control:
-# no-cache), and nothing else from the model directory.  DIR is scratch;
-# the headers stay in $model_headers for further checks.
-check_model_files() {
-	model_headers=$("$CURL" -s -o "$3/model" -D - "$1/models/cnn.model" | tr -d '\r')
+# check_browser_files URL WHAT: what the page's "run on: this browser"
+# (README "Server or browser") fetches comes through the front server at
+# URL as lighttpd.conf serves it (13 tests): /wasm/ the build's files
+# (.wasm as application/wasm, which streaming compilation needs), /models/
+# the backends' own model files, each revalidated (Cache-Control: no-cache;
+# a model's ETag answers 304), with lighttpd.conf's security headers; and
+# nothing else from wasm/ or the model directory, nor traversal out of it
+# (the site laid out by copy_page and copy_models).
+check_browser_files() {
+	# fetch PATH [CURL ARGS]: sets $f_status $f_ctype, headers in $d/h, body in $d/body
+	fetch() {
+		p=$1
+		shift
+		: >"$d/body"
+		o=$("$CURL" -s --path-as-is --max-time 20 -o "$d/body" -D "$d/h" -w '%{http_code} %{content_type}' "$@" "$u$p")
+		f_status=${o%% *}
+		f_ctype=${o#* }
+	}
+	u=$1
+	d=$TEST_TMP/check_browser_files
+	mkdir -p "$d"
+	if grep -q '"built":true' "$top_builddir/www/wasm/engine.json" 2>/dev/null; then
+		fetch /wasm/digits.wasm
+		is "$f_status $f_ctype $(tr -d '\r' <"$d/h" | grep -cix 'cache-control: no-cache')" "200 application/wasm 1" \
+			"$2: /wasm/digits.wasm as application/wasm, Cache-Control: no-cache"
+		ok_cmd "$2: ... the build's digits.wasm" cmp -s "$d/body" "$top_builddir/www/wasm/digits.wasm"
+		fetch /wasm/digits-nosimd.js
+		is "$f_status $f_ctype" "200 text/javascript; charset=utf-8" "$2: /wasm/digits-nosimd.js"
+	else
+		skip 3 "$2: no WebAssembly build (configure found no working emcc)"
+	fi
+	fetch /wasm/engine.json
+	is "$f_status $f_ctype" "200 application/json" "$2: /wasm/engine.json"
+	fetch /models/cnn.model
 	ok_cmd "$2: /models/cnn.model is the model file the backends load" \
-		cmp -s "$3/model" "$top_srcdir/models/cnn.model"
-	is "$(printf '%s\n' "$model_headers" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ')" 2 \
-		"$2: ... with an ETag and Cache-Control: no-cache"
-	is "$("$CURL" -s -o /dev/null -w '%{http_code}' "$1/models/cnn.card.json")" 404 \
-		"$2: nothing else from the model directory (404)"
+		cmp -s "$d/body" "$top_srcdir/models/cnn.model"
+	is "$f_status $f_ctype $(tr -d '\r' <"$d/h" | grep -ci -e '^cache-control: no-cache$' -e '^etag: ')" \
+		"200 application/octet-stream 2" "$2: ... with an ETag and Cache-Control: no-cache"
+	is "$(security_headers "$d/h")" 4 "$2: ... and lighttpd.conf's security headers ('wasm-unsafe-eval')"
+	etag=$(tr -d '\r' <"$d/h" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+	fetch /models/cnn.model -H "If-None-Match: $etag"
+	is "$f_status $(wc -c <"$d/body" | tr -d ' ')" "304 0" "$2: ... revalidated with its ETag: 304, no body"
+	for p in /models/cnn.card.json /models/cnn.model.ckpt /models/../configure.ac \
+		/models/%2e%2e/configure.ac /wasm/secret.js; do
+		fetch "$p"
+		case "$f_status" in 400 | 403 | 404) refused=yes ;; *) refused="no ($f_status)" ;; esac
+		is "$refused $(grep -c secret "$d/body")" "yes 0" "$2: $p refused"
+	done
 }
 
 # check_failover URL WHAT [OTHER]: URL's front server balances over two backends

@@ -22,106 +22,19 @@
 // build (emcc) is missing, unless DIGITS_REQUIRE_ALL=1 (CI), where that
 // fails.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { deflateSync } from 'node:zlib';
+import {
+  artifacts, builddir, check, diag, dropFiles, is, loadPlaywright, ok, settledCards, skipAll, srcdir, startService,
+  strokesPng, tapCounts,
+} from './browser_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const srcdir = process.env.top_srcdir || path.resolve(here, '..');
-const builddir = process.env.top_builddir || srcdir;
-const requireAll = !!process.env.DIGITS_REQUIRE_ALL && process.env.DIGITS_REQUIRE_ALL !== '0';
-const artifacts = path.join(builddir, 'tests', 'artifacts');
 const WAIT_MS = 20000;
 const TOLERANCE = 1e-5;
 
-/* ---------- TAP ---------- */
-
-let n = 0;
-let failed = 0;
-const diag = (text) => console.log(String(text).split('\n').map((l) => `# ${l}`).join('\n'));
-
-function ok(cond, desc, ...why) {
-  n++;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${desc}`);
-  if (!cond) {
-    failed++;
-    for (const w of why) diag(w);
-  }
-  return !!cond;
-}
-
-function is(got, want, desc) {
-  return ok(got === want, desc, `got:  ${JSON.stringify(got)}`, `want: ${JSON.stringify(want)}`);
-}
-
-function skipAll(reason) {
-  if (requireAll) {
-    console.log(`1..1\nnot ok 1 - required but skipped: ${reason}`);
-    process.exit(1);
-  }
-  console.log(`1..0 # SKIP ${reason}`);
-  process.exit(0);
-}
-
-async function check(desc, fn) {
-  try {
-    const r = await fn();
-    if (r !== undefined) ok(r, desc);
-  } catch (err) {
-    ok(false, desc, err && err.stack ? err.stack.split('\n').slice(0, 4).join('\n') : String(err));
-  }
-}
-
 /* ---------- a generated picture: a 7 in grey strokes (PNG) ---------- */
-
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-function pngChunk(type, data) {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-function strokesPng(size, r, segments) {
-  const rows = Buffer.alloc(size * (size + 1), 255);
-  for (let y = 0; y < size; y++) {
-    rows[y * (size + 1)] = 0;
-    for (let x = 0; x < size; x++) {
-      let d = Infinity;
-      for (const [x0, y0, x1, y1] of segments) {
-        const vx = x1 - x0, vy = y1 - y0;
-        const t = Math.max(0, Math.min(1, ((x - x0) * vx + (y - y0) * vy) / (vx * vx + vy * vy || 1)));
-        d = Math.min(d, Math.hypot(x - x0 - t * vx, y - y0 - t * vy));
-      }
-      rows[y * (size + 1) + 1 + x] = Math.round(255 * (1 - Math.max(0, Math.min(1, r + 0.5 - d))));
-    }
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 0;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(rows)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 const SEVEN = strokesPng(120, 7, [
   [30, 24, 90, 24],
@@ -190,68 +103,6 @@ function pictures() {
   ];
 }
 
-/* ---------- what the test needs ---------- */
-
-async function loadPlaywright() {
-  for (const base of [path.join(srcdir, 'tests'), path.join(builddir, 'tests'), here]) {
-    try {
-      const req = createRequire(path.join(base, 'package.json'));
-      return (await import(pathToFileURL(req.resolve('playwright-core')))).default;
-    } catch {
-      /* try the next place */
-    }
-  }
-  return null;
-}
-
-// The real service, as test_browser.mjs starts it: tests/lib.sh's
-// start_server in a shell that stops lighttpd when its stdin closes.
-// stop() resolves once lighttpd is gone.
-async function startService() {
-  const script = [
-    '. "$top_srcdir/tests/tap.sh"',
-    '. "$top_srcdir/tests/lib.sh"',
-    'need_server',
-    'start_server || exit 1',
-    'echo "BASE_URL=$BASE_URL"',
-    'echo "SERVER_LOG=$SERVER_LOG"',
-    'read -r _ || :',
-  ].join('\n');
-  const env = { ...process.env, top_srcdir: srcdir, top_builddir: builddir };
-  const child = spawn('sh', ['-c', script], { env, stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.stdin.end();
-    return exited;
-  };
-  process.on('exit', () => {
-    if (child.exitCode === null && child.signalCode === null) child.stdin.end();
-  });
-  const lines = [];
-  const found = await new Promise((resolve) => {
-    let buf = '';
-    child.stdout.on('data', (chunk) => {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        lines.push(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (lines.some((l) => l.startsWith('SERVER_LOG='))) resolve(true);
-      }
-    });
-    child.on('exit', () => resolve(false));
-  });
-  if (!found) {
-    const skip = lines.find((l) => /^1\.\.0 # SKIP /.test(l));
-    if (skip) skipAll(skip.replace(/^1\.\.0 # SKIP /, ''));
-    console.log('1..1\nnot ok 1 - the service starts (tests/lib.sh start_server)');
-    for (const l of lines) diag(l.replace(/^# ?/, ''));
-    process.exit(1);
-  }
-  const value = (key) => lines.find((l) => l.startsWith(`${key}=`)).slice(key.length + 1);
-  return { base: `${value('BASE_URL')}/`, log: value('SERVER_LOG'), stop };
-}
-
 // The server's answer with explain=1 where the model can explain (the
 // int8 ones answer 400 explain_unsupported: then without).
 async function serverPredict(base, pic, model) {
@@ -312,9 +163,10 @@ async function main() {
   } finally {
     clearTimeout(watchdog);
     await browser.close();
-    if (failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
+    if (tapCounts().failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
     await service.stop();
   }
+  const { n, failed } = tapCounts();
   console.log(`1..${n}`);
   process.exitCode = failed ? 1 : 0;
 }
@@ -464,8 +316,7 @@ async function run(browser, service) {
   await page.check('#run-on input[value="browser"]');
   is(await page.$eval('body', (b) => b.dataset.runOn), 'browser', 'the switch turns to "this browser"');
   await check('a dropped picture is recognised in the browser: the card says where and how long', async () => {
-    await dropPicture(page, pics[0]);
-    const card = await settledCard(page);
+    const card = await dropAndSettle(page, pics[0]);
     is(card.state, 'done', 'the card is done');
     is(card.digit, '7', 'the photo reads 7');
     is(card.where, 'browser', 'the card ran in the browser (data-where)');
@@ -529,8 +380,7 @@ async function run(browser, service) {
       await p.locator('#run-on').scrollIntoViewIfNeeded();
       ok(await p.isVisible('#run-on'), 'the "Run on" switch is shown on the phone');
       await p.check('#run-on input[value="browser"]');
-      await dropPicture(p, pics[1]);
-      const card = await settledCard(p);
+      const card = await dropAndSettle(p, pics[1]);
       is(`${card.state} ${card.digit} ${card.where}`, 'done 2 browser', 'the form reads 2, in the browser');
       ok(await p.$eval('#cards .card', (c) => c.dataset.explained === 'grad-cam'), 'the card has its Grad-CAM map, made in the browser');
       ok(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing overflows sideways');
@@ -550,14 +400,12 @@ async function run(browser, service) {
     return r === null;
   });
   await check('with the server stopped, a picture is still recognised in the browser', async () => {
-    await dropPicture(page, pics[4]);
-    const card = await settledCard(page);
+    const card = await dropAndSettle(page, pics[4]);
     is(`${card.state} ${card.digit} ${card.where}`, 'done 7 browser', 'seven.png: 7, in the browser, offline');
   });
   await check('back to "server" with the server stopped: the card says it cannot be reached', async () => {
     await page.check('#run-on input[value="server"]');
-    await dropPicture(page, pics[2]);
-    const card = await settledCard(page);
+    const card = await dropAndSettle(page, pics[2]);
     return card.state === 'error';
   });
   const unexpected = consoleErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(e));
@@ -565,28 +413,9 @@ async function run(browser, service) {
   await context.close();
 }
 
-async function dropPicture(page, pic) {
-  await page.evaluate((f) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.type }));
-    const zone = document.querySelector('#dropzone');
-    for (const type of ['dragenter', 'dragover', 'drop']) zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
-  }, { ...pic, bytes: [...pic.bytes] });
-}
-
-// The newest card once it has settled.
-async function settledCard(page) {
-  await page.waitForFunction(() => {
-    const c = document.querySelector('#cards .card');
-    return c && (c.dataset.state === 'done' || c.dataset.state === 'error');
-  }, null, { timeout: WAIT_MS });
-  return page.$eval('#cards .card', (c) => ({
-    state: c.dataset.state,
-    digit: c.querySelector('.card-digit').textContent,
-    where: c.dataset.where || '',
-    meta: c.querySelector('.card-meta').textContent,
-    preview: c.querySelector('.card-preview').getAttribute('src') || '',
-  }));
+// Drops one picture and returns its card once it has settled.
+async function dropAndSettle(page, pic) {
+  return (await settledCards(page, 1, () => dropFiles(page, [pic]), WAIT_MS))[0];
 }
 
 main().catch((err) => {

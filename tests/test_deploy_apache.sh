@@ -5,7 +5,8 @@
 # out as its comments say, on a free loopback port, with a server
 # configuration of our own (never /etc/apache2, never port 80) that gives
 # the site what a shared host does: AllowOverride FileInfo, Indexes, Options.
-# The core API checks (tests/lib.sh check_api) run against each.
+# The core API checks (tests/lib.sh check_api) and the files of the page's
+# browser mode (check_browser_files) run against each.
 #
 # DIGITS_DEPLOY_BENCH=SECONDS also measures, with wrk, a 28x28 PNG at 8
 # connections under each, and prints the req/s as diagnostics.
@@ -26,13 +27,13 @@ start_apache() {
 	mode=$1
 	root=$TEST_TMP/$mode
 	site=$root/site
-	mkdir -p "$root/run" "$root/fcgid" "$root/models"
+	mkdir -p "$root/run" "$root/fcgid"
 	chown www-data "$root/fcgid"
-	cp "$DIGITS_MODEL_DIR"/*.model "$root/models/"
 	copy_page "$site"
+	copy_models "$site"
 	(cd "$top_srcdir/deploy/apache/$mode" && find . -name .htaccess) | while read -r f; do
 		mkdir -p "$site/${f%/.htaccess}"
-		sed "s|/home/me/digits/models|$root/models|" "$top_srcdir/deploy/apache/$mode/$f" >"$site/$f"
+		sed "s|/home/me/public_html/|$site/|" "$top_srcdir/deploy/apache/$mode/$f" >"$site/$f"
 	done
 	bin=$site/digits.fcgi
 	[ "$mode" = cgi ] && bin=$site/cgi-bin/digits.fcgi
@@ -131,9 +132,10 @@ EOF
 for mode in fcgid cgi; do
 	if start_apache "$mode"; then
 		check_api "$APACHE_URL" "apache2 mod_$mode"
+		check_browser_files "$APACHE_URL" "apache2 mod_$mode"
 		bench "apache2 mod_$mode, 28x28 PNG, 8 connections"
 	else
-		skip 16 "apache2 with mod_$mode did not start"
+		skip 29 "apache2 with mod_$mode did not start"
 	fi
 	ok_cmd "mod_$mode: nothing but our JSON lines and apache's notices in the log" \
 		test "$(grep -cv -e '^{' -e '\] \[' -e '^AH0' "$TEST_TMP/$mode/error.log")" = 0

@@ -17,6 +17,9 @@ l=$TEST_TMP/lighttpd
 mkdir -p "$l/log"
 chown www-data "$l/log"
 copy_page "$TEST_TMP/site"
+# The backends' model directory, served at /models/ too.
+copy_models "$TEST_TMP"
+DIGITS_MODEL_DIR=$TEST_TMP/models
 cp -R "$top_srcdir/cgi-bin/errors" "$TEST_TMP/errors"
 chmod -R a+rX "$TEST_TMP/errors"
 
@@ -25,7 +28,7 @@ start_two_backends
 sed -e "s|^server.port = 80|server.port = $port|; s|^server.bind = \"0.0.0.0\"|server.bind = \"127.0.0.1\"|" \
 	-e "s|\"port\" => 9001|\"port\" => $port_a|; s|\"port\" => 9002|\"port\" => $port_b|" \
 	-e "s|/srv/digits/www|$TEST_TMP/site|; s|/srv/digits/errors|$TEST_TMP/errors|" \
-	-e "s|/usr/local/share/digits/models/|$top_srcdir/models/|" \
+	-e "s|/usr/local/share/digits/models/|$DIGITS_MODEL_DIR/|" \
 	-e "s|/var/log/lighttpd/digits-error.log|$l/log/digits-error.log|; s|/run/lighttpd-digits.pid|$l/pid|" \
 	"$top_srcdir/deploy/lighttpd/digits.conf" >"$l/digits.conf"
 "$LIGHTTPD" -D -f "$l/digits.conf" >>"$l/stderr" 2>&1 &
@@ -41,7 +44,7 @@ fi
 
 check_api "$URL" "lighttpd, two hosts"
 
-check_model_files "$URL" "lighttpd, two hosts" "$l"
+check_browser_files "$URL" "lighttpd, two hosts"
 check_failover "$URL" "lighttpd, two hosts"
 
 # logrotate: the snippet as it is, paths substituted, forced; lighttpd
