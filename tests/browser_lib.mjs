@@ -3,7 +3,8 @@
 // and Chromium found or the test skipped, and the ways a person uses the
 // page (a drop, a mouse stroke, a finger stroke) driven in real Chromium.
 // Used by tests/test_browser.mjs, tests/test_browser_number.mjs and
-// tests/test_browser_wasm.mjs.
+// tests/test_browser_wasm.mjs, each of which runs its tests inside
+// runInBrowser.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -176,6 +177,49 @@ export async function startService() {
   return { base: `${value('BASE_URL')}/`, log: value('SERVER_LOG'), stop };
 }
 
+// The frame of every browser test: playwright-core and Debian's Chromium
+// found (or the whole test skipped), the service (ours on a free port, or
+// DIGITS_TEST_URL when the test allows another), Chromium launched with the
+// flags of every test plus extraArgs, a watchdog of `seconds`, then
+// body(browser, service) and, whatever happens, the browser and the service
+// stopped (the server's log shown when something failed) and the TAP plan.
+// An exception anywhere is a "Bail out!".
+export function runInBrowser({ name, seconds, extraArgs = [], otherService = false }, body) {
+  const main = async () => {
+    const pw = await loadPlaywright();
+    if (!pw) skipAll('playwright-core not installed (npm ci --prefix tests)');
+    const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+    if (!fs.existsSync(chromiumPath)) skipAll(`Chromium not found (${chromiumPath})`);
+    const service = otherService && process.env.DIGITS_TEST_URL
+      ? { base: process.env.DIGITS_TEST_URL.replace(/\/?$/, '/'), stop() {} }
+      : await startService();
+    fs.mkdirSync(artifacts, { recursive: true });
+    const browser = await pw.chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', '--disable-quic', ...extraArgs],
+    });
+    const watchdog = setTimeout(() => {
+      console.log(`Bail out! the ${name} took longer than ${seconds} s`);
+      process.exit(1);
+    }, seconds * 1000);
+    try {
+      await body(browser, service);
+    } finally {
+      clearTimeout(watchdog);
+      await browser.close();
+      if (failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
+      await service.stop();
+    }
+    console.log(`1..${n}`);
+    process.exitCode = failed ? 1 : 0;
+  };
+  main().catch((err) => {
+    console.log(`Bail out! ${err && err.stack ? err.stack : err}`);
+    process.exit(1);
+  });
+}
+
 /* ---------- the page, driven like a person would ---------- */
 
 // A real drop: DragEvents carrying a DataTransfer whose Files are built in
@@ -281,5 +325,3 @@ export const seenText = (page, selector) => page.$eval(selector, (el) => el.inne
 
 export const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 
-// Where TAP stands: {n, failed}, and the plan line to end with.
-export const tapCounts = () => ({ n, failed });

@@ -17,8 +17,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  WAIT_MS, artifacts, builddir, cardCount, check, diag, dropFiles, drawStroke, drawnResult, is, loadPlaywright, ok, onScreen,
-  requireAll, seenText, sentNames, settledCards, shot, skipAll, srcdir, startService, strokesPng, tapCounts, touchStroke,
+  WAIT_MS, artifacts, builddir, cardCount, check, diag, dropFiles, drawStroke, drawnResult, is, ok, onScreen,
+  requireAll, seenText, sentNames, settledCards, shot, runInBrowser, skipAll, srcdir, strokesPng, touchStroke,
 } from './browser_lib.mjs';
 
 const SEVEN = strokesPng(120, 7, [
@@ -69,51 +69,6 @@ function serverFormats() {
 }
 
 const missingFormats = (text, formats) => formats.filter((f) => !new RegExp(`\\b${f}\\b`, 'i').test(text));
-
-async function main() {
-  const pw = await loadPlaywright();
-  if (!pw) skipAll('playwright-core not installed (npm ci --prefix tests)');
-  const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-  if (!fs.existsSync(chromiumPath)) skipAll(`Chromium not found (${chromiumPath})`);
-
-  const service = process.env.DIGITS_TEST_URL ? { base: process.env.DIGITS_TEST_URL.replace(/\/?$/, '/'), stop() {} } : await startService();
-  fs.mkdirSync(artifacts, { recursive: true });
-  // The camera sees MNIST test image 1 (a 2) on paper.
-  const video = cameraVideo(1);
-  if (video.why && requireAll) skipAll(video.why);
-
-  const browser = await pw.chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic',
-      // A synthetic camera, and no permission prompt for it.
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      ...(video.file ? [`--use-file-for-fake-video-capture=${video.file}`] : []),
-    ],
-  });
-  const watchdog = setTimeout(() => {
-    console.log('Bail out! the browser test took longer than 300 s');
-    process.exit(1);
-  }, 300000);
-
-  try {
-    await desktop(browser, service.base, video);
-    await noModelList(browser, service.base);
-    await phoneDark(browser, service.base);
-    // The other two pairings of size and colour scheme.
-    await drawingInView(browser, service.base, { width: 1280, height: 800 }, 'dark', false);
-    await drawingInView(browser, service.base, { width: 390, height: 844 }, 'light', true);
-  } finally {
-    clearTimeout(watchdog);
-    await browser.close();
-    if (tapCounts().failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
-    service.stop();
-  }
-  const { n, failed } = tapCounts();
-  console.log(`1..${n}`);
-  process.exitCode = failed ? 1 : 0;
-}
 
 async function desktop(browser, base, video) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light', permissions: ['camera'] });
@@ -654,7 +609,22 @@ async function drawingInView(browser, base, viewport, scheme, phone) {
   await context.close();
 }
 
-main().catch((err) => {
-  console.log(`Bail out! ${err && err.message ? err.message : err}`);
-  process.exit(1);
+// The camera sees MNIST test image 1 (a 2) on paper.
+fs.mkdirSync(artifacts, { recursive: true });
+const video = cameraVideo(1);
+if (video.why && requireAll) skipAll(video.why);
+runInBrowser({
+  name: 'browser test',
+  seconds: 300,
+  otherService: true,
+  // A synthetic camera, and no permission prompt for it.
+  extraArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    ...(video.file ? [`--use-file-for-fake-video-capture=${video.file}`] : [])],
+}, async (browser, service) => {
+  await desktop(browser, service.base, video);
+  await noModelList(browser, service.base);
+  await phoneDark(browser, service.base);
+  // The other two pairings of size and colour scheme.
+  await drawingInView(browser, service.base, { width: 1280, height: 800 }, 'dark', false);
+  await drawingInView(browser, service.base, { width: 390, height: 844 }, 'light', true);
 });

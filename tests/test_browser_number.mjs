@@ -18,8 +18,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  WAIT_MS, artifacts, check, diag, dropFiles, drawStroke, is, loadPlaywright, ok, onScreen, settledCards, shot,
-  skipAll, srcdir, startService, strokesPng, tapCounts, touchStroke,
+  WAIT_MS, artifacts, check, diag, dropFiles, drawStroke, is, ok, onScreen, settledCards, shot,
+  runInBrowser, skipAll, srcdir, strokesPng, touchStroke,
 } from './browser_lib.mjs';
 
 // A 7 as people write it (as in test_browser.mjs).
@@ -138,38 +138,6 @@ async function compareRows(page, cardSel) {
   return page.$$eval(`${cardSel} .compare tbody tr`, (rows) =>
     rows.map((r) => ({ model: r.dataset.model, state: r.dataset.state, answer: r.dataset.answer || '', cells: [...r.children].map((c) => c.textContent) })),
   );
-}
-
-async function main() {
-  const pw = await loadPlaywright();
-  if (!pw) skipAll('playwright-core not installed (npm ci --prefix tests)');
-  const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-  if (!fs.existsSync(chromiumPath)) skipAll(`Chromium not found (${chromiumPath})`);
-  if (!fs.existsSync(path.join(srcdir, 'www', 'examples', 'number.png'))) skipAll('www/examples/number.png is missing');
-
-  const service = process.env.DIGITS_TEST_URL ? { base: process.env.DIGITS_TEST_URL.replace(/\/?$/, '/'), stop() {} } : await startService();
-  fs.mkdirSync(artifacts, { recursive: true });
-  const browser = await pw.chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const watchdog = setTimeout(() => {
-    console.log('Bail out! the number browser test took longer than 240 s');
-    process.exit(1);
-  }, 240000);
-  try {
-    const models = await serverModels(service.base);
-    await desktop(browser, service.base, models);
-    await phone(browser, service.base);
-  } finally {
-    clearTimeout(watchdog);
-    await browser.close();
-    if (tapCounts().failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
-    service.stop();
-  }
-  const { n, failed } = tapCounts();
-  console.log(`1..${n}`);
-  process.exitCode = failed ? 1 : 0;
 }
 
 async function openPage(browser, base, options) {
@@ -424,7 +392,9 @@ async function phone(browser, base) {
   await context.close();
 }
 
-main().catch((err) => {
-  console.log(`Bail out! ${err && err.message ? err.message : err}`);
-  process.exit(1);
+if (!fs.existsSync(path.join(srcdir, 'www', 'examples', 'number.png'))) skipAll('www/examples/number.png is missing');
+runInBrowser({ name: 'number browser test', seconds: 240, otherService: true }, async (browser, service) => {
+  const models = await serverModels(service.base);
+  await desktop(browser, service.base, models);
+  await phone(browser, service.base);
 });

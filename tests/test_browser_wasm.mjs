@@ -27,8 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  artifacts, builddir, check, diag, dropFiles, is, loadPlaywright, ok, settledCards, skipAll, srcdir, startService,
-  strokesPng, tapCounts,
+  artifacts, builddir, check, diag, dropFiles, is, ok, settledCards, runInBrowser, skipAll, srcdir, strokesPng,
 } from './browser_lib.mjs';
 
 const WAIT_MS = 20000;
@@ -132,44 +131,6 @@ function browserPredict(page, pic, model) {
 const maxDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), a.length === b.length ? 0 : Infinity);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function main() {
-  const engineInfo = path.join(builddir, 'www', 'wasm', 'engine.json');
-  let info = null;
-  try {
-    info = JSON.parse(fs.readFileSync(engineInfo, 'utf8'));
-  } catch {
-    /* not built */
-  }
-  if (!info || !info.built) skipAll(`no WebAssembly build (${engineInfo} says none: configure found no working emcc; apt-get install emscripten)`);
-  const pw = await loadPlaywright();
-  if (!pw) skipAll('playwright-core not installed (npm ci --prefix tests)');
-  const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-  if (!fs.existsSync(chromiumPath)) skipAll(`Chromium not found (${chromiumPath})`);
-  diag(`module sizes: SIMD ${info.simd.wasm} B wasm + ${info.simd.js} B js; without SIMD ${info.nosimd.wasm} B wasm + ${info.nosimd.js} B js`);
-
-  const service = await startService();
-  fs.mkdirSync(artifacts, { recursive: true });
-  const browser = await pw.chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  const watchdog = setTimeout(() => {
-    console.log('Bail out! the WebAssembly browser test took longer than 300 s');
-    process.exit(1);
-  }, 300000);
-  try {
-    await run(browser, service);
-  } finally {
-    clearTimeout(watchdog);
-    await browser.close();
-    if (tapCounts().failed && service.log && fs.existsSync(service.log)) diag(`server log:\n${fs.readFileSync(service.log, 'utf8').slice(-1500)}`);
-    await service.stop();
-  }
-  const { n, failed } = tapCounts();
-  console.log(`1..${n}`);
-  process.exitCode = failed ? 1 : 0;
-}
 
 async function run(browser, service) {
   const base = service.base;
@@ -418,7 +379,13 @@ async function dropAndSettle(page, pic) {
   return (await settledCards(page, 1, () => dropFiles(page, [pic]), WAIT_MS))[0];
 }
 
-main().catch((err) => {
-  console.log(`Bail out! ${err && err.stack ? err.stack : err}`);
-  process.exit(1);
-});
+const engineInfo = path.join(builddir, 'www', 'wasm', 'engine.json');
+let info = null;
+try {
+  info = JSON.parse(fs.readFileSync(engineInfo, 'utf8'));
+} catch {
+  /* not built */
+}
+if (!info || !info.built) skipAll(`no WebAssembly build (${engineInfo} says none: configure found no working emcc; apt-get install emscripten)`);
+diag(`module sizes: SIMD ${info.simd.wasm} B wasm + ${info.simd.js} B js; without SIMD ${info.nosimd.wasm} B wasm + ${info.nosimd.js} B js`);
+runInBrowser({ name: 'WebAssembly browser test', seconds: 300 }, run);
