@@ -17,8 +17,9 @@
  *                seed's non-digits it catches is reported alongside.
  *   not_a_digit  when the graph ends in dense (or int8 dense_q8) ->
  *                softmax: the learned score (engine/not_a_digit.h), a
- *                logistic regression with relu units beside it, fitted on CALIBRATE_HEAD_DIGITS of the training digits
- *                the network learnt from (every 5th, none of validation
+ *                logistic regression with relu units beside it, fitted
+ *                on CALIBRATE_HEAD_DIGITS of the training digits the
+ *                network learnt from (every 5th, none of validation
  *                or test) against CALIBRATE_HEAD_NON_DIGITS of
  *                NONDIGIT_FIT_SEED; its threshold is the score above
  *                which at most CALIBRATE_FLAG_SHARE of the validation

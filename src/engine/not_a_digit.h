@@ -22,9 +22,10 @@
  * when the head has n_units hidden units (a one-hidden-layer MLP beside
  * the linear part: the linear score misses shapes and scribbles with the
  * smaller lenet5 and mlp), sum_u out[u] * relu(unit_weight[u] . features +
- * unit_bias[u]).  A picture scoring above threshold is "not_a_digit".  The head is fitted
- * on held-out training digits against the generator's seed-1 non-digits,
- * its threshold on the validation digits (train/nondigit_head.c).
+ * unit_bias[u]).  A picture scoring above threshold is "not_a_digit".
+ * The head is fitted on held-out training digits against the generator's
+ * seed-1 non-digits, its threshold on the validation digits
+ * (train/nondigit_head.c).
  *
  * It lives in the model file's header, training.confidence.not_a_digit:
  * {"node": "relu_fc2", "weights": [...], "bias": b, "threshold": t} and,
