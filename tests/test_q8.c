@@ -336,8 +336,8 @@ static void test_head_input(const char *src, const char *name, const float *pix)
 	if (node >= 0 && fnode >= 0) {
 		int rc = compare_floats(m, node, f, fnode, pix, N_IMAGES, &worst, &mean, &top);
 
-		ok(rc == 0 && worst <= 0.15 * top && mean <= 0.01 * top,
-		   "%s: \"%s\" dequantised within 15%% (worst %.3f) and on average 1%% (%.4f) of "
+		ok(rc == 0 && worst <= 0.05 * top && mean <= 0.005 * top,
+		   "%s: \"%s\" dequantised within 5%% (worst %.3f) and on average 0.5%% (%.4f) of "
 		   "the float activations' largest (%.2f), %d images",
 		   name, m->graph->nodes[node].name, worst, mean, top, N_IMAGES);
 	}
@@ -347,9 +347,9 @@ static void test_head_input(const char *src, const char *name, const float *pix)
 		int rc = compare_floats(m, nn_graph_find(m->graph, f->graph->nodes[fpool].name), f,
 		                        fpool, pix, N_IMAGES, &worst, &mean, &top);
 
-		ok(rc == 0 && worst <= 0.15 * top && mean <= 0.01 * top,
+		ok(rc == 0 && worst <= 0.05 * top && mean <= 0.005 * top,
 		   "%s: \"%s\" (channels last, a max-pool of a %s) dequantised channels first "
-		   "within 15%% (worst %.3f) and on average 1%% (%.4f) of %.2f",
+		   "within 5%% (worst %.3f) and on average 0.5%% (%.4f) of %.2f",
 		   name, f->graph->nodes[fpool].name,
 		   strcmp(name, "cnn-int8") ? "convolution" : "concat", worst, mean, top);
 	}
