@@ -3,6 +3,7 @@
  */
 #include <json-c/json.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "not_a_digit.h"
@@ -292,9 +293,15 @@ struct json_object *not_a_digit_to_json(const struct not_a_digit_head *h, const 
 			return NULL;
 		}
 		for (int k = 0; k < h->n_units; k++) {
-			for (int i = 0; i < h->n_features; i++)
-				json_object_array_add(uw,
-				                      json_object_new_double(h->unit_weight[k][i]));
+			/* Floats: 9 digits give the same float back, at half the
+			 * text of a double's 17. */
+			for (int i = 0; i < h->n_features; i++) {
+				char text[32];
+
+				snprintf(text, sizeof(text), "%.9g", (double)h->unit_weight[k][i]);
+				json_object_array_add(
+				    uw, json_object_new_double_s(h->unit_weight[k][i], text));
+			}
 			json_object_array_add(ub, json_object_new_double(h->unit_bias[k]));
 			json_object_array_add(uo, json_object_new_double(h->unit_out[k]));
 		}
