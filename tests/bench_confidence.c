@@ -4,10 +4,13 @@
  * file has one), MNIST test digits flagged, how many of those the model
  * got wrong, and the measuring seed's non-digits caught, by kind.
  * Needs MNIST (make data, or DIGITS_MNIST_DIR).
+ *
+ *   bench_confidence [MODEL...]   (names under models/, or paths; default all six)
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "calibrate.h"
 #include "engine/model.h"
@@ -50,7 +53,10 @@ static int row(const char *name, const struct idx_set *test, const float *tpx, c
 	int flagged = 0, wrong = 0, both = 0, tot[NONDIGIT_KINDS] = {0}, hit[NONDIGIT_KINDS] = {0};
 	int all = 0;
 
-	snprintf(path, sizeof(path), "%s/models/%s.model", DIGITS_SRCDIR, name);
+	if (strchr(name, '/'))
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/models/%s.model", DIGITS_SRCDIR, name);
 	if (model_load(&m, path, err) < 0)
 		return -1;
 	if (!v || confidence_from_training(m->training, m->graph, &cp, err) < 0 ||
@@ -87,7 +93,7 @@ static int row(const char *name, const struct idx_set *test, const float *tpx, c
 	free(p);
 	free(h);
 	free(v);
-	printf("| %-6s | %.4f | %.4f | %.4f | %7.4f | %5.2f %% | %3d of %3d | %4.1f %% |", name,
+	printf("| %-11s | %.4f | %.4f | %.4f | %7.4f | %5.2f %% | %3d of %3d | %4.1f %% |", name,
 	       cp.temperature, cp.reject_below, cp.ambiguous_margin,
 	       cp.head.fitted ? cp.head.threshold : NAN, 100.0 * flagged / test->n, both, wrong,
 	       100.0 * all / nd->n);
@@ -98,9 +104,12 @@ static int row(const char *name, const struct idx_set *test, const float *tpx, c
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	static const char *const names[] = {"cnn", "lenet5", "mlp"};
+	static const char *const all[] = {"cnn",      "lenet5",      "mlp",
+	                                  "cnn-int8", "lenet5-int8", "mlp-int8"};
+	const char *const *names = argc > 1 ? (const char *const *)argv + 1 : all;
+	const int n_names = argc > 1 ? argc - 1 : (int)(sizeof(all) / sizeof(all[0]));
 	struct idx_set test = {0};
 	struct set nd = {0};
 	struct dg_error err;
@@ -119,13 +128,13 @@ int main(void)
 	       test.n, NONDIGIT_MEASURE_SEED, nd.n);
 	for (int k = 0; k < NONDIGIT_KINDS; k++)
 		printf(" %s %d", nondigit_kind_name(k), nd.empty[k]);
-	printf(
-	    ")\n\n| model  | T      | reject | margin | score above | test flagged | flagged wrong "
-	    "of all wrong | non-digits caught |");
+	printf(")\n\n| model       | T      | reject | margin | score above | test flagged | "
+	       "flagged wrong "
+	       "of all wrong | non-digits caught |");
 	for (int k = 0; k < NONDIGIT_KINDS; k++)
 		printf(" %s |", nondigit_kind_name(k));
 	printf("\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (int i = 0; i < n_names; i++)
 		if (row(names[i], &test, tpx, &nd, &err) < 0) {
 			fprintf(stderr, "bench_confidence: %s\n", err.msg);
 			return 1;

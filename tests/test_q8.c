@@ -1,7 +1,9 @@
 /*
  * test_q8.c - the int8 engine: the kernels against a naive sum, the same
  * logits from every kernel variant and thread count, int8 logits close to
- * the float model's, and int8 model files refused when damaged.
+ * the float model's, and int8 model files refused when damaged; the
+ * activations the not-a-digit head reads, dequantised, close to the float
+ * model's, its head loaded, and a head on bytes with no scale refused.
  *
  * Uses the shipped models/<name>-int8.model files and MNIST test digits
  * (make data, or DIGITS_MNIST_DIR); skips with the reason when absent.
@@ -16,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "engine/confidence.h"
 #include "engine/model.h"
 #include "engine/nn_kernels.h"
 #include "idx.h"
@@ -252,6 +255,146 @@ static void test_model(const char *src, const char *name, const float *pix, cons
 	model_free(f);
 }
 
+/* ---- activations as floats (the not-a-digit head's input) ------------------- */
+
+static size_t node_size(const struct nn_graph *g, int i)
+{
+	return i >= 0 ? (size_t)g->nodes[i].c * g->nodes[i].h * g->nodes[i].w : 0;
+}
+
+/* Node `node` of int8 model m and node `fnode` of its float model f on n
+ * images, read as floats: the worst and the mean difference, over the
+ * float activations' largest value. */
+static int compare_floats(const struct model *m, int node, const struct model *f, int fnode,
+                          const float *pix, int n, double *worst, double *mean, double *top)
+{
+	struct nn_workspace *wq, *wf;
+	const size_t size = node_size(m->graph, node);
+	float *a = malloc(size * sizeof(float)), *b = malloc(size * sizeof(float));
+	int rc = -1;
+
+	*worst = *mean = *top = 0;
+	if (!a || !b || size != node_size(f->graph, fnode) ||
+	    nn_workspace_create(&wq, m->graph, n, false, NULL)) {
+		free(a);
+		free(b);
+		return -1;
+	}
+	if (nn_workspace_create(&wf, f->graph, n, false, NULL) == 0) {
+		nn_forward(m->graph, m->params, wq, pix, n);
+		nn_forward(f->graph, f->params, wf, pix, n);
+		rc = 0;
+		for (int k = 0; k < n && rc == 0; k++) {
+			rc = nn_activation_floats(m->graph, wq, node, k, a) |
+			     nn_activation_floats(f->graph, wf, fnode, k, b);
+			for (size_t i = 0; i < size; i++) {
+				*worst = fmax(*worst, fabs(a[i] - b[i]));
+				*mean += fabs(a[i] - b[i]) / ((double)size * n);
+				*top = fmax(*top, fabs(b[i]));
+			}
+		}
+		nn_workspace_free(wf);
+	}
+	nn_workspace_free(wq);
+	free(a);
+	free(b);
+	return rc;
+}
+
+/* Float node name's counterpart in the int8 graph: a layer's fused relu is
+ * the layer itself (relu_fc2 -> fc2, relu6 -> f6). */
+static int int8_node_of(const struct model *m, const struct model *f, int fnode)
+{
+	const struct nn_node *n = &f->graph->nodes[fnode];
+
+	if (n->op == NN_RELU)
+		n = &f->graph->nodes[n->inputs[0]];
+	return nn_graph_find(m->graph, n->name);
+}
+
+static void test_head_input(const char *src, const char *name, const float *pix)
+{
+	char path[4096], fpath[4096];
+	struct model *m = NULL, *f = NULL;
+	struct dg_error err;
+	struct confidence_params cp;
+	double worst, mean, top;
+
+	snprintf(path, sizeof(path), "%s/models/%s.model", src, name);
+	snprintf(fpath, sizeof(fpath), "%s/models/%.*s.model", src, (int)(strlen(name) - 5), name);
+	if (!ok(model_load(&m, path, &err) == 0 && model_load(&f, fpath, &err) == 0,
+	        "%s and its float model load", path)) {
+		diag("%s", err.msg);
+		model_free(m);
+		return;
+	}
+	const int fnode = not_a_digit_node(f->graph), node = not_a_digit_node(m->graph);
+	ok(fnode >= 0 && node >= 0 && node == int8_node_of(m, f, fnode),
+	   "%s: the head reads \"%s\", the int8 form of float \"%s\"", name,
+	   node >= 0 ? m->graph->nodes[node].name : "-",
+	   fnode >= 0 ? f->graph->nodes[fnode].name : "-");
+	if (node >= 0 && fnode >= 0) {
+		int rc = compare_floats(m, node, f, fnode, pix, N_IMAGES, &worst, &mean, &top);
+
+		ok(rc == 0 && worst <= 0.05 * top && mean <= 0.005 * top,
+		   "%s: \"%s\" dequantised within 5%% (worst %.3f) and on average 0.5%% (%.4f) of "
+		   "the float activations' largest (%.2f), %d images",
+		   name, m->graph->nodes[node].name, worst, mean, top, N_IMAGES);
+	}
+	/* A pooled convolution's bytes are channels last; read channels first. */
+	const int fpool = nn_graph_find(f->graph, strcmp(name, "cnn-int8") ? "s4" : "pool3");
+	if (fpool >= 0) {
+		int rc = compare_floats(m, nn_graph_find(m->graph, f->graph->nodes[fpool].name), f,
+		                        fpool, pix, N_IMAGES, &worst, &mean, &top);
+
+		ok(rc == 0 && worst <= 0.05 * top && mean <= 0.005 * top,
+		   "%s: \"%s\" (channels last, a max-pool of a %s) dequantised channels first "
+		   "within 5%% (worst %.3f) and on average 0.5%% (%.4f) of %.2f",
+		   name, f->graph->nodes[fpool].name,
+		   strcmp(name, "cnn-int8") ? "convolution" : "concat", worst, mean, top);
+	}
+	ok(confidence_from_training(m->training, m->graph, &cp, &err) == 0 && cp.head.fitted &&
+	       cp.head.node == node,
+	   "%s: its file has a not-a-digit head on \"%s\"", name,
+	   node >= 0 ? m->graph->nodes[node].name : "-");
+	model_free(m);
+	model_free(f);
+}
+
+/* A head over bytes whose scale the graph does not record (an int8 file
+ * quantised before it was) is refused, and they are not read. */
+static void test_head_refused(const char *src)
+{
+	char path[4096];
+	struct model *m = NULL;
+	struct nn_graph *g = NULL;
+	struct json_object *desc, *nodes;
+	struct confidence_params cp;
+	struct dg_error err;
+
+	snprintf(path, sizeof(path), "%s/models/mlp-int8.model", src);
+	if (!ok(model_load(&m, path, &err) == 0, "%s loads", path))
+		return;
+	desc = nn_graph_to_json(m->graph);
+	json_object_object_get_ex(desc, "nodes", &nodes);
+	for (size_t i = 0; i < json_object_array_length(nodes); i++)
+		json_object_object_del(json_object_array_get_idx(nodes, i), "scale");
+	json_object_object_add(json_object_array_get_idx(nodes, 1), "scale",
+	                       json_object_new_double(m->graph->nodes[1].scale));
+	if (ok(nn_graph_from_json(&g, desc, &err) == 0,
+	       "mlp-int8 without its layers' scales parses")) {
+		ok(not_a_digit_node(g) < 0 && !nn_activation_readable(g, nn_graph_find(g, "fc2")) &&
+		       nn_activation_readable(g, nn_graph_find(g, "quant")),
+		   "without a scale, fc2's bytes are not read as floats (the quantize node's are)");
+		ok(confidence_from_training(m->training, g, &cp, &err) == -1 &&
+		       strstr(err.msg, "no recorded scale"),
+		   "its head is refused: \"%s\"", err.msg);
+	}
+	nn_graph_free(g);
+	json_object_put(desc);
+	model_free(m);
+}
+
 /* ---- damaged int8 files ----------------------------------------------------- */
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -444,6 +587,9 @@ int main(void)
 		pix[i] = test.pixels[i] / 255.0f;
 	for (int i = 0; i < N_MODELS; i++)
 		test_model(src, int8_models[i], pix, test.labels);
+	for (int i = 0; i < N_MODELS; i++)
+		test_head_input(src, int8_models[i], pix);
+	test_head_refused(src);
 	free(pix);
 	idx_free(&test);
 	return tap_done();

@@ -55,8 +55,9 @@ cli=$(DIGITS_MODEL_DIR=$top_srcdir/models "$top_builddir/src/digits" predict --j
 ok_cmd "CLI --json: the stroke is not a digit" \
 	sh -c 'printf "%s" "$1" | grep -q "\"uncertain\":true,\"uncertain_reason\":\"not_a_digit\""' - "$cli"
 
-# Every shipped model: the three non-digits flagged, the digit not.
-for model in cnn lenet5 mlp; do
+# Every shipped model, float and int8 (whose heads read their bytes as
+# floats): the three non-digits flagged, the digit not.
+for model in cnn lenet5 mlp cnn-int8 lenet5-int8 mlp-int8; do
 	cli=$(DIGITS_MODEL_DIR=$top_srcdir/models "$top_builddir/src/digits" predict --json \
 		--model $model "$IMG/stroke.png" "$IMG/dash.png" "$IMG/letter.png" "$IMG/seven.png")
 	is "$(printf '%s\n' "$cli" |

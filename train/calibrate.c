@@ -72,9 +72,8 @@ int calibrate_forward_hidden(const struct nn_graph *g, const float *params, cons
 		    nn_forward(g, params, ws, pixels + (size_t)i * IDX_SIDE * IDX_SIDE, k);
 
 		memcpy(*probs + (size_t)i * (size_t)nc, p, (size_t)k * (size_t)nc * sizeof(float));
-		if (nh)
-			memcpy(*hidden + (size_t)i * nh, nn_activation(ws, node),
-			       (size_t)k * nh * sizeof(float));
+		for (int j = 0; nh && j < k; j++)
+			nn_activation_floats(g, ws, node, j, *hidden + (size_t)(i + j) * nh);
 	}
 	nn_workspace_free(ws);
 	return 0;

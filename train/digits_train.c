@@ -356,11 +356,13 @@ static int fit_confidence(const char *path, const char *data_opt)
 	       rep.cp.ambiguous_margin, rep.cp.reject_below, 100 * rep.val_flagged,
 	       NONDIGIT_FIT_SEED, 100 * rep.nondigits_caught, rep.n_nondigits);
 	if (rep.cp.head.fitted)
-		printf(
-		    "not_a_digit head: %d features, threshold %.4f (fitted on %d training digits "
-		    "and %d non-digits of seed %d)\n",
-		    rep.cp.head.n_features, rep.cp.head.threshold, rep.n_head_digits,
-		    rep.n_head_nondigits, NONDIGIT_FIT_SEED);
+		printf("not_a_digit head: %d features, %d relu units, threshold %.4f (fitted on %d "
+		       "training digits and %d non-digits of seed %d)\n",
+		       rep.cp.head.n_features, rep.cp.head.n_units, rep.cp.head.threshold,
+		       rep.n_head_digits, rep.n_head_nondigits, NONDIGIT_FIT_SEED);
+	else
+		printf("no not_a_digit head: the graph does not end in dense -> softmax, or it is "
+		       "int8 with no recorded output scales (quantise it again)\n");
 	return 0;
 }
 

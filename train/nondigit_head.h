@@ -19,6 +19,16 @@
 
 #define NONDIGIT_HEAD_STEPS 600
 #define NONDIGIT_HEAD_L2    1e-3
+/* Then the MLP stage: this many relu units (0: none, a logistic
+ * regression), trained with the linear part for NONDIGIT_HEAD_UNIT_STEPS
+ * more full-batch Adam steps. */
+#ifndef NONDIGIT_HEAD_UNITS
+#define NONDIGIT_HEAD_UNITS 16
+#endif
+#ifndef NONDIGIT_HEAD_UNIT_STEPS
+#define NONDIGIT_HEAD_UNIT_STEPS 600
+#endif
+#define NONDIGIT_HEAD_UNIT_RATE 0.01
 
 /* The features of n images: n x h->n_features doubles into *out
  * (malloc'ed, the caller frees), from their probabilities (n x

@@ -195,12 +195,18 @@ static struct json_object *describe(const struct qstate *q, const char *name)
 			add_int(o, "pad", n->pad);
 			add_int(o, "zero", q->src[n->inputs[0]] == 0 ? q->zero : 0);
 			json_object_object_add(o, "layout", json_object_new_string("hwc"));
+			/* One output level's value: what reads its bytes as floats
+			 * (the not-a-digit head) needs. */
+			json_object_object_add(o, "scale", json_object_new_double(q->scale[i]));
 			break;
 		case NN_DENSE:
 			op = "dense_q8";
 			add_int(o, "units", n->units);
 			add_int(o, "zero", q->src[n->inputs[0]] == 0 ? q->zero : 0);
 			json_object_object_add(o, "relu", json_object_new_boolean(q->relu[i] >= 0));
+			if (q->relu[i] >= 0)
+				json_object_object_add(o, "scale",
+				                       json_object_new_double(q->scale[i]));
 			break;
 		case NN_MAXPOOL:
 			op = "maxpool_q8";

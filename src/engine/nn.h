@@ -67,7 +67,8 @@ struct nn_node {
 	int kernel, stride, pad;   /* conv2d, maxpool */
 	float rate;                /* dropout probability */
 	float mean, std;           /* input normalisation */
-	float scale;               /* quantize: the value of one level */
+	float scale;               /* quantize, and conv2d_q8 / dense_q8 with relu: the value of
+	                              one level of the output (0: not recorded) */
 	int zero;                  /* quantize: its zero level; conv2d_q8, dense_q8: the input's */
 	bool out_u8;               /* dense_q8: relu, requantised bytes; else float logits */
 	size_t weight, bias;       /* offsets into the parameter buffer */
@@ -162,6 +163,15 @@ const float *nn_forward(const struct nn_graph *g, const float *params, struct nn
 
 /* Activations of node i for the last forward (n x c*h*w), owned by ws. */
 const float *nn_activation(const struct nn_workspace *ws, int node);
+/* Image k's activations of node i for the last forward as c*h*w floats
+ * into out, channels first: a float node's copied, an int8 node's bytes
+ * read as scale * (q - zero) (nn_q8.c), so they stand for the float
+ * model's activations.  -1 (out untouched) when the node's bytes have no
+ * recorded scale (an int8 file quantised before they were recorded). */
+int nn_activation_floats(const struct nn_graph *g, const struct nn_workspace *ws, int node, int k,
+                         float *out);
+/* Whether nn_activation_floats can read node i. */
+bool nn_activation_readable(const struct nn_graph *g, int node);
 
 /* After nn_forward on a training workspace: the mean cross-entropy of the
  * output against labels (each < n_classes) into *loss; adds

@@ -180,6 +180,21 @@ static int parse_zero(struct nn_node *n, struct json_object *o, struct dg_error 
 	return nn_json_int(o, n->name, "zero", 0, 0, Q8_MAX, &n->zero, err);
 }
 
+/* A requantising layer's optional "scale": the value of one level of its
+ * output bytes (0: not recorded; files before it lack it).  The engine
+ * does not need it to run; nn_activation_floats does, to read the bytes
+ * as the float model's activations. */
+static int parse_level(struct nn_node *n, struct json_object *o, struct dg_error *err)
+{
+	return nn_json_float(o, n->name, "scale", 0.0, 1e-12, 1e6, &n->scale, err);
+}
+
+static void level_to_json(const struct nn_node *n, struct json_object *o)
+{
+	if (n->scale > 0)
+		json_object_object_add(o, "scale", json_object_new_double(n->scale));
+}
+
 /* ---- quantize ----------------------------------------------------------- */
 
 static int quantize_parse(struct nn_node *n, struct json_object *o, struct dg_error *err)
@@ -296,7 +311,7 @@ static int conv2d_q8_parse(struct nn_node *n, struct json_object *o, struct dg_e
 	    nn_json_int(o, n->name, "kernel", 0, 1, NN_MAX_KERNEL, &n->kernel, err) ||
 	    nn_json_int(o, n->name, "stride", 1, 1, NN_MAX_KERNEL, &n->stride, err) ||
 	    nn_json_int(o, n->name, "pad", 0, 0, NN_MAX_KERNEL, &n->pad, err) ||
-	    parse_zero(n, o, err))
+	    parse_zero(n, o, err) || parse_level(n, o, err))
 		return -1;
 	/* The first int8 files (until 2026-12-03) held the weights in
 	 * im2col order: not worth a second, slow path; made again they load. */
@@ -493,6 +508,7 @@ static void conv2d_q8_to_json(const struct nn_node *n, struct json_object *o)
 	json_object_object_add(o, "pad", json_object_new_int(n->pad));
 	json_object_object_add(o, "zero", json_object_new_int(n->zero));
 	json_object_object_add(o, "layout", json_object_new_string("hwc"));
+	level_to_json(n, o);
 }
 
 const struct nn_op_def nn_op_conv2d_q8 = {
@@ -519,7 +535,7 @@ static int dense_q8_parse(struct nn_node *n, struct json_object *o, struct dg_er
 
 	if (nn_expect_inputs(n, 1, err) ||
 	    nn_json_int(o, n->name, "units", 0, 1, NN_MAX_UNITS, &n->units, err) ||
-	    parse_zero(n, o, err))
+	    parse_zero(n, o, err) || parse_level(n, o, err))
 		return -1;
 	n->out_u8 = false;
 	if (json_object_object_get_ex(o, "relu", &v)) {
@@ -641,6 +657,7 @@ static void dense_q8_to_json(const struct nn_node *n, struct json_object *o)
 	json_object_object_add(o, "units", json_object_new_int(n->units));
 	json_object_object_add(o, "zero", json_object_new_int(n->zero));
 	json_object_object_add(o, "relu", json_object_new_boolean(n->out_u8));
+	level_to_json(n, o);
 }
 
 const struct nn_op_def nn_op_dense_q8 = {
@@ -772,3 +789,72 @@ const struct nn_op_def nn_op_concat_q8 = {
     .shape = nn_concat_shape,
     .forward = concat_q8_forward,
 };
+
+/* ---- reading activations as floats -------------------------------------- */
+
+/* The value of one level of node i's bytes and their zero level: a
+ * quantize node's own, a requantising layer's recorded "scale", a max-pool
+ * or concat carries its (first) input's; 0 when unknown. */
+static float node_level(const struct nn_graph *g, int i, int *zero)
+{
+	const struct nn_node *n = &g->nodes[i];
+
+	*zero = 0;
+	switch (n->op) {
+	case NN_QUANTIZE:
+		*zero = n->zero;
+		return n->scale;
+	case NN_CONV2D_Q8:
+		return n->scale;
+	case NN_DENSE_Q8:
+		return n->out_u8 ? n->scale : 0;
+	case NN_MAXPOOL_Q8:
+	case NN_CONCAT_Q8:
+		return node_level(g, n->inputs[0], zero);
+	default:
+		return 0;
+	}
+}
+
+static bool byte_node(const struct nn_node *n)
+{
+	return n->op == NN_QUANTIZE || n->op == NN_CONV2D_Q8 ||
+	       (n->op == NN_DENSE_Q8 && n->out_u8) || n->op == NN_MAXPOOL_Q8 ||
+	       n->op == NN_CONCAT_Q8;
+}
+
+bool nn_activation_readable(const struct nn_graph *g, int node)
+{
+	int zero;
+
+	if (node < 0 || node >= g->n_nodes)
+		return false;
+	return !byte_node(&g->nodes[node]) || node_level(g, node, &zero) > 0;
+}
+
+int nn_activation_floats(const struct nn_graph *g, const struct nn_workspace *ws, int node, int k,
+                         float *out)
+{
+	const struct nn_node *n;
+	const float *act = nn_activation(ws, node);
+	const size_t size = node >= 0 && node < g->n_nodes ? nn_node_size(&g->nodes[node]) : 0;
+	const uint8_t *q;
+	float level;
+	int zero;
+
+	if (!act || !nn_activation_readable(g, node))
+		return -1;
+	n = &g->nodes[node];
+	if (!byte_node(n)) {
+		memcpy(out, act + (size_t)k * size, size * sizeof(float));
+		return 0;
+	}
+	/* Channels last in the bytes, channels first out. */
+	level = node_level(g, node, &zero);
+	q = (const uint8_t *)act + (size_t)k * size;
+	for (int c = 0; c < n->c; c++)
+		for (int p = 0; p < n->h * n->w; p++)
+			out[(size_t)c * n->h * n->w + p] =
+			    level * (float)(q[(size_t)p * n->c + c] - zero);
+	return 0;
+}

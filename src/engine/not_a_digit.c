@@ -3,6 +3,7 @@
  */
 #include <json-c/json.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "not_a_digit.h"
@@ -18,12 +19,13 @@ int not_a_digit_node(const struct nn_graph *g)
 	if (i < 1 || g->nodes[i].op != NN_SOFTMAX)
 		return -1;
 	i = g->nodes[i].inputs[0];
-	if (g->nodes[i].op != NN_DENSE)
+	if (g->nodes[i].op != NN_DENSE && g->nodes[i].op != NN_DENSE_Q8)
 		return -1;
 	i = g->nodes[i].inputs[0];
 	while (g->nodes[i].op == NN_DROPOUT)
 		i = g->nodes[i].inputs[0];
-	return i;
+	/* An int8 node's bytes are read as floats with their recorded scale. */
+	return nn_activation_readable(g, i) ? i : -1;
 }
 
 /* Flood the 8- (or 4-) connected region of seen == 0 pixels whose ink is
@@ -116,15 +118,29 @@ void not_a_digit_features(const float *hidden, int n_hidden, const float *probs,
 	sum[4] = entropy;
 }
 
+double not_a_digit_apply(const struct not_a_digit_head *h, const double *f)
+{
+	double s = h->bias;
+
+	for (int i = 0; i < h->n_features; i++)
+		s += h->weight[i] * f[i];
+	for (int u = 0; u < h->n_units; u++) {
+		double a = h->unit_bias[u];
+
+		for (int i = 0; i < h->n_features; i++)
+			a += h->unit_weight[u][i] * f[i];
+		s += a > 0 ? h->unit_out[u] * a : 0;
+	}
+	return s;
+}
+
 double not_a_digit_score(const struct not_a_digit_head *h, const float *hidden, const float *probs,
                          const float *pixels)
 {
-	double f[NOT_A_DIGIT_MAX_FEATURES], s = h->bias;
+	double f[NOT_A_DIGIT_MAX_FEATURES];
 
 	not_a_digit_features(hidden, h->n_hidden, probs, h->n_classes, pixels, f);
-	for (int i = 0; i < h->n_features; i++)
-		s += h->weight[i] * f[i];
-	return s;
+	return not_a_digit_apply(h, f);
 }
 
 static int read_finite(struct json_object *o, const char *what, double *out, struct dg_error *err)
@@ -138,6 +154,62 @@ static int read_finite(struct json_object *o, const char *what, double *out, str
 		return dg_fail(err, DG_ERR_FORMAT,
 		               "training.confidence.not_a_digit.%s: %g is out of range", what,
 		               *out);
+	return 0;
+}
+
+/* The number array o, which must hold n values, into out. */
+static int read_array(struct json_object *o, const char *what, int n, double *out,
+                      struct dg_error *err)
+{
+	if (!o || !json_object_is_type(o, json_type_array) ||
+	    json_object_array_length(o) != (size_t)n)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.confidence.not_a_digit.%s: not an array of %d numbers",
+		               what, n);
+	for (int i = 0; i < n; i++)
+		if (read_finite(json_object_array_get_idx(o, (size_t)i), what, &out[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* The optional "units" member: an MLP head's hidden layer. */
+static int units_from_json(struct json_object *block, struct not_a_digit_head *h,
+                           struct dg_error *err)
+{
+	struct json_object *u, *b, *w;
+	size_t n;
+
+	h->n_units = 0;
+	if (!json_object_object_get_ex(block, "units", &u))
+		return 0;
+	if (!json_object_is_type(u, json_type_object) ||
+	    !json_object_object_get_ex(u, "bias", &b) || !json_object_is_type(b, json_type_array) ||
+	    (n = json_object_array_length(b)) < 1 || n > NOT_A_DIGIT_MAX_UNITS)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.confidence.not_a_digit.units: not an object with a "
+		               "\"bias\" of 1 to %d numbers",
+		               NOT_A_DIGIT_MAX_UNITS);
+	if (read_array(b, "units.bias", (int)n, h->unit_bias, err) < 0 ||
+	    read_array(json_object_object_get(u, "out"), "units.out", (int)n, h->unit_out, err) < 0)
+		return -1;
+	w = json_object_object_get(u, "weights");
+	if (!w || !json_object_is_type(w, json_type_array) ||
+	    json_object_array_length(w) != n * (size_t)h->n_features)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.confidence.not_a_digit.units.weights: not an array of %zu "
+		               "numbers (%zu units x %d features)",
+		               n * (size_t)h->n_features, n, h->n_features);
+	for (size_t k = 0; k < n; k++)
+		for (int i = 0; i < h->n_features; i++) {
+			double v;
+
+			if (read_finite(
+			        json_object_array_get_idx(w, k * (size_t)h->n_features + (size_t)i),
+			        "units.weights", &v, err) < 0)
+				return -1;
+			h->unit_weight[k][i] = (float)v;
+		}
+	h->n_units = (int)n;
 	return 0;
 }
 
@@ -163,7 +235,10 @@ int not_a_digit_from_json(struct json_object *confidence, const struct nn_graph 
 		               "training.confidence.not_a_digit.node: \"%s\", graph \"%s\" feeds "
 		               "its logits from \"%s\"",
 		               json_object_get_string(node), g ? g->name : "?",
-		               want < 0 ? "no dense layer" : g->nodes[want].name);
+		               want >= 0 ? g->nodes[want].name
+		               : g && strcmp(nn_graph_precision(g), "int8") == 0
+		                   ? "a layer with no recorded scale (quantise it again)"
+		                   : "no dense layer");
 	n = &g->nodes[want];
 	h->node = want;
 	h->n_hidden = n->c * n->h * n->w;
@@ -186,7 +261,8 @@ int not_a_digit_from_json(struct json_object *confidence, const struct nn_graph 
 			return -1;
 	if (read_finite(json_object_object_get(block, "bias"), "bias", &h->bias, err) < 0 ||
 	    read_finite(json_object_object_get(block, "threshold"), "threshold", &h->threshold,
-	                err) < 0)
+	                err) < 0 ||
+	    units_from_json(block, h, err) < 0)
 		return -1;
 	h->fitted = true;
 	return 0;
@@ -207,5 +283,32 @@ struct json_object *not_a_digit_to_json(const struct not_a_digit_head *h, const 
 	json_object_object_add(o, "weights", w);
 	json_object_object_add(o, "bias", json_object_new_double(h->bias));
 	json_object_object_add(o, "threshold", json_object_new_double(h->threshold));
+	if (h->n_units > 0) {
+		struct json_object *u = json_object_new_object(), *uw = json_object_new_array();
+		struct json_object *ub = json_object_new_array(), *uo = json_object_new_array();
+
+		if (!u || !uw || !ub || !uo) {
+			json_object_put(u), json_object_put(uw), json_object_put(ub);
+			json_object_put(uo), json_object_put(o);
+			return NULL;
+		}
+		for (int k = 0; k < h->n_units; k++) {
+			/* Floats: 9 digits give the same float back, at half the
+			 * text of a double's 17. */
+			for (int i = 0; i < h->n_features; i++) {
+				char text[32];
+
+				snprintf(text, sizeof(text), "%.9g", (double)h->unit_weight[k][i]);
+				json_object_array_add(
+				    uw, json_object_new_double_s(h->unit_weight[k][i], text));
+			}
+			json_object_array_add(ub, json_object_new_double(h->unit_bias[k]));
+			json_object_array_add(uo, json_object_new_double(h->unit_out[k]));
+		}
+		json_object_object_add(u, "weights", uw);
+		json_object_object_add(u, "bias", ub);
+		json_object_object_add(u, "out", uo);
+		json_object_object_add(o, "units", u);
+	}
 	return o;
 }

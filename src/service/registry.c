@@ -42,6 +42,7 @@ struct registry_model {
 	struct model *model;
 	struct nn_workspace *ws;
 	struct nn_workspace *explain_ws; /* made on the first explanation */
+	float *hidden; /* max_batch x the head's n_hidden: registry_hidden's floats */
 };
 
 struct registry {
@@ -71,6 +72,7 @@ void registry_free(struct registry *r)
 	for (int i = 0; i < r->n; i++) {
 		nn_workspace_free(r->models[i].ws);
 		nn_workspace_free(r->models[i].explain_ws);
+		free(r->models[i].hidden);
 		model_free(r->models[i].model);
 	}
 	free(r);
@@ -157,7 +159,15 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	rm->model = m;
 	set_info(&rm->info, r->n, m, path);
 	rm->info.confidence = conf;
+	if (conf.head.fitted &&
+	    !(rm->hidden =
+	          malloc((size_t)r->max_batch * (size_t)conf.head.n_hidden * sizeof(float)))) {
+		model_free(m);
+		return dg_fail(err, DG_ERR_NOMEM, "%s: out of memory", path);
+	}
 	if (!r->lazy && nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
+		free(rm->hidden);
+		rm->hidden = NULL;
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
 	}
@@ -313,13 +323,20 @@ int registry_predict(struct registry *r, int index, const float *pixels, int n, 
 const float *registry_hidden(const struct registry *r, int index, int k)
 {
 	const struct registry_model_info *info = registry_model_info(r, index);
-	const float *act;
+	const struct registry_model *rm;
+	float *out;
 
 	if (!info || !info->confidence.head.fitted || k < 0 || k >= r->max_batch ||
-	    !r->models[index].ws)
+	    !r->models[index].ws || !r->models[index].hidden)
 		return NULL;
-	act = nn_activation(r->models[index].ws, info->confidence.head.node);
-	return act ? act + (size_t)k * (size_t)info->confidence.head.n_hidden : NULL;
+	/* Read as floats (an int8 model's bytes dequantised) into the
+	 * model's own buffer: one small vector per image. */
+	rm = &r->models[index];
+	out = rm->hidden + (size_t)k * (size_t)info->confidence.head.n_hidden;
+	return nn_activation_floats(rm->model->graph, rm->ws, info->confidence.head.node, k, out) ==
+	               0
+	           ? out
+	           : NULL;
 }
 
 int registry_explain(struct registry *r, int index, const float *pixels, int cls, float *map,

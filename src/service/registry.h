@@ -85,8 +85,10 @@ int registry_predict(struct registry *r, int index, const float *pixels, int n, 
                      struct dg_error *err);
 
 /* After registry_predict on model index: image k's activations of the
- * layer its not-a-digit head reads (confidence.head), with the same
- * lifetime as the probabilities; NULL when the model has no head. */
+ * layer its not-a-digit head reads (confidence.head), as floats (an int8
+ * model's bytes dequantised), with the same lifetime as the
+ * probabilities; NULL when the model has no head.  Each call fills image
+ * k's slot of a buffer the registry keeps per model. */
 const float *registry_hidden(const struct registry *r, int index, int k);
 
 /* What an explanation explained, and how. */

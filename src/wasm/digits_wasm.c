@@ -194,12 +194,16 @@ EMSCRIPTEN_KEEPALIVE int dw_predict(struct dw_model *m, const uint8_t *rgba, int
 	memcpy(probs, p, (size_t)n * sizeof(float));
 	/* As the server's answer_confidence: the not-a-digit head reads the
 	 * activations this forward pass left. */
-	if (m->confidence.fitted)
-		confidence_judge_input(&m->confidence, p, n,
-		                       m->confidence.head.fitted
-		                           ? nn_activation(m->ws, m->confidence.head.node)
-		                           : NULL,
-		                       seen, &m->judged);
+	if (m->confidence.fitted) {
+		/* An int8 model's bytes read as floats, as registry_hidden does. */
+		float hidden[NOT_A_DIGIT_MAX_FEATURES];
+		bool read = m->confidence.head.fitted &&
+		            nn_activation_floats(m->model->graph, m->ws, m->confidence.head.node, 0,
+		                                 hidden) == 0;
+
+		confidence_judge_input(&m->confidence, p, n, read ? hidden : NULL, seen,
+		                       &m->judged);
+	}
 	for (int i = 1; i < n; i++)
 		if (p[i] > p[best])
 			best = i;

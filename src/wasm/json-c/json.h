@@ -68,6 +68,7 @@ struct json_object *json_object_new_string(const char *s);
 struct json_object *json_object_new_int(int32_t i);
 struct json_object *json_object_new_int64(int64_t i);
 struct json_object *json_object_new_double(double d);
+struct json_object *json_object_new_double_s(double d, const char *text);
 struct json_object *json_object_new_boolean(int b);
 
 struct json_object *json_object_get(struct json_object *o);
