@@ -128,6 +128,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 {
 	struct registry_model *rm;
 	struct confidence_params conf;
+	struct reading_whole reading;
 	struct dg_error inner;
 	struct model *m;
 
@@ -148,7 +149,8 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 		model_free(m);
 		return -1;
 	}
-	if (confidence_from_training(m->training, m->graph, &conf, &inner) < 0) {
+	if (confidence_from_training(m->training, m->graph, &conf, &inner) < 0 ||
+	    reading_whole_from_training(m->training, m->graph, &conf, &reading, &inner) < 0) {
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
 	}
@@ -157,6 +159,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	rm->model = m;
 	set_info(&rm->info, r->n, m, path);
 	rm->info.confidence = conf;
+	rm->info.reading = reading;
 	if (!r->lazy && nn_workspace_create(&rm->ws, m->graph, r->max_batch, false, &inner) < 0) {
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
