@@ -371,8 +371,7 @@ int read_fit_model_file(const char *path, const char *data_dir, const struct rea
 		               "%d numbers of each length: too few to hold "
 		               "one in five out",
 		               o->per);
-	if (registry_create(&reg, 64, err) < 0 || registry_add_file(reg, path, err) < 0 ||
-	    idx_load_mnist(&train, data_dir, "train", err) < 0)
+	if (registry_create(&reg, 64, err) < 0 || registry_add_file(reg, path, err) < 0)
 		goto out;
 	if (!registry_model_info(reg, 0)->confidence.head.fitted) {
 		dg_fail(err, DG_ERR_INVALID,
@@ -380,6 +379,8 @@ int read_fit_model_file(const char *path, const char *data_dir, const struct rea
 		        path);
 		goto out;
 	}
+	if (idx_load_mnist(&train, data_dir, "train", err) < 0)
+		goto out;
 	rep->w.node = registry_model_info(reg, 0)->confidence.head.node;
 	if (read_numbers(reg, &train, o, &rows, &rep->numbers, &inner) < 0 ||
 	    fit_rows(&rows, rep, &inner) < 0) {
