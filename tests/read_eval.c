@@ -1,6 +1,6 @@
 /*
  * read_eval.c - how well POST /api/v1/read reads numbers: the generated
- * set of tests/number_gen.c (MNIST test digits only) through reading_run,
+ * set of train/number_gen.c (MNIST test digits only) through reading_run,
  * exactly as the server reads an upload, printed as tables.
  *
  *   read_eval [--n N] [--seed S] [--model FILE] [--touching P] [--dump DIR]

@@ -1,14 +1,20 @@
 /*
  * test_read.c - reading numbers (image_read through reading_run, as the
  * server does) on crafted pictures of MNIST test digits from
- * tests/number_gen.c, clean (dark on white, PNG), exact text asserted;
- * and the refusals: no ink, not an image.
+ * train/number_gen.c, clean (dark on white, PNG), exact text asserted;
+ * the refusals: no ink, not an image; and the "one whole digit" score's
+ * block in the model file's header (training.reading): read, a file
+ * without it still reads numbers, bad blocks refused naming the file.
  */
+#include <json-c/json.h>
 #include <math.h>
 #include <png.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "engine/model.h"
 #include "idx.h"
 #include "number_gen.h"
 #include "service/reading.h"
@@ -86,6 +92,133 @@ static void check(const char *name, const char *digits, const double *gaps, cons
 	check_images(name, digits, NULL, gaps, broken);
 }
 
+/* shipped's training metadata with training.reading changed by edit,
+ * read as the registry reads it; 0 or -1 with err. */
+static int read_block(const struct model *shipped, void (*edit)(struct json_object *reading),
+                      struct reading_whole *w, struct dg_error *err)
+{
+	struct json_object *t = NULL, *reading;
+	struct confidence_params cp;
+	int rc;
+
+	if (json_object_deep_copy(shipped->training, &t, NULL) < 0 ||
+	    !json_object_object_get_ex(t, "reading", &reading))
+		return dg_fail(err, DG_ERR_NOMEM, "no copy");
+	edit(reading);
+	rc = confidence_from_training(t, shipped->graph, &cp, err) < 0
+	         ? -1
+	         : reading_whole_from_training(t, shipped->graph, &cp, w, err);
+	json_object_put(t);
+	return rc;
+}
+
+static struct json_object *whole_digit(struct json_object *reading)
+{
+	return json_object_object_get(reading, "whole_digit");
+}
+
+static void edit_none(struct json_object *reading)
+{
+	(void)reading;
+}
+
+static void edit_short(struct json_object *reading)
+{
+	struct json_object *w = json_object_object_get(whole_digit(reading), "weights");
+
+	json_object_array_del_idx(w, json_object_array_length(w) - 1, 1);
+}
+
+static void edit_nan(struct json_object *reading)
+{
+	json_object_array_put_idx(json_object_object_get(whole_digit(reading), "weights"), 7,
+	                          json_object_new_double(NAN));
+}
+
+static void edit_inf_bias(struct json_object *reading)
+{
+	json_object_object_add(whole_digit(reading), "bias", json_object_new_double(INFINITY));
+}
+
+static void edit_string(struct json_object *reading)
+{
+	json_object_array_put_idx(json_object_object_get(whole_digit(reading), "weights"), 0,
+	                          json_object_new_string("0.5"));
+}
+
+static void edit_node(struct json_object *reading)
+{
+	json_object_object_add(whole_digit(reading), "node", json_object_new_string("relu_fc1"));
+}
+
+static void edit_no_whole(struct json_object *reading)
+{
+	json_object_object_del(reading, "whole_digit");
+}
+
+/* The shipped cnn's block, and what is refused. */
+static void check_block(const char *path)
+{
+	struct model *m = NULL;
+	struct reading_whole w;
+	struct dg_error err = {0};
+	const struct registry_model_info *info = registry_model_info(reg, 0);
+	static const struct {
+		const char *name, *says;
+		void (*edit)(struct json_object *);
+	} bad[] = {
+	    {"one weight short", "not an array of 201 numbers", edit_short},
+	    {"a NaN weight", "out of range", edit_nan},
+	    {"an infinite bias", "bias", edit_inf_bias},
+	    {"a weight that is a string", "not a number", edit_string},
+	    {"another layer", "relu_fc2", edit_node},
+	    {"no whole_digit", "whole_digit", edit_no_whole},
+	};
+
+	ok(info->reading.fitted && info->reading.n_features == 201,
+	   "shipped cnn: training.reading read (%d weights)", info->reading.n_features);
+	if (model_load(&m, path, &err) < 0) {
+		ok(0, "%s: %s", path, err.msg);
+		return;
+	}
+	ok(read_block(m, edit_none, &w, &err) == 0 && w.fitted && w.bias == info->reading.bias &&
+	       w.weight[200] == info->reading.weight[200],
+	   "the block read again alike");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.msg[0] = '\0';
+		ok(read_block(m, bad[i].edit, &w, &err) < 0 && strstr(err.msg, bad[i].says) &&
+		       strstr(err.msg, "training.reading") && !w.fitted,
+		   "%s: refused (%s)", bad[i].name, err.msg);
+	}
+	model_free(m);
+}
+
+/* The shipped cnn saved to dir without training.reading, or with edit
+ * made to it; the path written, or NULL. */
+static const char *save_variant(const char *shipped, const char *dir, const char *name,
+                                void (*edit)(struct json_object *reading))
+{
+	static char path[1024];
+	struct model *m = NULL;
+	struct json_object *t = NULL, *reading;
+	struct dg_error err;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (model_load(&m, shipped, &err) == 0 &&
+	    json_object_deep_copy(m->training, &t, NULL) == 0 &&
+	    json_object_object_get_ex(t, "reading", &reading)) {
+		if (edit)
+			edit(reading);
+		else
+			json_object_object_del(t, "reading");
+		rc = model_save(path, m->graph, m->params, t, &err);
+	}
+	json_object_put(t);
+	model_free(m);
+	return rc == 0 ? path : NULL;
+}
+
 int main(void)
 {
 	const char *env = getenv("DIGITS_MNIST_DIR"), *build = getenv("top_builddir");
@@ -129,6 +262,43 @@ int main(void)
 		for (int i = 0; i < test.n && !(found & 1 << d); i++)
 			if (test.labels[i] == d)
 				first_of[d] = i, found |= 1 << d;
+
+	/* The "one whole digit" score lives in the model file. */
+	check_block(model);
+	{
+		char tmp[] = "/tmp/test_read.XXXXXX";
+		const char *tmpdir = mkdtemp(tmp), *path;
+		struct registry *shipped = reg, *other = NULL;
+
+		/* Without the block (a retrained network before
+		 * --fit-reading): the file loads and still reads numbers. */
+		path = tmpdir ? save_variant(model, tmpdir, "cnn.model", NULL) : NULL;
+		ok(path && registry_create(&other, 16, &err) == 0 &&
+		       registry_add_file(other, path, &err) == 0 &&
+		       !registry_model_info(other, 0)->reading.fitted,
+		   "without training.reading: loads, unfitted");
+		if (other) {
+			reg = other;
+			check("without the block, three apart", "204", apart3, NULL);
+			check("without the block, touching pair", "20", touch, NULL);
+			reg = shipped;
+			registry_free(other);
+			other = NULL;
+		}
+		if (path)
+			unlink(path);
+		/* A bad block: the file is refused, named. */
+		path = tmpdir ? save_variant(model, tmpdir, "cnn.model", edit_short) : NULL;
+		ok(path && registry_create(&other, 16, &err) == 0 &&
+		       registry_add_file(other, path, &err) < 0 && strstr(err.msg, path) &&
+		       strstr(err.msg, "training.reading.whole_digit.weights"),
+		   "a bad block: the file is refused (%s)", err.msg);
+		registry_free(other);
+		if (path)
+			unlink(path);
+		if (tmpdir)
+			rmdir(tmpdir);
+	}
 
 	check("one digit", "7", NULL, NULL);
 	check("three apart", "204", apart3, NULL);

@@ -105,7 +105,7 @@ ok_cmd "the weights are not empty" test "$(wc -c <a/weights)" -eq 246824
 # checkpoint fixes (refused with --eval and --resume; --threads is not one).
 "$train" --help >help.txt 2>&1
 is "$?" 0 "--help exits 0"
-is "$(grep -c '^  --' help.txt)" 22 "--help lists the 22 options"
+is "$(grep -c '^  --' help.txt)" 23 "--help lists the 23 options"
 is "$(grep -- '--stop-after' help.txt)" \
 	"  --stop-after N      checkpoint and stop after N steps, as on Ctrl-C" "... aligned"
 # Photo artefacts in training: recorded in the model, bounded.
@@ -122,6 +122,11 @@ is "$?" 2 "--artefacts 1.5: usage error"
 is "$?" 2 "--eval with a training option: usage error"
 "$train" --fit-confidence a/m.model --epochs 3 >/dev/null 2>err.txt
 is "$?" 2 "--fit-confidence with a training option: usage error"
+"$train" --fit-reading a/m.model --epochs 3 >/dev/null 2>err.txt
+is "$?" 2 "--fit-reading with a training option: usage error"
+"$train" --fit-reading a/m.model --data "$data" >/dev/null 2>err.txt
+is "$?" 1 "--fit-reading without --fit-confidence first: refused"
+ok_cmd "... saying why" grep -q 'a/m.model: no not-a-digit head to read' err.txt
 "$train" --quantize a/m.model --epochs 3 >/dev/null 2>err.txt
 is "$?" 2 "--quantize with a training option: usage error"
 "$train" --calibrate 10 >/dev/null 2>err.txt

@@ -26,6 +26,7 @@
 #include "idx.h"
 #include "nondigit.h"
 #include "quantize.h"
+#include "read_fit.h"
 #include "engine/model.h"
 #include "report.h"
 #include "train.h"
@@ -69,6 +70,7 @@ enum opt {
 	OPT_RESUME,
 	OPT_EVAL,
 	OPT_FIT_CONFIDENCE,
+	OPT_FIT_READING,
 	OPT_QUANTIZE,
 	OPT_CALIBRATE,
 	OPT_STOP_AFTER,
@@ -128,6 +130,12 @@ static const struct opt_def opt_defs[N_OPTS] = {
                             "validation images and generated non-digits, and\n"
                             "write them into its header (weights unchanged)",
                             false},
+    [OPT_FIT_READING] = {"fit-reading", "FILE",
+                         "fit how `digits read` tells one whole digit from\n"
+                         "a slice or a pair, for a model with a not-a-digit\n"
+                         "score (after --fit-confidence), on numbers of\n"
+                         "training digits; write it into its header",
+                         false},
     [OPT_QUANTIZE] = {"quantize", "FILE",
                       "write an int8 model of a float model file to --out\n"
                       "(default: <base>-int8.model beside it)",
@@ -151,6 +159,7 @@ static void usage(FILE *f)
 	fputs("usage: digits-train [options]            train a network on MNIST\n"
 	      "       digits-train --eval MODEL         test accuracy of a model file\n"
 	      "       digits-train --fit-confidence MODEL  calibrate a model file\n"
+	      "       digits-train --fit-reading MODEL  fit its number reading\n"
 	      "       digits-train --quantize MODEL --calibrate N --out FILE  int8 model\n"
 	      "       digits-train --resume CHECKPOINT  continue an interrupted run\n"
 	      "\n",
@@ -366,6 +375,29 @@ static int fit_confidence(const char *path, const char *data_opt)
 	return 0;
 }
 
+/* --fit-reading: fit, rewrite the file, and say how well it judges the
+ * pieces it did not see. */
+static int fit_reading(const char *path, const char *data_opt)
+{
+	struct dg_error err = {0};
+	struct read_fit_report rep;
+	const struct read_fit_opts o = {READ_FIT_PER, READ_FIT_SEED};
+	const char *dir = find_data(data_opt, &err);
+
+	if (!dir || read_fit_model_file(path, dir, &o, &rep, &err) < 0) {
+		fprintf(stderr, "digits-train: %s\n", err.msg);
+		return 1;
+	}
+	printf("model: %s\n"
+	       "reading: \"one whole digit\" score over %d features, fitted on %d candidate "
+	       "pieces of four in five of %d numbers of training digits (seed %d)\n"
+	       "held out (the fifth): %d pieces, %d whole digits: %.2f%% judged right (%d whole "
+	       "called not, %d not called whole)\n",
+	       path, rep.w.n_features, rep.pieces[0], rep.numbers, READ_FIT_SEED, rep.pieces[1],
+	       rep.whole[1], 100 * rep.right[1], rep.whole_called_not[1], rep.not_called_whole[1]);
+	return 0;
+}
+
 /* Model file, card and plots, then the summary on stdout. */
 static int finish(struct report_run *r, struct dg_error *err)
 {
@@ -404,7 +436,7 @@ out:
 /* What the command line asked for. */
 struct cli {
 	struct train_config cfg;
-	const char *resume, *eval, *fit_confidence, *quantize, *data;
+	const char *resume, *eval, *fit_confidence, *fit_reading, *quantize, *data;
 	int calibrate;            /* --quantize: calibration images */
 	const char *other_opt;    /* the last training option other than --out, or NULL */
 	const char *training_opt; /* the last training option given, or NULL */
@@ -500,6 +532,9 @@ static int apply_option(struct cli *cli, enum opt id, const char *arg)
 	case OPT_FIT_CONFIDENCE:
 		cli->fit_confidence = arg;
 		break;
+	case OPT_FIT_READING:
+		cli->fit_reading = arg;
+		break;
 	case OPT_QUANTIZE:
 		cli->quantize = arg;
 		break;
@@ -561,7 +596,12 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	if (cli->fit_confidence && (cli->eval || cli->resume || cli->training_opt))
 		return fail_usage("--fit-confidence takes no other mode or training option%s%s", "",
 		                  "");
-	if (cli->quantize && (cli->eval || cli->resume || cli->fit_confidence || cli->other_opt))
+	if (cli->fit_reading &&
+	    (cli->eval || cli->resume || cli->fit_confidence || cli->training_opt))
+		return fail_usage("--fit-reading takes no other mode or training option%s%s", "",
+		                  "");
+	if (cli->quantize &&
+	    (cli->eval || cli->resume || cli->fit_confidence || cli->fit_reading || cli->other_opt))
 		return fail_usage("--quantize takes only --calibrate, --out, --data and "
 		                  "--threads%s%s",
 		                  "", "");
@@ -800,6 +840,8 @@ int main(int argc, char **argv)
 		return evaluate_file(cli.eval, cli.data);
 	if (cli.fit_confidence)
 		return fit_confidence(cli.fit_confidence, cli.data);
+	if (cli.fit_reading)
+		return fit_reading(cli.fit_reading, cli.data);
 	if (cli.quantize)
 		return quantize(&cli);
 	return run_training(argc, argv, &cli);

@@ -346,6 +346,8 @@ static struct json_object *training_record(const struct model *m, const char *in
 		t = json_object_new_object();
 	/* Fitted to the float logits: digits-train --fit-confidence refits. */
 	json_object_object_del(t, "confidence");
+	/* Read from the float network's hidden layer: --fit-reading refits. */
+	json_object_object_del(t, "reading");
 	json_object_object_add(t, "test_accuracy",
 	                       json_object_new_double((double)ev->correct / ev->n));
 	json_object_object_add(t, "test_correct", json_object_new_int(ev->correct));

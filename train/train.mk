@@ -13,13 +13,16 @@ train_libtrain_a_SOURCES = \
 	train/rng.h train/nondigit.h train/nondigit.c \
 	train/calibrate.h train/calibrate.c \
 	train/quantize.h train/quantize.c \
-	train/nondigit_head.h train/nondigit_head.c
+	train/nondigit_head.h train/nondigit_head.c \
+	train/number_gen.h train/number_gen.c \
+	train/read_fit.h train/read_fit.c
 TRAIN_LDADD = train/libtrain.a $(LDADD)
 TRAIN_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/train
 
 bin_PROGRAMS += train/digits-train
 train_digits_train_SOURCES = train/digits_train.c
-train_digits_train_LDADD = $(TRAIN_LDADD)
+# --fit-reading reads numbers through the service's registry and reader.
+train_digits_train_LDADD = train/libtrain.a src/libdigits_service.a $(LDADD)
 # Where `make data` puts MNIST: the trainer's last place to look.
 train_digits_train_CPPFLAGS = $(AM_CPPFLAGS) -DTRAIN_DATADIR='"$(abs_top_builddir)/data/mnist"'
 

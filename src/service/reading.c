@@ -33,17 +33,13 @@
  * exact at 0, 91 % at 2.5-3, too many digits from 4 on). */
 #define WHOLE_BONUS 3.0
 
-/* Where the width / H and width / height hinges bend. */
-static const double hinge[] = {0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.2};
-#define N_HINGES ((int)(sizeof(hinge) / sizeof(hinge[0])))
-
 /* The registry as image_read's classifier, timing what it spends. */
 struct classifier {
 	struct registry *reg;
 	int model, n_classes;
 	double seconds;
 	const struct not_a_digit_head *head; /* the model's, or NULL */
-	const struct reading_whole *whole;   /* fitted for this model, or NULL */
+	const struct reading_whole *whole;   /* the model file's, or NULL */
 };
 
 /* log(1 / (1 + e^-z)), no lower than floor. */
@@ -59,33 +55,11 @@ int reading_piece_features(struct registry *reg, int model, int k, const float *
 {
 	const struct registry_model_info *m = registry_model_info(reg, model);
 	const float *hidden = registry_hidden(reg, model, k);
-	int nh;
 
 	if (!m || !hidden)
 		return -1;
-	nh = m->confidence.head.n_hidden;
-	not_a_digit_features(hidden, nh, probs, m->n_classes, pixels, out);
-	out += nh + m->n_classes + NOT_A_DIGIT_EXTRA_FEATURES;
-	for (int i = 0; i < IMAGE_READ_SHAPE; i++)
-		out[i] = piece->shape[i];
-	out += IMAGE_READ_SHAPE;
-	/* A digit is neither a sliver nor as wide as two, nor a scrap
-	 * lower than the line: hinges make the score of width, aspect and
-	 * height piecewise linear, not a slope. */
-	for (int i = 0; i < N_HINGES; i++) {
-		out[3 * i] = fmax(0, piece->shape[0] - hinge[i]);
-		out[3 * i + 1] = fmax(0, piece->shape[2] - hinge[i]);
-		out[3 * i + 2] = fmax(0, piece->shape[1] - hinge[i]);
-	}
-	out += 3 * N_HINGES;
-	/* How wide a digit is depends on the digit (a 1, a 0): width and
-	 * its square per class, weighted by the class's probability. */
-	for (int c = 0; c < 10; c++) {
-		out[2 * c] = probs[c] * piece->shape[0];
-		out[2 * c + 1] = probs[c] * piece->shape[3];
-	}
-	return nh + m->n_classes + NOT_A_DIGIT_EXTRA_FEATURES + IMAGE_READ_SHAPE + 3 * N_HINGES +
-	       20;
+	reading_whole_features(&m->confidence.head, hidden, probs, pixels, piece, out);
+	return reading_whole_n_features(&m->confidence.head);
 }
 
 /* The piece score (see image_reader.with_piece_score) of piece k of the
@@ -100,9 +74,7 @@ static float piece_score(struct classifier *c, int k, const float *probs, const 
 
 	if (c->whole && reading_piece_features(c->reg, c->model, k, probs, pixels, piece, f) ==
 	                    c->whole->n_features) {
-		z = c->whole->bias;
-		for (int i = 0; i < c->whole->n_features; i++)
-			z += c->whole->weight[i] * f[i];
+		z = reading_whole_score(c->whole, f);
 		return (float)(WHOLE_BONUS +
 		               WHOLE_WEIGHT * fmax(-WHOLE_CLAMP, fmin(WHOLE_CLAMP, z)));
 	}
@@ -221,7 +193,7 @@ int reading_run(struct registry *reg, int model, const void *data, size_t len,
 	                       m ? m->n_classes : 0,
 	                       0,
 	                       m ? &m->confidence.head : NULL,
-	                       m ? reading_whole_for(m->version) : NULL};
+	                       m && m->reading.fitted ? &m->reading : NULL};
 	const struct image_reader rd = {classify,       &c, c.n_classes, registry_max_batch(reg), 1,
 	                                c.whole != NULL};
 	int rc;

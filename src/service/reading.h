@@ -13,32 +13,11 @@
 #include "image/image_read.h"
 #include "registry.h"
 
-/*
- * A learned "this piece is one whole digit" score for one model file: a
- * logistic regression over reading_piece_features (the not-a-digit head's
- * features of the piece's picture, then its shape), fitted by
- * tests/read_fit on numbers of MNIST training digits: the candidate pieces
- * the reader makes of them, those that are one digit's ink against the
- * slices, pairs and scraps.  Kept per model file (its CRC-32), because it
- * reads that network's hidden layer.  reading_whole.c holds the fitted
- * ones; a model without one keeps the not-a-digit head's score.
- */
-#define READING_MAX_FEATURES (NOT_A_DIGIT_MAX_FEATURES + IMAGE_READ_SHAPE + 48)
-
-struct reading_whole {
-	const char *version; /* registry_model_info.version of the model file */
-	int n_features;
-	double bias;
-	const double *weight;
-};
-
-/* The fitted head for a model file's version, or NULL. */
-const struct reading_whole *reading_whole_for(const char *version);
-
-/* The features of piece k of the batch just run through model by
- * registry_predict (probs and pixels: that piece's), into out
- * (READING_MAX_FEATURES).  Returns how many, or -1 when the model has no
- * not-a-digit head (whose hidden layer they read). */
+/* The "one whole digit" features (reading_whole.h) of piece k of the
+ * batch just run through model by registry_predict (probs and pixels:
+ * that piece's), into out (READING_MAX_FEATURES).  Returns how many, or
+ * -1 when the model has no not-a-digit head (whose hidden layer they
+ * read). */
 int reading_piece_features(struct registry *reg, int model, int k, const float *probs,
                            const float *pixels, const struct image_read_piece *piece, double *out);
 

@@ -1,226 +1,130 @@
 /*
- * reading_whole.c - the fitted "one whole digit" heads (see reading.h),
- * as tests/read_fit wrote them: weights over reading_piece_features, the
- * standardisation folded in.
+ * reading_whole.c - the "one whole digit" score's features, and its block
+ * in the model file's header (see reading_whole.h).
  */
+#include "reading_whole.h"
+
+#include <json-c/json.h>
+#include <math.h>
 #include <string.h>
 
-#include "reading.h"
+static const double hinge[READING_HINGES] = {0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.2};
 
-/* cnn.model (cnn, 0af43e4e): read_fit --n 60 --seed 7 */
-static const double whole_0af43e4e[] = {
-    0.0194185434,
-    0.0270053974,
-    0.0144986873,
-    0.0312278184,
-    -0.0219808408,
-    0.00186480873,
-    0.100479777,
-    0.0201175498,
-    -1.01029861,
-    0.0398361068,
-    0.00592444033,
-    -0.0308449817,
-    0.0367764407,
-    0.0723815382,
-    -0.00144312518,
-    0.0287423824,
-    0.0139492965,
-    0.0353017676,
-    0.0256353459,
-    -0.0110325505,
-    -0.0280546138,
-    0.00359213737,
-    -0.00167571741,
-    0.00673403357,
-    -0.115377923,
-    0.0436198069,
-    -0.0278639017,
-    -0.034209728,
-    0.0357516293,
-    0.0780282995,
-    -0.00805541078,
-    0.0148476102,
-    -0.0120270488,
-    -0.0374181178,
-    -0.0792071244,
-    0.0511800173,
-    -0.0484861124,
-    0.0184902004,
-    -0.00895044592,
-    0.0398501059,
-    0.000311997628,
-    0.00856452789,
-    0.037421575,
-    -0.0340756895,
-    0.0308650256,
-    -0.0667203916,
-    0.730014343,
-    -0.0406803894,
-    -0.0111859814,
-    0.0177308046,
-    -0.0089446975,
-    0.282619716,
-    -0.0646843543,
-    0.0760542908,
-    -0.00904865236,
-    -1.40559484,
-    -0.08098171,
-    -0.0248685454,
-    0.0389002683,
-    0.0119973588,
-    0.0116656145,
-    -0.0263484903,
-    0.0383160356,
-    -0.0203844959,
-    0.00883971681,
-    0.0239673814,
-    -0.0502141571,
-    0.0606711831,
-    0.11751902,
-    0.0130507413,
-    -0.017352774,
-    0.0179665909,
-    -0.00186967543,
-    0.0594180786,
-    -0.0134573493,
-    -0.0437100124,
-    0.0860141005,
-    -0.0239052364,
-    0.23243438,
-    0.016103722,
-    0.0374663871,
-    0.00241586671,
-    0.230461631,
-    0.0274194355,
-    -0.00119061457,
-    0.00930402332,
-    -0.0749137496,
-    0.0594055319,
-    -0.00809666837,
-    -0.00805139417,
-    -0.0161129176,
-    0.00369994642,
-    -0.0185167511,
-    -0.00557378007,
-    -0.112653543,
-    0.0201154272,
-    0.015051312,
-    -0.0163314085,
-    0.166336698,
-    -0.116133384,
-    -0.00296086866,
-    0.0357787058,
-    -0.00983630849,
-    -0.259825563,
-    0.0357390909,
-    0.0488201889,
-    -0.168554824,
-    0.00233133892,
-    0.186269916,
-    -0.00318802872,
-    0.0228409786,
-    0.0151988785,
-    -0.0824095444,
-    0.0189774449,
-    0.0435480513,
-    0.0135675805,
-    0.108944867,
-    0.0894105312,
-    0.0288309148,
-    0.181351986,
-    0.38043261,
-    -0.0129226644,
-    0.00121157579,
-    -0.024501213,
-    0.0208607586,
-    0.00761785814,
-    0.00885509409,
-    -0.0101751297,
-    -0.0175693496,
-    -0.0119454957,
-    -0.0133044241,
-    -0.0143325604,
-    -0.00612373533,
-    -0.022475648,
-    -0.013645692,
-    -0.00680128043,
-    -0.0137644926,
-    -0.0162544423,
-    1.29562258,
-    -0.98432565,
-    0.206834735,
-    0.0583122469,
-    0.163488135,
-    0.0624938721,
-    1.37074979,
-    0.197759442,
-    0.0314998062,
-    -0.0540786806,
-    0.194158824,
-    1.22884423,
-    0.198155392,
-    -0.133813127,
-    -0.458351059,
-    -0.349594941,
-    -1.4519849,
-    -1.40412421,
-    0.145987675,
-    0.469647136,
-    0.562588193,
-    -1.595478,
-    0.168909946,
-    0.205884467,
-    1.31067697,
-    0.0371944909,
-    0.188012353,
-    1.45601936,
-    -0.505351803,
-    0.0270802454,
-    1.54042886,
-    -1.48123671,
-    -0.241533474,
-    0.643806724,
-    -2.5973928,
-    -0.234696363,
-    -5.70326807,
-    -2.84588755,
-    -0.0891642714,
-    -18.8696019,
-    -2.16565426,
-    0.00845658371,
-    0,
-    0.434832181,
-    0.11829332,
-    0.00600050549,
-    0.0389559827,
-    0.273819363,
-    0.0578922862,
-    0.171924128,
-    0.205066289,
-    -0.191261356,
-    -0.450963565,
-    0.568048874,
-    0.758388937,
-    -0.416388392,
-    -0.344144228,
-    0.124148398,
-    -0.0205162162,
-    -0.0243905597,
-    -0.286526704,
-    -0.133144067,
-    -0.881515021,
-};
-
-static const struct reading_whole heads[] = {
-    {"0af43e4e", 201, -5.64110951, whole_0af43e4e},
-    {NULL, 0, 0, NULL},
-};
-
-const struct reading_whole *reading_whole_for(const char *version)
+int reading_whole_n_features(const struct not_a_digit_head *head)
 {
-	for (const struct reading_whole *h = heads; h->version; h++)
-		if (strcmp(h->version, version) == 0)
-			return h;
-	return NULL;
+	return head->n_hidden + head->n_classes + NOT_A_DIGIT_EXTRA_FEATURES +
+	       READING_SHAPE_FEATURES;
+}
+
+void reading_whole_features(const struct not_a_digit_head *head, const float *hidden,
+                            const float *probs, const float *pixels,
+                            const struct image_read_piece *piece, double *out)
+{
+	not_a_digit_features(hidden, head->n_hidden, probs, head->n_classes, pixels, out);
+	out += head->n_hidden + head->n_classes + NOT_A_DIGIT_EXTRA_FEATURES;
+	for (int i = 0; i < IMAGE_READ_SHAPE; i++)
+		out[i] = piece->shape[i];
+	out += IMAGE_READ_SHAPE;
+	/* A digit is neither a sliver nor as wide as two, nor a scrap
+	 * lower than the line: hinges make the score of width, aspect and
+	 * height piecewise linear, not a slope. */
+	for (int i = 0; i < READING_HINGES; i++) {
+		out[3 * i] = fmax(0, piece->shape[0] - hinge[i]);
+		out[3 * i + 1] = fmax(0, piece->shape[2] - hinge[i]);
+		out[3 * i + 2] = fmax(0, piece->shape[1] - hinge[i]);
+	}
+	out += 3 * READING_HINGES;
+	/* How wide a digit is depends on the digit (a 1, a 0): width and
+	 * its square per class, weighted by the class's probability. */
+	for (int c = 0; c < 10; c++) {
+		out[2 * c] = c < head->n_classes ? probs[c] * piece->shape[0] : 0;
+		out[2 * c + 1] = c < head->n_classes ? probs[c] * piece->shape[3] : 0;
+	}
+}
+
+double reading_whole_score(const struct reading_whole *w, const double *features)
+{
+	double z = w->bias;
+
+	for (int i = 0; i < w->n_features; i++)
+		z += w->weight[i] * features[i];
+	return z;
+}
+
+static int read_finite(struct json_object *o, const char *what, double *out, struct dg_error *err)
+{
+	if (!o ||
+	    !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
+		return dg_fail(err, DG_ERR_FORMAT, "training.reading.whole_digit.%s: not a number",
+		               what);
+	*out = json_object_get_double(o);
+	if (!isfinite(*out) || fabs(*out) > 1e6)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.reading.whole_digit.%s: %g is out of range", what, *out);
+	return 0;
+}
+
+int reading_whole_from_training(struct json_object *training, const struct nn_graph *g,
+                                const struct confidence_params *cp, struct reading_whole *w,
+                                struct dg_error *err)
+{
+	struct json_object *reading, *block, *node, *weights;
+	const struct not_a_digit_head *head = &cp->head;
+	size_t len;
+
+	memset(w, 0, sizeof(*w));
+	if (!training || !json_object_object_get_ex(training, "reading", &reading))
+		return 0;
+	if (!json_object_is_type(reading, json_type_object) ||
+	    !json_object_object_get_ex(reading, "whole_digit", &block) ||
+	    !json_object_is_type(block, json_type_object))
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.reading: not an object with a \"whole_digit\" object");
+	if (!cp->fitted || !head->fitted)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.reading: needs training.confidence.not_a_digit, whose "
+		               "layer it reads");
+	if (!json_object_object_get_ex(block, "node", &node) ||
+	    !json_object_is_type(node, json_type_string) ||
+	    strcmp(json_object_get_string(node), g->nodes[head->node].name) != 0)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.reading.whole_digit.node: not \"%s\", the layer the "
+		               "not-a-digit head reads",
+		               g->nodes[head->node].name);
+	w->node = head->node;
+	w->n_features = reading_whole_n_features(head);
+	if (!json_object_object_get_ex(block, "weights", &weights) ||
+	    !json_object_is_type(weights, json_type_array) ||
+	    (len = json_object_array_length(weights)) != (size_t)w->n_features)
+		return dg_fail(err, DG_ERR_FORMAT,
+		               "training.reading.whole_digit.weights: not an array of %d numbers "
+		               "(%s has %d units, %d classes, %d more)",
+		               w->n_features, g->nodes[head->node].name, head->n_hidden,
+		               head->n_classes,
+		               NOT_A_DIGIT_EXTRA_FEATURES + READING_SHAPE_FEATURES);
+	for (size_t i = 0; i < len; i++)
+		if (read_finite(json_object_array_get_idx(weights, i), "weights", &w->weight[i],
+		                err) < 0)
+			return -1;
+	if (read_finite(json_object_object_get(block, "bias"), "bias", &w->bias, err) < 0)
+		return -1;
+	w->fitted = true;
+	return 0;
+}
+
+struct json_object *reading_whole_to_json(const struct reading_whole *w, const struct nn_graph *g)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	if (!o || !a) {
+		json_object_put(o);
+		json_object_put(a);
+		return NULL;
+	}
+	for (int i = 0; i < w->n_features; i++)
+		json_object_array_add(a, json_object_new_double(w->weight[i]));
+	json_object_object_add(o, "node", json_object_new_string(g->nodes[w->node].name));
+	json_object_object_add(o, "weights", a);
+	json_object_object_add(o, "bias", json_object_new_double(w->bias));
+	return o;
 }

@@ -130,6 +130,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 {
 	struct registry_model *rm;
 	struct confidence_params conf;
+	struct reading_whole reading;
 	struct dg_error inner;
 	struct model *m;
 
@@ -150,7 +151,8 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 		model_free(m);
 		return -1;
 	}
-	if (confidence_from_training(m->training, m->graph, &conf, &inner) < 0) {
+	if (confidence_from_training(m->training, m->graph, &conf, &inner) < 0 ||
+	    reading_whole_from_training(m->training, m->graph, &conf, &reading, &inner) < 0) {
 		model_free(m);
 		return dg_fail(err, inner.code, "%s: %s", path, inner.msg);
 	}
@@ -159,6 +161,7 @@ int registry_add_file(struct registry *r, const char *path, struct dg_error *err
 	rm->model = m;
 	set_info(&rm->info, r->n, m, path);
 	rm->info.confidence = conf;
+	rm->info.reading = reading;
 	if (conf.head.fitted &&
 	    !(rm->hidden =
 	          malloc((size_t)r->max_batch * (size_t)conf.head.n_hidden * sizeof(float)))) {

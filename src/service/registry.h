@@ -25,6 +25,7 @@
 #include "digits.h"
 #include "engine/confidence.h"
 #include "engine/nn.h"
+#include "reading_whole.h"
 
 #define REGISTRY_MAX_MODELS   16
 #define REGISTRY_FILE_MAX     64    /* longest file base name kept, with its NUL */
@@ -47,6 +48,8 @@ struct registry_model_info {
 	size_t n_macs;                /* multiply-adds per image */
 	/* training.confidence; .fitted is false when the file has none */
 	struct confidence_params confidence;
+	/* training.reading; .fitted is false when the file has none */
+	struct reading_whole reading;
 };
 
 /* The model directory: $DIGITS_MODEL_DIR, else the installed one

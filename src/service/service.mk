@@ -9,7 +9,8 @@ noinst_LIBRARIES += src/libdigits_service.a
 src_libdigits_service_a_SOURCES = \
 	src/service/api.c src/service/api.h src/service/api_priv.h src/service/api_predict.c \
 	src/service/api_read.c \
-	src/service/reading.c src/service/reading.h src/service/reading_whole.c \
+	src/service/reading.c src/service/reading.h \
+	src/service/reading_whole.c src/service/reading_whole.h \
 	src/service/answer.c src/service/answer.h \
 	src/service/request.c src/service/request.h \
 	src/service/registry.c src/service/registry.h \

@@ -1,8 +1,9 @@
 /*
- * number_gen.h - pictures of whole numbers written with MNIST test digits,
- * made at test time for the reading tests and tests/read_eval.
+ * number_gen.h - pictures of whole numbers written with MNIST digits, made
+ * at test time for the reading tests and tests/read_eval (test digits),
+ * and for digits-train --fit-reading (training digits, never test ones).
  *
- * A number is 1 to 12 MNIST test digits (never training images) placed
+ * A number is 1 to 12 MNIST digits placed
  * left to right on one line: each scaled to a common height with its own
  * size and baseline jitter, the whole line slanted, the gaps between
  * neighbours either apart (a clear gap, from narrow to wide) or touching
