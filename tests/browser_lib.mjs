@@ -222,6 +222,20 @@ export function runInBrowser({ name, seconds, extraArgs = [], otherService = fal
 
 /* ---------- the page, driven like a person would ---------- */
 
+// A new context with `options` (viewport, colour scheme, touch) and the page
+// in it, loaded until its model list is ready; errors collects what the
+// console reports as an error and every uncaught exception.
+export async function openPage(browser, base, options) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(base);
+  await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
+  return { context, page, errors };
+}
+
 // A real drop: DragEvents carrying a DataTransfer whose Files are built in
 // the page from the bytes given here.
 export async function dropFiles(page, files) {

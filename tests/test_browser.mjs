@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  WAIT_MS, artifacts, builddir, cardCount, check, diag, dropFiles, drawStroke, drawnResult, is, ok, onScreen,
+  WAIT_MS, artifacts, builddir, cardCount, check, diag, dropFiles, drawStroke, drawnResult, is, ok, onScreen, openPage,
   requireAll, seenText, sentNames, settledCards, shot, runInBrowser, skipAll, srcdir, strokesPng, touchStroke,
 } from './browser_lib.mjs';
 
@@ -533,13 +533,7 @@ async function noModelList(browser, base) {
 }
 
 async function phoneDark(browser, base) {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, colorScheme: 'dark', hasTouch: true, isMobile: true });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base);
-  await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
+  const { context, page, errors } = await openPage(browser, base, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, colorScheme: 'dark', hasTouch: true, isMobile: true });
   await check('at phone width nothing overflows sideways', async () => {
     const wide = await page.evaluate(() =>
       [...document.querySelectorAll('body *')]
@@ -585,13 +579,7 @@ async function phoneDark(browser, base) {
 // At `viewport` in `scheme`, a digit drawn on the pad gets its answer on
 // the screen as it is, and nothing overflows sideways.
 async function drawingInView(browser, base, viewport, scheme, phone) {
-  const context = await browser.newContext({ viewport, colorScheme: scheme, ...(phone ? { deviceScaleFactor: 2, hasTouch: true, isMobile: true } : {}) });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base);
-  await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
+  const { context, page, errors } = await openPage(browser, base, { viewport, colorScheme: scheme, ...(phone ? { deviceScaleFactor: 2, hasTouch: true, isMobile: true } : {}) });
   const size = `${viewport.width}x${viewport.height} ${scheme}`;
   await check(`${size}: a drawn 1 is recognised, its answer on the screen without scrolling`, async () => {
     if (phone) await touchStroke(page, [[0.5, 0.15], [0.5, 0.85]]);

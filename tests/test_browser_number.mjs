@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  WAIT_MS, artifacts, check, diag, dropFiles, drawStroke, is, ok, onScreen, settledCards, shot,
+  WAIT_MS, artifacts, check, diag, dropFiles, drawStroke, is, ok, onScreen, openPage, settledCards, shot,
   runInBrowser, skipAll, srcdir, strokesPng, touchStroke,
 } from './browser_lib.mjs';
 
@@ -138,17 +138,6 @@ async function compareRows(page, cardSel) {
   return page.$$eval(`${cardSel} .compare tbody tr`, (rows) =>
     rows.map((r) => ({ model: r.dataset.model, state: r.dataset.state, answer: r.dataset.answer || '', cells: [...r.children].map((c) => c.textContent) })),
   );
-}
-
-async function openPage(browser, base, options) {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base);
-  await page.waitForSelector('body[data-models="ready"]', { timeout: WAIT_MS });
-  return { context, page, errors };
 }
 
 async function desktop(browser, base, models) {

@@ -187,21 +187,33 @@ static int logits(const struct model *m, const float *pix, int n, int threads, f
 	return 0;
 }
 
-static void test_model(const char *src, const char *name, const float *pix, const uint8_t *labels)
+/* models/NAME.model (an int8 model, "x-int8") into *m and the float model
+ * it was quantised from into *f; -1 (one failing TAP result, nothing
+ * loaded) when either does not load. */
+static int load_pair(const char *src, const char *name, struct model **m, struct model **f)
 {
 	char path[4096], fpath[4096];
-	struct model *m = NULL, *f = NULL;
 	struct dg_error err;
-	float ref[N_IMAGES * 10], got[N_IMAGES * 10], fl[N_IMAGES * 10];
 
 	snprintf(path, sizeof(path), "%s/models/%s.model", src, name);
 	snprintf(fpath, sizeof(fpath), "%s/models/%.*s.model", src, (int)(strlen(name) - 5), name);
-	if (!ok(model_load(&m, path, &err) == 0 && model_load(&f, fpath, &err) == 0,
+	if (!ok(model_load(m, path, &err) == 0 && model_load(f, fpath, &err) == 0,
 	        "%s and its float model load", path)) {
 		diag("%s", err.msg);
-		model_free(m);
-		return;
+		model_free(*m);
+		*m = NULL;
+		return -1;
 	}
+	return 0;
+}
+
+static void test_model(const char *src, const char *name, const float *pix, const uint8_t *labels)
+{
+	struct model *m = NULL, *f = NULL;
+	float ref[N_IMAGES * 10], got[N_IMAGES * 10], fl[N_IMAGES * 10];
+
+	if (load_pair(src, name, &m, &f) < 0)
+		return;
 	is_str(nn_graph_precision(m->graph), "int8", "%s is int8", name);
 	nn_q8_kernel_use("portable");
 	logits(m, pix, N_IMAGES, 1, ref);
@@ -314,20 +326,13 @@ static int int8_node_of(const struct model *m, const struct model *f, int fnode)
 
 static void test_head_input(const char *src, const char *name, const float *pix)
 {
-	char path[4096], fpath[4096];
 	struct model *m = NULL, *f = NULL;
 	struct dg_error err;
 	struct confidence_params cp;
 	double worst, mean, top;
 
-	snprintf(path, sizeof(path), "%s/models/%s.model", src, name);
-	snprintf(fpath, sizeof(fpath), "%s/models/%.*s.model", src, (int)(strlen(name) - 5), name);
-	if (!ok(model_load(&m, path, &err) == 0 && model_load(&f, fpath, &err) == 0,
-	        "%s and its float model load", path)) {
-		diag("%s", err.msg);
-		model_free(m);
+	if (load_pair(src, name, &m, &f) < 0)
 		return;
-	}
 	const int fnode = not_a_digit_node(f->graph), node = not_a_digit_node(m->graph);
 	ok(fnode >= 0 && node >= 0 && node == int8_node_of(m, f, fnode),
 	   "%s: the head reads \"%s\", the int8 form of float \"%s\"", name,
