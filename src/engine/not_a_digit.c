@@ -143,18 +143,22 @@ double not_a_digit_score(const struct not_a_digit_head *h, const float *hidden, 
 	return not_a_digit_apply(h, f);
 }
 
-static int read_finite(struct json_object *o, const char *what, double *out, struct dg_error *err)
+int not_a_digit_read_finite(struct json_object *o, const char *block, const char *what, double *out,
+                            struct dg_error *err)
 {
 	if (!o ||
 	    !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
-		return dg_fail(err, DG_ERR_FORMAT,
-		               "training.confidence.not_a_digit.%s: not a number", what);
+		return dg_fail(err, DG_ERR_FORMAT, "%s.%s: not a number", block, what);
 	*out = json_object_get_double(o);
 	if (!isfinite(*out) || fabs(*out) > 1e6)
-		return dg_fail(err, DG_ERR_FORMAT,
-		               "training.confidence.not_a_digit.%s: %g is out of range", what,
-		               *out);
+		return dg_fail(err, DG_ERR_FORMAT, "%s.%s: %g is out of range", block, what, *out);
 	return 0;
+}
+
+/* A number of this block (see not_a_digit_read_finite). */
+static int read_finite(struct json_object *o, const char *what, double *out, struct dg_error *err)
+{
+	return not_a_digit_read_finite(o, "training.confidence.not_a_digit", what, out, err);
 }
 
 /* The number array o, which must hold n values, into out. */

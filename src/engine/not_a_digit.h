@@ -93,6 +93,12 @@ double not_a_digit_score(const struct not_a_digit_head *h, const float *hidden, 
 int not_a_digit_from_json(struct json_object *confidence, const struct nn_graph *g,
                           struct not_a_digit_head *h, struct dg_error *err);
 
+/* A header number at block.what (o may be NULL: missing), into *out:
+ * finite and within +-1e6, or fails naming block.what.  Shared with the
+ * number reader's block (src/service/reading_whole.c). */
+int not_a_digit_read_finite(struct json_object *o, const char *block, const char *what, double *out,
+                            struct dg_error *err);
+
 /* The block as JSON for graph g, or NULL (no memory). */
 struct json_object *not_a_digit_to_json(const struct not_a_digit_head *h, const struct nn_graph *g);
 

@@ -51,17 +51,10 @@ double reading_whole_score(const struct reading_whole *w, const double *features
 	return z;
 }
 
+/* A number of this block (see not_a_digit_read_finite). */
 static int read_finite(struct json_object *o, const char *what, double *out, struct dg_error *err)
 {
-	if (!o ||
-	    !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
-		return dg_fail(err, DG_ERR_FORMAT, "training.reading.whole_digit.%s: not a number",
-		               what);
-	*out = json_object_get_double(o);
-	if (!isfinite(*out) || fabs(*out) > 1e6)
-		return dg_fail(err, DG_ERR_FORMAT,
-		               "training.reading.whole_digit.%s: %g is out of range", what, *out);
-	return 0;
+	return not_a_digit_read_finite(o, "training.reading.whole_digit", what, out, err);
 }
 
 int reading_whole_from_training(struct json_object *training, const struct nn_graph *g,
