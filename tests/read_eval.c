@@ -9,7 +9,10 @@
  * chance P (default 0.3).  Prints whole-number exact accuracy and digit
  * accuracy (length minus edit distance, over the length) by number length
  * and by gap kind, then the median time to read a 1200x400 photo of six
- * digits on one core.  --dump writes the misread pictures to DIR as
+ * digits on one core.  Beside the reader, two bounds: the oracle (below),
+ * and the ceiling, the numbers whose every digit the model reads right
+ * as the MNIST test image it was drawn from (no cut, no paper): what
+ * the network's own errors leave.  --dump writes the misread pictures to DIR as
  * <i>-<truth>-as-<read>.png|jpg.
  */
 #include <stdio.h>
@@ -120,6 +123,38 @@ static void oracle_read(struct registry *reg, const struct number *nb, struct im
 	got[rr->n] = '\0';
 }
 
+/* Whether the model reads test image i right by itself, for every image
+ * (n bytes, malloc'ed; the caller frees), or NULL. */
+static unsigned char *read_alone(struct registry *reg, const struct idx_set *test,
+                                 struct dg_error *err)
+{
+	const int batch = registry_max_batch(reg), nc = registry_model_info(reg, 0)->n_classes;
+	unsigned char *right = malloc((size_t)test->n);
+	float *px = malloc((size_t)batch * IMAGE_PIXELS * sizeof(float));
+	const float *p;
+
+	for (int i0 = 0; right && px && i0 < test->n; i0 += batch) {
+		int n = test->n - i0 < batch ? test->n - i0 : batch;
+
+		for (size_t q = 0; q < (size_t)n * IMAGE_PIXELS; q++)
+			px[q] = test->pixels[(size_t)i0 * IMAGE_PIXELS + q] / 255.0f;
+		if (registry_predict(reg, 0, px, n, &p, err) < 0) {
+			free(right);
+			right = NULL;
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			int best = 0;
+
+			for (int c = 1; c < nc; c++)
+				best = p[(size_t)k * nc + c] > p[(size_t)k * nc + best] ? c : best;
+			right[i0 + k] = best == test->labels[i0 + k];
+		}
+	}
+	free(px);
+	return right;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	return (*(const double *)a > *(const double *)b) -
@@ -201,6 +236,8 @@ int main(int argc, char **argv)
 	struct dg_error err;
 	struct tally by_len[NUMBER_MAX + 1] = {{0}}, apart = {0}, touch = {0}, all = {0};
 	struct tally oracle = {0};
+	int ceiling = 0;
+	unsigned char *alone;
 	/* Misread numbers: read with more digits, fewer, as many; and of
 	 * each, how many the oracle reads right (lost in the choice). */
 	int longer = 0, shorter = 0, same = 0, longer_choice = 0, shorter_choice = 0,
@@ -246,6 +283,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "read_eval: %s\n", rr ? err.msg : "out of memory");
 		return 1;
 	}
+	if (!(alone = read_alone(reg, &test, &err))) {
+		fprintf(stderr, "read_eval: reading the digits alone: %s\n", err.msg);
+		return 1;
+	}
 	for (int len = 1; len <= NUMBER_MAX; len++) {
 		for (int k = 0; k < per; k++) {
 			struct number_opts o = {.ndigits = len, .touching = touching};
@@ -276,6 +317,8 @@ int main(int argc, char **argv)
 			add(&all, nb.text, got);
 			oracle_read(reg, &nb, rr, best);
 			add(&oracle, nb.text, best);
+			for (int d = 0; d < len && alone[nb.index[d]]; d++)
+				ceiling += d == len - 1;
 			if (strcmp(got, nb.text) != 0) {
 				int lost_in_choice = strcmp(best, nb.text) == 0;
 
@@ -312,6 +355,8 @@ int main(int argc, char **argv)
 		printf("  (%d pictures refused, counted as read as nothing)\n", refused);
 	row("oracle", &oracle);
 	printf("  (the oracle picks the true segmentation when the candidates hold it)\n");
+	printf("  %-10s %6d  %7.2f %%\n", "ceiling", all.n, all.n ? 100.0 * ceiling / all.n : 0);
+	printf("  (numbers whose every digit the model reads right as its own MNIST image)\n");
 	printf("\n  %-22s %6s  %s\n", "misread numbers", "n", "oracle right (lost in the choice)");
 	printf("  %-22s %6d  %d\n", "more digits than true", longer, longer_choice);
 	printf("  %-22s %6d  %d\n", "fewer digits", shorter, shorter_choice);
@@ -319,6 +364,7 @@ int main(int argc, char **argv)
 	printf("  (single digits read as several: %d)\n", single_split);
 	time_six(reg, &test, seed);
 	free(rr);
+	free(alone);
 	registry_free(reg);
 	idx_free(&test);
 	return 0;

@@ -191,10 +191,7 @@ static float *train_floats(const struct idx_set *train, size_t first, int n, int
 	return f;
 }
 
-/* The validation images a model was trained beside: the last
- * training.dataset.validation_images (5000 if unrecorded) of MNIST's
- * training set, as floats in [0,1]. */
-static int validation_set(const struct model *m, const struct idx_set *train, float **pixels,
+int calibrate_validation_set(const struct model *m, const struct idx_set *train, float **pixels,
                           uint8_t **labels, int *n, struct dg_error *err)
 {
 	struct json_object *ds, *v;
@@ -363,7 +360,7 @@ static int fit(const struct model *m, const char *dir, struct calibrate_report *
 	int nc = g->n_classes, node = not_a_digit_node(g);
 
 	if (idx_load_mnist(&d->train, dir, "train", err) < 0 ||
-	    validation_set(m, &d->train, &d->pix, &d->labels, &rep->n_val, err) < 0 ||
+	    calibrate_validation_set(m, &d->train, &d->pix, &d->labels, &rep->n_val, err) < 0 ||
 	    calibrate_forward_hidden(g, m->params, d->pix, rep->n_val, node, &d->probs, &d->hidden,
 	                             err) < 0)
 		return -1;

@@ -35,6 +35,9 @@
 #include "engine/confidence.h"
 #include "engine/nn.h"
 
+struct model;
+struct idx_set;
+
 /* 0.6 %: test digits come out a little above validation's (lenet5 0.86 %
  * with the MLP head; 0.8 % flagged 1.09 % of test digits). */
 #define CALIBRATE_FLAG_SHARE      0.006 /* validation digits flagged, at most */
@@ -66,6 +69,13 @@ double calibrate_flagged(const struct confidence_params *cp, const float *probs,
 double calibrate_flagged_input(const struct confidence_params *cp, const float *probs,
                                const float *hidden, const float *pixels, int n, int nc,
                                enum confidence_verdict *verdicts);
+
+/* The validation images model m was trained beside: the last
+ * training.dataset.validation_images (5000 if unrecorded) of MNIST's
+ * training set train, as floats in [0,1] into *pixels and their labels
+ * into *labels (both malloc'ed, the caller frees, also on failure). */
+int calibrate_validation_set(const struct model *m, const struct idx_set *train, float **pixels,
+                             uint8_t **labels, int *n, struct dg_error *err);
 
 /* What --fit-confidence found, for its printout. */
 struct calibrate_report {

@@ -140,6 +140,7 @@ int number_render_digits(const uint8_t *images, const uint8_t *labels, const int
 		p->broken = o->broken && o->broken[i];
 		mnist_box(p->px, p);
 		out->text[i] = (char)('0' + labels[index[i]]);
+		out->index[i] = index[i];
 		p->scale = (o->clean ? 1.0 : range(&r, 0.88, 1.12)) / 20.0;
 		p->top = (o->clean ? 0.0 : range(&r, -0.06, 0.06)) +
 		         (1 - (p->by1 - p->by0 + 1) * p->scale);

@@ -40,6 +40,7 @@ struct number {
 	char text[NUMBER_MAX + 1];
 	enum number_gap gap[NUMBER_MAX]; /* gap[i]: between digit i and i + 1 */
 	int box[NUMBER_MAX][4]; /* x, y, w, h of the pixels each digit inks most, at least half */
+	int index[NUMBER_MAX];  /* which of the images each digit is */
 };
 
 /* Render a number of MNIST test digits (images[n][784], labels[n]) chosen
