@@ -202,7 +202,8 @@ static int sweep(const char *name, const struct idx_set *test, const float *tpx,
 	}
 	if (idx_load_mnist(&train, dir, "train", err) < 0 ||
 	    calibrate_validation_set(m, &train, &vpx, &vlab, &nv, err) < 0 ||
-	    judge_set(m, &cp, vpx, nv, &jv, err) < 0 || judge_set(m, &cp, tpx, test->n, &jt, err) < 0 ||
+	    judge_set(m, &cp, vpx, nv, &jv, err) < 0 ||
+	    judge_set(m, &cp, tpx, test->n, &jt, err) < 0 ||
 	    judge_set(m, &cp, nd->px, nd->n, &jn, err) < 0)
 		goto out;
 	for (int i = 0; i < test->n; i++)
@@ -211,13 +212,15 @@ static int sweep(const char *name, const struct idx_set *test, const float *tpx,
 	       "margin %.4f, score above %.4f\n\n",
 	       name, nv, test->n, wrong, nd->n, cp.ambiguous_margin, cp.head.threshold);
 	printf("| validation: ambiguous | in all | margin | score above | test flagged | of them "
-	       "wrong | wrong flagged of all | non-digits caught |\n|---|---|---|---|---|---|---|---|\n");
+	       "wrong | wrong flagged of all | non-digits caught "
+	       "|\n|---|---|---|---|---|---|---|---|\n");
 	for (size_t a = 0; a < sizeof(amb) / sizeof(amb[0]); a++)
 		for (size_t b = 0; b < sizeof(all) / sizeof(all[0]); b++) {
 			double margin, thr;
 			int flagged = 0, both = 0, caught = 0;
 
-			if (all[b] < amb[a] || thresholds(jv, nv, amb[a], all[b], &margin, &thr) < 0)
+			if (all[b] < amb[a] ||
+			    thresholds(jv, nv, amb[a], all[b], &margin, &thr) < 0)
 				continue;
 			for (int i = 0; i < test->n; i++) {
 				int f = jt[i].gap < margin || jt[i].score > thr;
@@ -227,10 +230,11 @@ static int sweep(const char *name, const struct idx_set *test, const float *tpx,
 			}
 			for (int i = 0; i < nd->n; i++)
 				caught += jn[i].gap < margin || jn[i].score > thr;
-			printf("| %.1f %% | %.1f %% | %.4f | %.4f | %.2f %% | %d (%.0f %%) | %d of %d | "
+			printf("| %.1f %% | %.1f %% | %.4f | %.4f | %.2f %% | %d (%.0f %%) | %d of "
+			       "%d | "
 			       "%.1f %% |\n",
-			       100 * amb[a], 100 * all[b], margin, thr, 100.0 * flagged / test->n, both,
-			       flagged ? 100.0 * both / flagged : 0.0, both, wrong,
+			       100 * amb[a], 100 * all[b], margin, thr, 100.0 * flagged / test->n,
+			       both, flagged ? 100.0 * both / flagged : 0.0, both, wrong,
 			       100.0 * caught / nd->n);
 		}
 	rc = 0;
