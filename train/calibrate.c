@@ -192,7 +192,7 @@ static float *train_floats(const struct idx_set *train, size_t first, int n, int
 }
 
 int calibrate_validation_set(const struct model *m, const struct idx_set *train, float **pixels,
-                          uint8_t **labels, int *n, struct dg_error *err)
+                             uint8_t **labels, int *n, struct dg_error *err)
 {
 	struct json_object *ds, *v;
 
