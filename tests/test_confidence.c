@@ -24,7 +24,7 @@
 #include "tap.h"
 
 #define FLAG_MAX               0.01 /* of MNIST test digits flagged (measured about 0.8 %) */
-#define CNN_CAUGHT_MIN         0.87 /* measured 90.3 % (its linear head, until refitted) */
+#define CNN_CAUGHT_MIN         0.92 /* measured 95.0 % */
 #define LENET5_CAUGHT_MIN      0.90 /* measured 93.6 % */
 #define MLP_CAUGHT_MIN         0.89 /* measured 92.1 % */
 #define CNN_INT8_CAUGHT_MIN    0.90 /* measured 93.7 % */

@@ -172,7 +172,11 @@ static void usage(FILE *f)
 			continue;
 		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
 		         o->arg ? o->arg : "");
-		fprintf(f, "  %-*s", HELP_COLUMN - 2, left);
+		/* A name too long for its column gets a line of its own. */
+		if ((int)strlen(left) >= HELP_COLUMN - 3)
+			fprintf(f, "  %s\n%*s", left, HELP_COLUMN, "");
+		else
+			fprintf(f, "  %-*s", HELP_COLUMN - 2, left);
 		for (const char *p = o->help; *p; p++) {
 			fputc(*p, f);
 			if (*p == '\n')

@@ -40,6 +40,10 @@ SERVICE_ERROR_DOCS = \
 	cgi-bin/errors/api-error-431.html cgi-bin/errors/api-error-500.html \
 	cgi-bin/errors/api-error-501.html cgi-bin/errors/api-error-502.html \
 	cgi-bin/errors/api-error-503.html cgi-bin/errors/api-error-504.html
+# Installed beside the models ($(pkgdatadir)/errors), where the deploy/
+# configurations' front servers point (/srv/digits/errors).
+errorsdir = $(pkgdatadir)/errors
+errors_DATA = $(SERVICE_ERROR_DOCS)
 EXTRA_DIST += $(SERVICE_ERROR_DOCS) tests/lib.sh tests/serve.sh tests/abuse.pl
 
 # Tests: parsers and routing without a server, then the real thing.
