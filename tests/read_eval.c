@@ -3,10 +3,12 @@
  * set of train/number_gen.c (MNIST test digits only) through reading_run,
  * exactly as the server reads an upload, printed as tables.
  *
- *   read_eval [--n N] [--seed S] [--model FILE] [--touching P] [--dump DIR]
+ *   read_eval [--n N] [--seed S] [--model FILE] [--touching P] [--broken Q]
+ *             [--dump DIR] [--train]
  *
  * N numbers of each length 1..12 (default 100), each gap touching with
- * chance P (default 0.3).  Prints whole-number exact accuracy and digit
+ * chance P (default 0.3), each digit drawn in two pieces with chance Q
+ * (default 0; only 4s and 5s, see render()).  Prints whole-number exact accuracy and digit
  * accuracy (length minus edit distance, over the length) by number length
  * and by gap kind, then the median time to read a 1200x400 photo of six
  * digits on one core.  Beside the reader, two bounds: the oracle (below),
@@ -25,6 +27,7 @@
 
 #include "idx.h"
 #include "number_gen.h"
+#include "rng.h"
 #include "service/reading.h"
 
 struct tally {
@@ -155,6 +158,35 @@ static unsigned char *read_alone(struct registry *reg, const struct idx_set *tes
 	return right;
 }
 
+/* Number k of length len of the set.  With broken > 0, each 4 and 5 in it
+ * (the issue's examples: the bar of a 5, a 4 in two strokes) is drawn in
+ * two pieces with that chance, from a draw of its own, so the numbers
+ * are the same ones with and without. */
+static int render(const struct idx_set *test, uint64_t seed, int len, int k, double touching,
+                  double broken, struct number *nb)
+{
+	struct number_opts o = {.ndigits = len, .touching = touching};
+	const uint64_t s = seed * 1000003u + (uint64_t)len * 100000u + (uint64_t)k;
+	struct train_rng r;
+	int pieces[NUMBER_MAX], any = 0;
+
+	if (number_render(test->pixels, test->labels, test->n, &o, s, nb) < 0)
+		return -1;
+	if (broken <= 0)
+		return 0;
+	train_rng_init(&r, train_seed3(seed, 0x62726b, (uint64_t)len * 1000u + (uint64_t)k));
+	for (int d = 0; d < len; d++) {
+		pieces[d] =
+		    (nb->text[d] == '4' || nb->text[d] == '5') && train_rng_uniform(&r) < broken;
+		any |= pieces[d];
+	}
+	if (!any)
+		return 0;
+	number_free(nb);
+	o.broken = pieces;
+	return number_render(test->pixels, test->labels, test->n, &o, s, nb);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	return (*(const double *)a > *(const double *)b) -
@@ -230,7 +262,7 @@ int main(int argc, char **argv)
 	char dir[1024], path[1024];
 	int per = 100, refused = 0;
 	unsigned long long seed = 2026;
-	double touching = 0.3;
+	double touching = 0.3, broken = 0;
 	struct idx_set test;
 	struct registry *reg;
 	struct dg_error err;
@@ -254,13 +286,15 @@ int main(int argc, char **argv)
 			model = argv[++i];
 		else if (strcmp(argv[i], "--touching") == 0 && i + 1 < argc)
 			touching = atof(argv[++i]);
+		else if (strcmp(argv[i], "--broken") == 0 && i + 1 < argc)
+			broken = atof(argv[++i]);
 		else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc)
 			dumpdir = argv[++i];
 		else if (strcmp(argv[i], "--train") == 0)
 			split = "train";
 		else {
 			fprintf(stderr, "usage: read_eval [--n N] [--seed S] [--model FILE] "
-			                "[--touching P] [--dump DIR] [--train]\n");
+			                "[--touching P] [--broken Q] [--dump DIR] [--train]\n");
 			return 2;
 		}
 	}
@@ -289,15 +323,12 @@ int main(int argc, char **argv)
 	}
 	for (int len = 1; len <= NUMBER_MAX; len++) {
 		for (int k = 0; k < per; k++) {
-			struct number_opts o = {.ndigits = len, .touching = touching};
 			struct number nb;
 			struct image_info info;
 			char got[IMAGE_READ_MAX_DIGITS + 1] = "", best[IMAGE_READ_MAX_DIGITS + 1];
 			int has_touch = 0;
 
-			if (number_render(test.pixels, test.labels, test.n, &o,
-			                  seed * 1000003u + (uint64_t)len * 100000u + (uint64_t)k,
-			                  &nb) < 0) {
+			if (render(&test, seed, len, k, touching, broken, &nb) < 0) {
 				fprintf(stderr, "read_eval: cannot render number %d of length %d\n",
 				        k, len);
 				return 1;
@@ -337,8 +368,8 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("Numbers of MNIST %s digits read by /api/v1/read: %d per length, seed %llu, "
-	       "model %s, touching gaps %.0f %%\n\n",
-	       split, per, seed, model, touching * 100);
+	       "model %s, touching gaps %.0f %%, broken digits %.0f %%\n\n",
+	       split, per, seed, model, touching * 100, broken * 100);
 	printf("  %-10s %6s  %9s  %9s\n", "length", "n", "exact", "digits");
 	for (int len = 1; len <= NUMBER_MAX; len++) {
 		char name[16];
