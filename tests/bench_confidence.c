@@ -147,33 +147,23 @@ static int judge_set(const struct model *m, const struct confidence_params *cp, 
 	return 0;
 }
 
-static int by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The margin flagging amb of the n validation images, and the score above
- * which all of them are flagged in all (as train/calibrate.c sets both). */
+ * which all of them are flagged in all, as --fit-confidence sets both. */
 static int thresholds(const struct judged *v, int n, double amb, double all, double *margin,
                       double *threshold)
 {
 	double *x = malloc((size_t)n * sizeof(double));
-	int k = 0, allowed;
+	int k = 0;
 
 	if (!x)
 		return -1;
 	for (int i = 0; i < n; i++)
 		x[i] = v[i].gap;
-	qsort(x, (size_t)n, sizeof(double), by_double);
-	*margin = x[(int)(amb * n)];
+	*margin = calibrate_margin(x, n, amb);
 	for (int i = 0; i < n; i++)
 		if (v[i].gap >= *margin)
-			x[k++] = -v[i].score;
-	qsort(x, (size_t)k, sizeof(double), by_double);
-	allowed = (int)(all * n) - (n - k);
-	*threshold = k ? -x[allowed > 0 ? (allowed < k ? allowed : k - 1) : 0] : 0;
+			x[k++] = v[i].score;
+	*threshold = calibrate_head_threshold(x, k, n, all);
 	free(x);
 	return 0;
 }

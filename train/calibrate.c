@@ -125,6 +125,28 @@ static int by_value(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+double calibrate_margin(double *gap, int n, double share)
+{
+	int k = (int)(share * n);
+
+	qsort(gap, (size_t)n, sizeof(double), by_value);
+	return n ? gap[k < n ? k : n - 1] : 0;
+}
+
+static int by_value_down(const void *a, const void *b)
+{
+	return by_value(b, a);
+}
+
+double calibrate_head_threshold(double *score, int n_sure, int n, double share)
+{
+	int allowed = (int)(share * n) - (n - n_sure);
+
+	qsort(score, (size_t)n_sure, sizeof(double), by_value_down);
+	/* Flags are "strictly above": the allowed-th highest flags allowed. */
+	return n_sure ? score[allowed > 0 ? (allowed < n_sure ? allowed : n_sure - 1) : 0] : 0;
+}
+
 /* The margin, then the threshold, from the validation digits' calibrated
  * top two (cp->temperature already set).  Flags are "strictly below", so
  * the k-th smallest value flags at most k images. */
@@ -146,8 +168,7 @@ static int fit_thresholds(struct confidence_params *cp, const float *probs, int 
 		confidence_judge(cp, probs + (size_t)i * (size_t)nc, nc, &j);
 		gap[i] = j.confidence - j.runner_up;
 	}
-	qsort(gap, (size_t)n, sizeof(double), by_value);
-	cp->ambiguous_margin = gap[(int)(CALIBRATE_AMBIGUOUS_SHARE * n)];
+	cp->ambiguous_margin = calibrate_margin(gap, n, CALIBRATE_AMBIGUOUS_SHARE);
 	for (int i = 0; i < n; i++) {
 		confidence_judge(cp, probs + (size_t)i * (size_t)nc, nc, &j);
 		if (j.verdict == CONFIDENCE_SURE)
@@ -250,11 +271,6 @@ static int rewrite(const struct model *m, const struct calibrate_report *rep, st
 	return rc;
 }
 
-static int by_value_down(const void *a, const void *b)
-{
-	return by_value(b, a);
-}
-
 /* The head's threshold: the score above which at most CALIBRATE_FLAG_SHARE
  * of the n validation digits are flagged, counting those the margin
  * already calls ambiguous (reject_below is 0). */
@@ -263,7 +279,7 @@ static int fit_head_threshold(struct confidence_params *cp, const double *x, con
 {
 	double *score = malloc((size_t)n * sizeof(double));
 	struct confidence_judgement j;
-	int n_sure = 0, allowed;
+	int n_sure = 0;
 
 	if (!score)
 		return dg_fail(err, DG_ERR_NOMEM, "scores of %d images", n);
@@ -273,11 +289,7 @@ static int fit_head_threshold(struct confidence_params *cp, const double *x, con
 		if (j.verdict == CONFIDENCE_SURE)
 			score[n_sure++] = nondigit_head_score(&cp->head, x, i);
 	}
-	qsort(score, (size_t)n_sure, sizeof(double), by_value_down);
-	allowed = (int)(CALIBRATE_FLAG_SHARE * n) - (n - n_sure);
-	/* Flags are "strictly above": the allowed-th highest flags allowed. */
-	cp->head.threshold =
-	    n_sure ? score[allowed > 0 ? (allowed < n_sure ? allowed : n_sure - 1) : 0] : 0;
+	cp->head.threshold = calibrate_head_threshold(score, n_sure, n, CALIBRATE_FLAG_SHARE);
 	free(score);
 	return 0;
 }

@@ -70,6 +70,14 @@ double calibrate_flagged_input(const struct confidence_params *cp, const float *
                                const float *hidden, const float *pixels, int n, int nc,
                                enum confidence_verdict *verdicts);
 
+/* The margin that flags (strictly below) share of n images' top-two gaps
+ * (gap[n], sorted in place): the (share * n)-th smallest. */
+double calibrate_margin(double *gap, int n, double share);
+/* The not-a-digit score above which (strictly) share of n images are
+ * flagged in all, n - n_sure of them already by the margin: score[n_sure]
+ * holds the others' scores (sorted in place). */
+double calibrate_head_threshold(double *score, int n_sure, int n, double share);
+
 /* The validation images model m was trained beside: the last
  * training.dataset.validation_images (5000 if unrecorded) of MNIST's
  * training set train, as floats in [0,1] into *pixels and their labels
