@@ -49,6 +49,13 @@ int main(int argc, char **argv)
 		        h ? "held out" : "fitted on", rep.pieces[h], rep.whole[h],
 		        100 * rep.right[h], rep.whole_called_not[h], rep.not_called_whole[h],
 		        rep.log_loss[h]);
+	for (int h = 0; h < 2; h++)
+		fprintf(stderr,
+		        "read_fit: %s numbers: true segmentation chosen %.2f %% (per-piece fit "
+		        "%.2f %%), log Z - log Z(true) %.4f (%.4f)\n",
+		        h ? "held-out" : "fitted-on", 100 * rep.choice_right[h],
+		        100 * rep.piece_choice_right[h], rep.choice_loss[h],
+		        rep.piece_choice_loss[h]);
 	printf("%s: training.reading written (%d features, %d numbers, seed %llu)\n", model,
 	       rep.w.n_features, rep.numbers, (unsigned long long)o.seed);
 	return 0;

@@ -711,6 +711,7 @@ static int make_pieces(struct reader *r, struct piece **pcp, int *npc, float **p
 				pi->w = (int)ceil((p->box[2] + 1) * r->sx) - x0;
 				pi->h = (int)ceil((p->box[3] + 1) * r->sy) - y0;
 				piece_shape(r, p, pi->shape);
+				pi->first = a, pi->end = b;
 			}
 			n++;
 		}

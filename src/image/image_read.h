@@ -43,6 +43,10 @@
 struct image_read_piece {
 	int x, y, w, h;
 	float shape[IMAGE_READ_SHAPE];
+	/* The atoms [first, end) it spans, left to right over the line:
+	 * pieces come in order of first, then end, so a fit can rebuild the
+	 * choice's lattice of segmentations. */
+	int first, end;
 };
 
 /* Classify n 28x28 pictures (n <= max_batch) of the pieces described by

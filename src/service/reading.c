@@ -19,19 +19,15 @@
 /* Without a fitted "whole digit" head, each piece pays this times log P(a
  * digit at all) from the model's not-a-digit head. */
 #define DIGITNESS_WEIGHT 1.0
-/* How much the log-odds of "one whole digit" count beside the digit's own
- * log-probability (0.7 to 1.5 read numbers of MNIST *training* digits,
- * read_eval --train, alike).  Log-odds, not log P: a piece that is
- * surely one digit adds to its segmentation, so two sure digits outscore
- * the one piece of both that the network reads as some digit too. */
-#define WHOLE_WEIGHT 1.0
-#define WHOLE_CLAMP  30.0
-/* Added per piece.  The head's log-odds carry the base rate of the
- * candidates it was fitted on (about one in eight is a whole digit), which
- * is not the odds a piece of the chosen segmentation has; without this
- * the choice merges touching digits (read_eval --train: 82 % of numbers
- * exact at 0, 91 % at 2.5-3, too many digits from 4 on). */
-#define WHOLE_BONUS 3.0
+/* The learned score enters the choice as READING_WHOLE_WEIGHT times its
+ * log-odds plus READING_WHOLE_BONUS per piece (reading_whole.h).  Log-odds,
+ * not log P: a piece that is surely one digit adds to its segmentation, so
+ * two sure digits outscore the one piece of both that the network reads as
+ * some digit too.  The bonus offsets the base rate of the candidates (about
+ * one in eight is a whole digit); with the per-piece fit alone, 82 % of
+ * numbers of MNIST *training* digits were exact at 0, 91 % at 2.5-3, too
+ * many digits from 4 on (read_eval --train).  The fit now trains the score
+ * for this very sum over the reader's lattice (train/read_fit.c). */
 
 /* The registry as image_read's classifier, timing what it spends. */
 struct classifier {
@@ -75,8 +71,9 @@ static float piece_score(struct classifier *c, int k, const float *probs, const 
 	if (c->whole && reading_piece_features(c->reg, c->model, k, probs, pixels, piece, f) ==
 	                    c->whole->n_features) {
 		z = reading_whole_score(c->whole, f);
-		return (float)(WHOLE_BONUS +
-		               WHOLE_WEIGHT * fmax(-WHOLE_CLAMP, fmin(WHOLE_CLAMP, z)));
+		return (float)(READING_WHOLE_BONUS +
+		               READING_WHOLE_WEIGHT *
+		                   fmax(-READING_WHOLE_CLAMP, fmin(READING_WHOLE_CLAMP, z)));
 	}
 	hidden = registry_hidden(c->reg, c->model, k);
 	if (!c->head || !c->head->fitted || !hidden)

@@ -9,8 +9,9 @@
  * (image_read_piece.shape, hinges on width, height and aspect, width per
  * likely digit).  It reads that network's hidden layer, so it belongs to
  * one model file's weights: digits-train --fit-reading fits it on the
- * candidate pieces of numbers made of MNIST *training* digits and writes
- * it into the file's header as
+ * candidate pieces of numbers made of MNIST *training* digits, then
+ * refits it for the segmentation the reader picks with it (train/read_fit.h),
+ * and writes it into the file's header as
  *
  *   training.reading = {"whole_digit": {"node": "relu_fc2",
  *                       "weights": [n numbers], "bias": b},
@@ -40,6 +41,13 @@
  * three hinged measures per hinge, width and its square per class. */
 #define READING_SHAPE_FEATURES (IMAGE_READ_SHAPE + 3 * READING_HINGES + 20)
 #define READING_MAX_FEATURES   (NOT_A_DIGIT_MAX_FEATURES + READING_SHAPE_FEATURES)
+/* What the reader adds per piece beside its digit's log-probability:
+ * READING_WHOLE_WEIGHT times the score (clamped to +-READING_WHOLE_CLAMP)
+ * plus READING_WHOLE_BONUS (see reading.c); the fit trains the score for
+ * that sum, so they are shared. */
+#define READING_WHOLE_WEIGHT 1.0
+#define READING_WHOLE_BONUS  3.0
+#define READING_WHOLE_CLAMP  30.0
 
 struct reading_whole {
 	bool fitted; /* false: the model file has no training.reading */
