@@ -250,6 +250,22 @@ static int heaviest(const struct image_piece *pc, int count, int w, int h)
 	return best;
 }
 
+/* Clear the flat pieces from v; returns how many there were. */
+static int drop_flat(float *v, int w, int h, const int *lab, const struct image_piece *pc,
+                     int count)
+{
+	int flat = 0;
+
+	for (int i = 0; i < count; i++)
+		flat += is_flat(&pc[i]);
+	if (!flat)
+		return 0;
+	for (size_t i = 0; i < (size_t)w * h; i++)
+		if (lab[i] && is_flat(&pc[lab[i] - 1]))
+			v[i] = 0;
+	return flat;
+}
+
 /* Whether piece q joins the digit whose box so far is d (of mass m). */
 static int joins(const struct image_piece *d, double m, const struct image_piece *q, int floor)
 {
@@ -287,6 +303,12 @@ static int grow_digit(const struct image_piece *pc, int count, int best, int w, 
 		more = 0;
 		for (int i = 0; i < count; i++) {
 			if (keep[i + 1] || !joins(&d, pc[best].mass, &pc[i], floor))
+				continue;
+			/* A piece on the picture's edge lighter than a digit that is
+			 * not: a shadow's or vignetting's corner.  A heavier one is
+			 * the digit itself, cut by the edge (and the seed its bar). */
+			if (on_edge(&pc[i], w, h) && !on_edge(&pc[best], w, h) &&
+			    pc[i].mass < pc[best].mass)
 				continue;
 			keep[i + 1] = 1, kept++, more = 1;
 			d.x0 = pc[i].x0 < d.x0 ? pc[i].x0 : d.x0;
@@ -327,6 +349,15 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	/* The digit may stand on an underline: take it off, look again. */
 	if (best >= 0 &&
 	    remove_underline(v, w, lab, best + 1, &pc[best], stack, stack + piece_w(&pc[best]))) {
+		count = label(v, w, h, lab, stack, pc);
+		mark_line_pieces(pc, count, lab, w, stack);
+		best = heaviest(pc, count, w, h);
+	}
+	/* Only flat pieces: an underline or a rule darker than a pencil digit
+	 * set the stretch and left the digit below INK_LEVEL.  Without them
+	 * the digit's own strokes set it. */
+	if (best < 0 && drop_flat(v, w, h, lab, pc, count)) {
+		image_stretch_ink(v, (size_t)w * h);
 		count = label(v, w, h, lab, stack, pc);
 		mark_line_pieces(pc, count, lab, w, stack);
 		best = heaviest(pc, count, w, h);
