@@ -9,9 +9,14 @@
  * wider than tall and thin), not on the picture's edge (the page's edge,
  * a dark desk), not solid (a shadow's corner, a stain).  If it stands on
  * an underline it touches, the underline goes and the choice is made
- * again.  Pieces join it when they are near (a gap of at most NEAR of its
- * size), not negligible (SPECK of its mass) and do not make it much
- * larger: the bar of a 5, a stroke broken in two; never an underline.
+ * again.  If nothing but flat pieces (and specks beside them) is left, a
+ * line darker than a pencil digit set the stretch: the ink is stretched
+ * again without the flat pieces and the choice made again.  Pieces join it when they
+ * are near (a gap of at most NEAR of its size), not negligible (SPECK of
+ * its mass) and do not make it much larger: the bar of a 5, a stroke
+ * broken in two; never an underline, nor a piece on the picture's edge
+ * lighter than a digit that is not on it (a shadow's or vignetting's
+ * corner).
  * Faint pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept
  * ink.
  *
@@ -250,20 +255,24 @@ static int heaviest(const struct image_piece *pc, int count, int w, int h)
 	return best;
 }
 
-/* Clear the flat pieces from v; returns how many there were. */
-static int drop_flat(float *v, int w, int h, const int *lab, const struct image_piece *pc,
-                     int count)
+/* Mass of the heaviest flat piece (a line) among pc[count], 0 if none. */
+static double flat_mass(const struct image_piece *pc, int count)
 {
-	int flat = 0;
+	double m = 0;
 
 	for (int i = 0; i < count; i++)
-		flat += is_flat(&pc[i]);
-	if (!flat)
-		return 0;
+		if (is_flat(&pc[i]) && pc[i].mass > m)
+			m = pc[i].mass;
+	return m;
+}
+
+/* Set the pixels of the flat pieces of v to level. */
+static void set_flat(float *v, int w, int h, const int *lab, const struct image_piece *pc,
+                     float level)
+{
 	for (size_t i = 0; i < (size_t)w * h; i++)
 		if (lab[i] && is_flat(&pc[lab[i] - 1]))
-			v[i] = 0;
-	return flat;
+			v[i] = level;
 }
 
 /* Whether piece q joins the digit whose box so far is d (of mass m). */
@@ -325,6 +334,7 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	struct image_piece *pc = malloc(sizeof(*pc) * ((size_t)(w + 1) * (h + 1) / 4 + 1));
 	unsigned char *keep;
 	int count, best, kept = 0, frames = 0;
+	double line_mass;
 
 	if (!pc)
 		return -1;
@@ -353,11 +363,16 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 		mark_line_pieces(pc, count, lab, w, stack);
 		best = heaviest(pc, count, w, h);
 	}
-	/* Only flat pieces: an underline or a rule darker than a pencil digit
-	 * set the stretch and left the digit below INK_LEVEL.  Without them
-	 * the digit's own strokes set it. */
-	if (best < 0 && drop_flat(v, w, h, lab, pc, count)) {
+	/* Only flat pieces, or beside them nothing but specks (their
+	 * JPEG ringing): an underline or a rule darker than a pencil digit
+	 * set the stretch and left the digit below INK_LEVEL.  The ink is
+	 * stretched again without them; they stay, at full strength (a flat
+	 * piece may be the bar of a 5). */
+	line_mass = flat_mass(pc, count);
+	if (line_mass > 0 && (best < 0 || pc[best].mass < SPECK * line_mass)) {
+		set_flat(v, w, h, lab, pc, 0);
 		image_stretch_ink(v, (size_t)w * h);
+		set_flat(v, w, h, lab, pc, 1);
 		count = label(v, w, h, lab, stack, pc);
 		mark_line_pieces(pc, count, lab, w, stack);
 		best = heaviest(pc, count, w, h);
