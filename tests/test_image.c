@@ -515,10 +515,10 @@ static void test_photos(float refs[3][IMAGE_PIXELS])
 
 	/* A dark corner (a shadow's, vignetting's) at the picture's edge next
 	 * to the digit, lighter than it: it does not join the digit. */
-	im = digit_image('7', 280, 280, 90, 40, 200, 24, gdTrueColor(20, 20, 20),
+	im = digit_image('7', 560, 420, 340, 200, 200, 24, gdTrueColor(20, 20, 20),
 	                 gdTrueColor(230, 230, 230));
 	{
-		gdPoint corner[3] = {{279, 215}, {279, 279}, {215, 279}};
+		gdPoint corner[3] = {{559, 330}, {559, 419}, {470, 419}};
 
 		gdImageFilledPolygon(im, corner, 3, gdTrueColor(140, 140, 140));
 	}

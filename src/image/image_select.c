@@ -9,14 +9,15 @@
  * wider than tall and thin), not on the picture's edge (the page's edge,
  * a dark desk), not solid (a shadow's corner, a stain).  If it stands on
  * an underline it touches, the underline goes and the choice is made
- * again.  If nothing but flat pieces (and specks beside them) is left, a
- * line darker than a pencil digit set the stretch: the ink is stretched
- * again without the flat pieces and the choice made again.  Pieces join it when they
- * are near (a gap of at most NEAR of its size), not negligible (SPECK of
- * its mass) and do not make it much larger: the bar of a 5, a stroke
- * broken in two; never an underline, nor a piece on the picture's edge
- * lighter than a digit that is not on it (a shadow's or vignetting's
- * corner).
+ * again.  If nothing but flat pieces (and specks beside them) is left,
+ * a line darker than a pencil digit set the stretch: the ink is stretched
+ * again without the flat pieces and the choice made again.  Pieces join
+ * it when they are near (a gap of at most NEAR of its size), not
+ * negligible (SPECK of its mass) and do not make it much larger: the bar
+ * of a 5, a stroke broken in two; never an underline, nor a piece on the
+ * picture's edge lighter than a digit that is not on it (a shadow's or
+ * vignetting's corner; at MNIST's size, below 2 LINE_MIN a side, it is a
+ * stroke's end and joins).
  * Faint pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept
  * ink.
  *
@@ -315,9 +316,10 @@ static int grow_digit(const struct image_piece *pc, int count, int best, int w, 
 				continue;
 			/* A piece on the picture's edge lighter than a digit that is
 			 * not: a shadow's or vignetting's corner.  A heavier one is
-			 * the digit itself, cut by the edge (and the seed its bar). */
+			 * the digit itself, cut by the edge (and the seed its bar);
+			 * in a picture of MNIST's size, the end of a stroke. */
 			if (on_edge(&pc[i], w, h) && !on_edge(&pc[best], w, h) &&
-			    pc[i].mass < pc[best].mass)
+			    pc[i].mass < pc[best].mass && floor >= LINE_MIN)
 				continue;
 			keep[i + 1] = 1, kept++, more = 1;
 			d.x0 = pc[i].x0 < d.x0 ? pc[i].x0 : d.x0;
