@@ -14,10 +14,12 @@
  * again without the flat pieces and the choice made again.  Pieces join
  * it when they are near (a gap of at most NEAR of its size), not
  * negligible (SPECK of its mass) and do not make it much larger: the bar
- * of a 5, a stroke broken in two; never an underline, nor a piece on the
- * picture's edge lighter than a digit that is not on it (a shadow's or
- * vignetting's corner; at MNIST's size, below 2 LINE_MIN a side, it is a
- * stroke's end and joins).
+ * of a 5, a stroke broken in two; never an underline, nor an upright
+ * line reaching past it above and below (a box's side whose top and
+ * bottom went with the ruled lines), nor a piece on the picture's edge
+ * lighter than a digit that is not on it (a shadow's or vignetting's
+ * corner; at MNIST's size, below 2 LINE_MIN a side, it is a stroke's end
+ * and joins).
  * Faint pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept
  * ink.
  *
@@ -276,6 +278,15 @@ static void set_flat(float *v, int w, int h, const int *lab, const struct image_
 			v[i] = level;
 }
 
+/* Much taller than wide and thin for its length, LINE_MIN or more: a
+ * line standing up (a digit's stroke at MNIST's size is shorter). */
+static int is_upright_line(const struct image_piece *p)
+{
+	int pw = piece_w(p), ph = piece_h(p);
+
+	return ph >= LINE_MIN && ph > 2.5 * pw && (double)ph * ph / p->area >= 6.0;
+}
+
 /* Whether piece q joins the digit whose box so far is d (of mass m). */
 static int joins(const struct image_piece *d, double m, const struct image_piece *q, int floor)
 {
@@ -283,6 +294,7 @@ static int joins(const struct image_piece *d, double m, const struct image_piece
 	int gx = q->x0 > d->x1 ? q->x0 - d->x1 : d->x0 > q->x1 ? d->x0 - q->x1 : 0;
 	int gy = q->y0 > d->y1 ? q->y0 - d->y1 : d->y0 > q->y1 ? d->y0 - q->y1 : 0;
 	int ux = (q->x1 > d->x1 ? q->x1 : d->x1) - (q->x0 < d->x0 ? q->x0 : d->x0) + 1;
+	int past = (int)ceil(UNDER_PAST * piece_h(q));
 	int uy = (q->y1 > d->y1 ? q->y1 : d->y1) - (q->y0 < d->y0 ? q->y0 : d->y0) + 1;
 
 	side = side > floor ? side : floor;
@@ -295,6 +307,10 @@ static int joins(const struct image_piece *d, double m, const struct image_piece
 	 * least, and an underline if it reaches past both. */
 	if (is_flat(q) && q->y0 + q->y1 >= d->y0 + d->y1)
 		return !q->line && (q->x0 >= d->x0 - dw / 50 || q->x1 <= d->x1 + dw / 50);
+	/* A thin upright line reaching past the digit above and below is a
+	 * box's side whose top and bottom went with the ruled lines. */
+	if (is_upright_line(q) && q->y0 < d->y0 - past && q->y1 > d->y1 + past)
+		return 0;
 	return 1;
 }
 
