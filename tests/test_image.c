@@ -501,6 +501,44 @@ static void test_photos(float refs[3][IMAGE_PIXELS])
 	check(b, refs[2], 0.03, NULL, "a 0 standing on the line drawn under it");
 	gdFree(b.p), gdImageDestroy(im);
 
+	/* A faint pencil 7 over a pen underline: the line set the stretch and
+	 * left the digit below the ink level, so nothing but the line was a
+	 * piece (this was "no ink").  The line goes, the digit sets it. */
+	im = digit_image('7', 280, 280, 90, 40, 200, 24, gdTrueColor(175, 175, 175),
+	                 gdTrueColor(230, 230, 230));
+	gdImageSetThickness(im, 6);
+	gdImageLine(im, 40, 262, 250, 264, gdTrueColor(20, 20, 20));
+	gdImageSetThickness(im, 1);
+	b = encode(im, E_JPEG);
+	check(b, refs[0], 0.03, NULL, "a faint pencil 7 over a dark pen underline");
+	gdFree(b.p), gdImageDestroy(im);
+
+	/* A dark corner (a shadow's, vignetting's) at the picture's edge next
+	 * to the digit, lighter than it: it does not join the digit. */
+	im = digit_image('7', 560, 420, 340, 200, 200, 24, gdTrueColor(20, 20, 20),
+	                 gdTrueColor(230, 230, 230));
+	{
+		gdPoint corner[3] = {{559, 330}, {559, 419}, {470, 419}};
+
+		gdImageFilledPolygon(im, corner, 3, gdTrueColor(140, 140, 140));
+	}
+	b = encode(im, E_JPEG);
+	check(b, refs[0], 0.03, NULL, "a 7 beside a dark corner at the picture's edge");
+	gdFree(b.p), gdImageDestroy(im);
+
+	/* What a box on ruled paper leaves when its top and bottom went with
+	 * the rules: two upright sides reaching past the digit above and
+	 * below, too short for a family of lines.  They do not join it. */
+	im = digit_image('7', 280, 360, 90, 80, 200, 24, gdTrueColor(20, 20, 20),
+	                 gdTrueColor(230, 230, 230));
+	gdImageSetThickness(im, 4);
+	gdImageLine(im, 50, 50, 52, 300, gdTrueColor(20, 20, 20));
+	gdImageLine(im, 240, 50, 238, 300, gdTrueColor(20, 20, 20));
+	gdImageSetThickness(im, 1);
+	b = encode(im, E_JPEG);
+	check(b, refs[0], 0.03, NULL, "a 7 between the two sides left of a box");
+	gdFree(b.p), gdImageDestroy(im);
+
 	/* Blank ruled paper and a box with nothing in it hold no digit. */
 	im = on_paper('7', PE_RULED);
 	gdImageFilledRectangle(im, 80, 30, 250, 250, gdTrueColor(230, 230, 230));

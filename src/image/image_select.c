@@ -9,9 +9,17 @@
  * wider than tall and thin), not on the picture's edge (the page's edge,
  * a dark desk), not solid (a shadow's corner, a stain).  If it stands on
  * an underline it touches, the underline goes and the choice is made
- * again.  Pieces join it when they are near (a gap of at most NEAR of its
- * size), not negligible (SPECK of its mass) and do not make it much
- * larger: the bar of a 5, a stroke broken in two; never an underline.
+ * again.  If nothing but flat pieces (and specks beside them) is left,
+ * a line darker than a pencil digit set the stretch: the ink is stretched
+ * again without the flat pieces and the choice made again.  Pieces join
+ * it when they are near (a gap of at most NEAR of its size), not
+ * negligible (SPECK of its mass) and do not make it much larger: the bar
+ * of a 5, a stroke broken in two; never an underline, nor an upright
+ * line reaching past it above and below (a box's side whose top and
+ * bottom went with the ruled lines), nor a piece on the picture's edge
+ * lighter than a digit that is not on it (a shadow's or vignetting's
+ * corner; at MNIST's size, below 2 LINE_MIN a side, it is a stroke's end
+ * and joins).
  * Faint pixels (anti-aliasing, below INK_LEVEL) stay within HALO of kept
  * ink.
  *
@@ -250,6 +258,35 @@ static int heaviest(const struct image_piece *pc, int count, int w, int h)
 	return best;
 }
 
+/* Mass of the heaviest flat piece (a line) among pc[count], 0 if none. */
+static double flat_mass(const struct image_piece *pc, int count)
+{
+	double m = 0;
+
+	for (int i = 0; i < count; i++)
+		if (is_flat(&pc[i]) && pc[i].mass > m)
+			m = pc[i].mass;
+	return m;
+}
+
+/* Set the pixels of the flat pieces of v to level. */
+static void set_flat(float *v, int w, int h, const int *lab, const struct image_piece *pc,
+                     float level)
+{
+	for (size_t i = 0; i < (size_t)w * h; i++)
+		if (lab[i] && is_flat(&pc[lab[i] - 1]))
+			v[i] = level;
+}
+
+/* Much taller than wide and thin for its length, LINE_MIN or more: a
+ * line standing up (a digit's stroke at MNIST's size is shorter). */
+static int is_upright_line(const struct image_piece *p)
+{
+	int pw = piece_w(p), ph = piece_h(p);
+
+	return ph >= LINE_MIN && ph > 2.5 * pw && (double)ph * ph / p->area >= 6.0;
+}
+
 /* Whether piece q joins the digit whose box so far is d (of mass m). */
 static int joins(const struct image_piece *d, double m, const struct image_piece *q, int floor)
 {
@@ -257,6 +294,7 @@ static int joins(const struct image_piece *d, double m, const struct image_piece
 	int gx = q->x0 > d->x1 ? q->x0 - d->x1 : d->x0 > q->x1 ? d->x0 - q->x1 : 0;
 	int gy = q->y0 > d->y1 ? q->y0 - d->y1 : d->y0 > q->y1 ? d->y0 - q->y1 : 0;
 	int ux = (q->x1 > d->x1 ? q->x1 : d->x1) - (q->x0 < d->x0 ? q->x0 : d->x0) + 1;
+	int past = (int)ceil(UNDER_PAST * piece_h(q));
 	int uy = (q->y1 > d->y1 ? q->y1 : d->y1) - (q->y0 < d->y0 ? q->y0 : d->y0) + 1;
 
 	side = side > floor ? side : floor;
@@ -269,6 +307,10 @@ static int joins(const struct image_piece *d, double m, const struct image_piece
 	 * least, and an underline if it reaches past both. */
 	if (is_flat(q) && q->y0 + q->y1 >= d->y0 + d->y1)
 		return !q->line && (q->x0 >= d->x0 - dw / 50 || q->x1 <= d->x1 + dw / 50);
+	/* A thin upright line reaching past the digit above and below is a
+	 * box's side whose top and bottom went with the ruled lines. */
+	if (is_upright_line(q) && q->y0 < d->y0 - past && q->y1 > d->y1 + past)
+		return 0;
 	return 1;
 }
 
@@ -288,6 +330,13 @@ static int grow_digit(const struct image_piece *pc, int count, int best, int w, 
 		for (int i = 0; i < count; i++) {
 			if (keep[i + 1] || !joins(&d, pc[best].mass, &pc[i], floor))
 				continue;
+			/* A piece on the picture's edge lighter than a digit that is
+			 * not: a shadow's or vignetting's corner.  A heavier one is
+			 * the digit itself, cut by the edge (and the seed its bar);
+			 * in a picture of MNIST's size, the end of a stroke. */
+			if (on_edge(&pc[i], w, h) && !on_edge(&pc[best], w, h) &&
+			    pc[i].mass < pc[best].mass && floor >= LINE_MIN)
+				continue;
 			keep[i + 1] = 1, kept++, more = 1;
 			d.x0 = pc[i].x0 < d.x0 ? pc[i].x0 : d.x0;
 			d.y0 = pc[i].y0 < d.y0 ? pc[i].y0 : d.y0;
@@ -303,6 +352,7 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	struct image_piece *pc = malloc(sizeof(*pc) * ((size_t)(w + 1) * (h + 1) / 4 + 1));
 	unsigned char *keep;
 	int count, best, kept = 0, frames = 0;
+	double line_mass;
 
 	if (!pc)
 		return -1;
@@ -327,6 +377,20 @@ int image_keep_digit(float *v, int w, int h, int *lab, int *stack)
 	/* The digit may stand on an underline: take it off, look again. */
 	if (best >= 0 &&
 	    remove_underline(v, w, lab, best + 1, &pc[best], stack, stack + piece_w(&pc[best]))) {
+		count = label(v, w, h, lab, stack, pc);
+		mark_line_pieces(pc, count, lab, w, stack);
+		best = heaviest(pc, count, w, h);
+	}
+	/* Only flat pieces, or beside them nothing but specks (their
+	 * JPEG ringing): an underline or a rule darker than a pencil digit
+	 * set the stretch and left the digit below INK_LEVEL.  The ink is
+	 * stretched again without them; they stay, at full strength (a flat
+	 * piece may be the bar of a 5). */
+	line_mass = flat_mass(pc, count);
+	if (line_mass > 0 && (best < 0 || pc[best].mass < SPECK * line_mass)) {
+		set_flat(v, w, h, lab, pc, 0);
+		image_stretch_ink(v, (size_t)w * h);
+		set_flat(v, w, h, lab, pc, 1);
 		count = label(v, w, h, lab, stack, pc);
 		mark_line_pieces(pc, count, lab, w, stack);
 		best = heaviest(pc, count, w, h);
